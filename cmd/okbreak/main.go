@@ -1,0 +1,79 @@
+// Command okbreak makes a list of what is ok to break, and what is not,
+// executable: it brings a system under test up in containers with Toxiproxy on
+// every hop, injects faults, and checks that each one is survived or alerted.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+// Exit codes, the same for every command.
+const (
+	exitOK       = 0
+	exitFailed   = 1 // a case failed or was invalid
+	exitBadInput = 2 // bad flags, files or values
+	exitNoEnv    = 3 // the environment is missing (e.g. no Docker engine)
+)
+
+// exitError carries an exit code up to main.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func badInput(format string, args ...any) error {
+	return &exitError{code: exitBadInput, err: fmt.Errorf(format, args...)}
+}
+
+func noEnv(err error) error { return &exitError{code: exitNoEnv, err: err} }
+
+func newRoot() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "okbreak",
+		Short: "Make what is ok to break, and what is not, executable",
+		Long: `okbreak brings a system under test up in containers (etcd, an xDS control
+plane, sample backends and a data plane), puts Toxiproxy on every hop, injects
+faults and checks that ok-to-break faults are survived and not-ok faults alert.
+
+Environment:
+  OKBREAK_DATA_PLANE         envoy, grpc or auto (default auto: envoy when its image can be had)
+  OKBREAK_ENVOY_IMAGE        a local Envoy image to use as the envoy data plane
+  OKBREAK_<NAME>_IMAGE       use this image for a component (SAMPLE_SERVICE, CONTROL_PLANE, ETCD, TOXIPROXY)
+  TESTCONTAINERS_HOST_OVERRIDE is forced to 127.0.0.1 when unset: okbreak only talks to loopback.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return badInput("%w\nrun '%s --help' for usage", err, c.CommandPath())
+	})
+	root.AddCommand(newUpCmd(), newImagesCmd(), newComposeCmd())
+	return root
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := newRoot().ExecuteContext(ctx)
+	if err == nil {
+		os.Exit(exitOK)
+	}
+	fmt.Fprintln(os.Stderr, "okbreak:", err)
+	var ee *exitError
+	if errors.As(err, &ee) {
+		os.Exit(ee.code)
+	}
+	if errors.Is(err, context.Canceled) {
+		os.Exit(130)
+	}
+	os.Exit(exitFailed)
+}

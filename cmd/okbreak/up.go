@@ -1,0 +1,179 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/okbreak/okbreak/fixtures"
+	"github.com/okbreak/okbreak/harness/image"
+	"github.com/okbreak/okbreak/harness/stack"
+)
+
+// envOr returns the environment variable's value, or def when it is unset.
+func envOr(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok && v != "" {
+		return v
+	}
+	return def
+}
+
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "okbreak: "+format+"\n", args...)
+}
+
+// checkDocker fails with the "environment missing" exit code when no Docker
+// engine answers.
+func checkDocker(ctx context.Context) error {
+	if err := image.Ping(ctx); err != nil {
+		return noEnv(fmt.Errorf("no Docker engine answers: %w\n  start one (e.g. `dockerd &` or `systemctl start docker`) and try again", err))
+	}
+	return nil
+}
+
+// chooseDataPlane turns envoy|grpc|auto into a data plane, saying which one
+// runs and why.
+func chooseDataPlane(ctx context.Context, s string) (stack.DataPlane, error) {
+	if s == "auto" {
+		if err := image.Available(ctx, image.Envoy); err != nil {
+			logf("data plane: grpc (auto: the Envoy image cannot be had: %v)", err)
+			return stack.GRPC, nil
+		}
+		logf("data plane: envoy (auto: the Envoy image is available)")
+		return stack.Envoy, nil
+	}
+	dp, err := stack.ParseDataPlane(s)
+	if err != nil {
+		return "", badInput("--data-plane: %w", err)
+	}
+	logf("data plane: %s", dp)
+	return dp, nil
+}
+
+// sweepDead removes what killed runs left behind and says so.
+func sweepDead(ctx context.Context) {
+	swept, err := stack.Sweep(ctx)
+	if err != nil {
+		logf("warning: sweeping dead runs: %v", err)
+	}
+	if len(swept.Containers)+len(swept.Networks) > 0 {
+		logf("swept dead runs %v: %d containers, %d networks", swept.Runs, len(swept.Containers), len(swept.Networks))
+	}
+}
+
+func newUpCmd() *cobra.Command {
+	var dataPlane string
+	var readyTimeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "up",
+		Short: "Bring the default stack up, print its endpoints, and wait for Ctrl-C",
+		Long: `up brings the default system under test up on a private Docker network:
+etcd, Toxiproxy, the control plane, backend-1..3, other-1 and the data plane
+(edge), every hop through Toxiproxy. It prints every endpoint and link and the
+Toxiproxy API, then waits. Ctrl-C (or SIGTERM) tears everything down.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			if err := checkDocker(ctx); err != nil {
+				return err
+			}
+			dp, err := chooseDataPlane(ctx, dataPlane)
+			if err != nil {
+				return err
+			}
+			sweepDead(ctx)
+			s, err := stack.Up(ctx, stack.Default(dp, fixtures.EnvoyBootstrap()), stack.WithLogf(logf), stack.WithReadyTimeout(readyTimeout))
+			defer func() {
+				if s == nil {
+					return
+				}
+				downCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+				defer cancel()
+				logf("tearing down run %s", s.RunID)
+				if err := s.Down(downCtx); err != nil {
+					logf("teardown: %v", err)
+				} else {
+					logf("torn down: nothing of run %s is left", s.RunID)
+				}
+			}()
+			if err != nil {
+				return err
+			}
+			fmt.Print(s.Describe(ctx))
+			fmt.Println("ready; press Ctrl-C to tear the stack down")
+			<-ctx.Done()
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&dataPlane, "data-plane", envOr("OKBREAK_DATA_PLANE", "auto"), "data plane: envoy, grpc or auto")
+	cmd.Flags().DurationVar(&readyTimeout, "ready-timeout", 60*time.Second, "how long each readiness wait may take")
+	return cmd
+}
+
+func newImagesCmd() *cobra.Command {
+	var withEnvoy bool
+	cmd := &cobra.Command{
+		Use:   "images",
+		Short: "Find or build every component image and tag it okbreak/<name>:latest",
+		Long: `images resolves every component image the way a run does (a configured
+OKBREAK_<NAME>_IMAGE present locally, else pulled, else built from source) and
+tags each okbreak/<name>:latest for docker-compose.yml. Images are cached by a
+hash of their build inputs: unchanged code is not rebuilt.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			if err := checkDocker(ctx); err != nil {
+				return err
+			}
+			names := []image.Name{image.Etcd, image.Toxiproxy, image.SampleService, image.ControlPlane}
+			if withEnvoy {
+				names = append(names, image.Envoy)
+			}
+			r, err := image.NewResolver(ctx, image.WithLogf(logf))
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			for _, n := range names {
+				t0 := time.Now()
+				img, err := r.Resolve(ctx, n)
+				if err != nil {
+					return err
+				}
+				if err := r.TagLatest(ctx, n, img); err != nil {
+					return err
+				}
+				fmt.Printf("%-15s %-45s %-7s %s\n", n, img.Ref, img.Source, time.Since(t0).Round(time.Millisecond))
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&withEnvoy, "envoy", false, "also resolve the Envoy image (fails where it cannot be had)")
+	return cmd
+}
+
+func newComposeCmd() *cobra.Command {
+	var dataPlane, dir string
+	cmd := &cobra.Command{
+		Use:   "compose",
+		Short: "Write docker-compose.yml and its files from the stack definition",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			dp, err := stack.ParseDataPlane(dataPlane)
+			if err != nil {
+				return badInput("--data-plane: %w", err)
+			}
+			files, err := stack.Default(dp, fixtures.EnvoyBootstrap()).ComposeFiles()
+			if err != nil {
+				return err
+			}
+			return writeFiles(dir, files)
+		},
+	}
+	cmd.Flags().StringVar(&dataPlane, "data-plane", "grpc", "data plane: envoy or grpc")
+	cmd.Flags().StringVar(&dir, "dir", ".", "where to write docker-compose.yml")
+	return cmd
+}

@@ -1,0 +1,553 @@
+// Package stack brings a system under test up in containers: components on
+// one private Docker network, every hop between them through Toxiproxy, the
+// registry seeded into etcd, and readiness judged by traffic flowing end to
+// end. It also sweeps what killed runs left behind.
+package stack
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/netip"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/moby/moby/api/types/container"
+	mobynet "github.com/moby/moby/api/types/network"
+	"github.com/testcontainers/testcontainers-go"
+	tclog "github.com/testcontainers/testcontainers-go/log"
+	"github.com/testcontainers/testcontainers-go/network"
+	"github.com/testcontainers/testcontainers-go/wait"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/okbreak/okbreak/harness/image"
+	"github.com/okbreak/okbreak/harness/retry"
+	"github.com/okbreak/okbreak/internal/registry"
+)
+
+func init() {
+	// testcontainers-go believes it runs inside a container where
+	// /.dockerenv exists and then dials the default gateway, an address that
+	// is not ours. Pin it to loopback unless the user chose otherwise, and
+	// do without Ryuk, whose image cannot be pulled: cleanup is ours.
+	if os.Getenv("TESTCONTAINERS_HOST_OVERRIDE") == "" {
+		_ = os.Setenv("TESTCONTAINERS_HOST_OVERRIDE", "127.0.0.1")
+	}
+	if os.Getenv("TESTCONTAINERS_RYUK_DISABLED") == "" {
+		_ = os.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
+	}
+}
+
+// Loopback is the only host address okbreak publishes ports on.
+var Loopback = netip.MustParseAddr("127.0.0.1")
+
+// Resolver finds or builds the image of a component.
+type Resolver interface {
+	Resolve(ctx context.Context, name image.Name) (image.Image, error)
+}
+
+type options struct {
+	runID      string
+	logf       func(format string, args ...any)
+	resolver   Resolver
+	readyAfter time.Duration
+}
+
+// Option configures Up.
+type Option func(*options) error
+
+// WithRunID names the run (default: a random ID).
+func WithRunID(id string) Option {
+	return func(o *options) error {
+		if id == "" || strings.ContainsAny(id, " /:") {
+			return fmt.Errorf("run ID %q: want letters, digits and dashes", id)
+		}
+		o.runID = id
+		return nil
+	}
+}
+
+// WithLogf sends progress lines to logf (default: discarded).
+func WithLogf(logf func(format string, args ...any)) Option {
+	return func(o *options) error {
+		if logf == nil {
+			return errors.New("WithLogf: nil func")
+		}
+		o.logf = logf
+		return nil
+	}
+}
+
+// WithResolver sets how images are found (default: image.NewResolver).
+func WithResolver(r Resolver) Option {
+	return func(o *options) error {
+		if r == nil {
+			return errors.New("WithResolver: nil resolver")
+		}
+		o.resolver = r
+		return nil
+	}
+}
+
+// WithReadyTimeout bounds each wait for readiness (default 60 s).
+func WithReadyTimeout(d time.Duration) Option {
+	return func(o *options) error {
+		if d <= 0 {
+			return fmt.Errorf("ready timeout %s: must be positive", d)
+		}
+		o.readyAfter = d
+		return nil
+	}
+}
+
+// Stack is a running system under test. Its methods are safe for concurrent
+// use.
+type Stack struct {
+	// Def is the definition the stack was brought up from.
+	Def Definition
+	// RunID names the run; every container and network carries it.
+	RunID string
+	// Images are the images the components run, by image name.
+	Images map[image.Name]image.Image
+
+	logf    func(format string, args ...any)
+	timeout time.Duration
+
+	mu         sync.Mutex
+	network    *testcontainers.DockerNetwork
+	containers map[string]*testcontainers.DockerContainer
+	down       bool
+}
+
+// Up brings def up and waits until traffic flows end to end through
+// client->edge to every backend. On error it returns the stack too, torn
+// down as far as it got, so that a caller's deferred Down is always safe.
+func Up(ctx context.Context, def Definition, opts ...Option) (*Stack, error) {
+	o := options{runID: NewRunID(), logf: func(string, ...any) {}, readyAfter: 60 * time.Second}
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			return nil, fmt.Errorf("stack options: %w", err)
+		}
+	}
+	tclog.SetDefault(tclog.NewNoopLogger())
+	s := &Stack{
+		Def: def, RunID: o.runID, logf: o.logf, timeout: o.readyAfter,
+		containers: map[string]*testcontainers.DockerContainer{},
+		Images:     map[image.Name]image.Image{},
+	}
+	if err := s.up(ctx, o); err != nil {
+		downCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		return s, errors.Join(fmt.Errorf("stack up (run %s): %w", s.RunID, err), s.Down(downCtx))
+	}
+	return s, nil
+}
+
+func (s *Stack) up(ctx context.Context, o options) error {
+	start := time.Now()
+	if o.resolver == nil {
+		r, err := image.NewResolver(ctx, image.WithLogf(s.logf))
+		if err != nil {
+			return err
+		}
+		defer r.Close()
+		o.resolver = r
+	}
+	if err := s.resolveImages(ctx, o.resolver); err != nil {
+		return err
+	}
+	s.logf("images ready in %s", time.Since(start).Round(time.Millisecond))
+
+	nw, err := network.New(ctx, network.WithLabels(RunLabels(s.RunID)))
+	s.mu.Lock()
+	s.network = nw
+	s.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("create network: %w", err)
+	}
+
+	stages := map[int][]Component{}
+	var order []int
+	for _, c := range s.Def.Components {
+		if _, ok := stages[c.Stage]; !ok {
+			order = append(order, c.Stage)
+		}
+		stages[c.Stage] = append(stages[c.Stage], c)
+	}
+	sort.Ints(order)
+	for _, st := range order {
+		if err := s.startStage(ctx, stages[st]); err != nil {
+			return err
+		}
+		if st == 0 {
+			if err := s.SeedRegistry(ctx, s.Def.Registry); err != nil {
+				return err
+			}
+		}
+		s.logf("stage %d ready at %s", st, time.Since(start).Round(time.Millisecond))
+	}
+	if err := s.WaitServing(ctx); err != nil {
+		return err
+	}
+	s.logf("stack %s serving in %s", s.RunID, time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+func (s *Stack) resolveImages(ctx context.Context, r Resolver) error {
+	names := map[image.Name]bool{}
+	for _, c := range s.Def.Components {
+		names[c.Image] = true
+	}
+	var mu sync.Mutex
+	g, gctx := errgroup.WithContext(ctx)
+	for n := range names {
+		g.Go(func() error {
+			img, err := r.Resolve(gctx, n)
+			if err != nil {
+				return fmt.Errorf("image %s: %w", n, err)
+			}
+			mu.Lock()
+			s.Images[n] = img
+			mu.Unlock()
+			s.logf("image %s: %s (%s)", n, img.Ref, img.Source)
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+func (s *Stack) startStage(ctx context.Context, comps []Component) error {
+	g, gctx := errgroup.WithContext(ctx)
+	for _, c := range comps {
+		g.Go(func() error { return s.start(gctx, c) })
+	}
+	return g.Wait()
+}
+
+// ContainerName is the Docker name of a component's container in a run.
+func ContainerName(runID, component string) string {
+	return "okbreak-" + runID + "-" + component
+}
+
+// containerOptions turns a component into testcontainers options. Exported
+// through StartExtra for faults that start a second instance.
+func (s *Stack) containerOptions(c Component, name string, restart RestartPolicy, aliases []string) []testcontainers.ContainerCustomizer {
+	labels := RunLabels(s.RunID)
+	labels[LabelComponent] = c.Name
+	var exposed []string
+	for _, p := range c.Ports {
+		exposed = append(exposed, fmt.Sprintf("%d/tcp", p.Number))
+	}
+	opts := []testcontainers.ContainerCustomizer{
+		network.WithNetwork(aliases, s.network),
+		testcontainers.WithName(name),
+		testcontainers.WithCmd(c.Cmd...),
+		testcontainers.WithExposedPorts(exposed...),
+		testcontainers.WithLabels(labels),
+		testcontainers.WithHostConfigModifier(func(hc *container.HostConfig) {
+			// Publish on loopback only: nothing of the system under test
+			// may be reachable from another host.
+			hc.PortBindings = mobynet.PortMap{}
+			for _, e := range exposed {
+				p, err := mobynet.ParsePort(e)
+				if err == nil {
+					hc.PortBindings[p] = []mobynet.PortBinding{{HostIP: Loopback, HostPort: "0"}}
+				}
+			}
+			hc.RestartPolicy = container.RestartPolicy{Name: container.RestartPolicyMode(restart)}
+		}),
+	}
+	if len(c.Env) > 0 {
+		opts = append(opts, testcontainers.WithEnv(c.Env))
+	}
+	var files []testcontainers.ContainerFile
+	for _, f := range c.Files {
+		files = append(files, testcontainers.ContainerFile{Reader: bytes.NewReader(f.Content), ContainerFilePath: f.Path, FileMode: f.Mode})
+	}
+	if len(files) > 0 {
+		opts = append(opts, testcontainers.WithFiles(files...))
+	}
+	return opts
+}
+
+func (s *Stack) start(ctx context.Context, c Component) error {
+	img, ok := s.Images[c.Image]
+	if !ok {
+		return fmt.Errorf("start %s: no image resolved for %s", c.Name, c.Image)
+	}
+	opts := s.containerOptions(c, ContainerName(s.RunID, c.Name), c.Restart, c.Aliases)
+	if port, ok := c.PortNumber(c.Ready.Port); ok && c.Ready.Path != "" {
+		opts = append(opts, testcontainers.WithWaitStrategyAndDeadline(s.timeout,
+			wait.ForHTTP(c.Ready.Path).WithPort(fmt.Sprintf("%d/tcp", port)).WithPollInterval(50*time.Millisecond)))
+	}
+	t0 := time.Now()
+	ctr, err := testcontainers.Run(ctx, img.Ref, opts...)
+	if ctr != nil {
+		s.mu.Lock()
+		s.containers[c.Name] = ctr
+		s.mu.Unlock()
+	}
+	if err != nil {
+		return fmt.Errorf("start %s: %w%s", c.Name, err, s.logTail(ctx, ctr))
+	}
+	s.logf("%s ready in %s", c.Name, time.Since(t0).Round(time.Millisecond))
+	return nil
+}
+
+// logTail returns the last lines a container logged, for error messages.
+func (s *Stack) logTail(ctx context.Context, ctr *testcontainers.DockerContainer) string {
+	if ctr == nil {
+		return ""
+	}
+	rc, err := ctr.Logs(context.WithoutCancel(ctx))
+	if err != nil {
+		return ""
+	}
+	defer rc.Close()
+	b, _ := io.ReadAll(io.LimitReader(rc, 1<<20))
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) > 20 {
+		lines = lines[len(lines)-20:]
+	}
+	return "\n  container log (last lines):\n    " + strings.Join(lines, "\n    ")
+}
+
+// Container returns a component's container.
+func (s *Stack) Container(name string) (*testcontainers.DockerContainer, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.containers[name]
+	if !ok {
+		return nil, fmt.Errorf("no component %q: want one of %s", name, strings.Join(s.Def.ComponentNames(), ", "))
+	}
+	return c, nil
+}
+
+// HostAddr returns "127.0.0.1:<port>" where the host reaches a component's
+// named port. It asks Docker every time: a published port can change when a
+// container restarts.
+func (s *Stack) HostAddr(ctx context.Context, component, port string) (string, error) {
+	c, ok := s.Def.Component(component)
+	if !ok {
+		return "", fmt.Errorf("no component %q: want one of %s", component, strings.Join(s.Def.ComponentNames(), ", "))
+	}
+	num, ok := c.PortNumber(port)
+	if !ok {
+		return "", fmt.Errorf("component %s has no port %q", component, port)
+	}
+	ctr, err := s.Container(component)
+	if err != nil {
+		return "", err
+	}
+	p, err := ctr.MappedPort(ctx, fmt.Sprintf("%d/tcp", num))
+	if err != nil {
+		return "", fmt.Errorf("host port of %s %s: %w", component, port, err)
+	}
+	return netip.AddrPortFrom(Loopback, p.Num()).String(), nil
+}
+
+// EdgeURL is the probe's way in: the client->edge link's Toxiproxy listener.
+func (s *Stack) EdgeURL(ctx context.Context) (string, error) {
+	addr, err := s.HostAddr(ctx, Toxiproxy, "client")
+	if err != nil {
+		return "", err
+	}
+	return "http://" + addr, nil
+}
+
+// ToxiproxyAPI is the URL of Toxiproxy's HTTP API.
+func (s *Stack) ToxiproxyAPI(ctx context.Context) (string, error) {
+	addr, err := s.HostAddr(ctx, Toxiproxy, "api")
+	if err != nil {
+		return "", err
+	}
+	return "http://" + addr, nil
+}
+
+// MetricsURL is a component's Prometheus endpoint as reached from the host.
+func (s *Stack) MetricsURL(ctx context.Context, component string) (string, error) {
+	c, ok := s.Def.Component(component)
+	if !ok {
+		return "", fmt.Errorf("no component %q", component)
+	}
+	addr, err := s.HostAddr(ctx, component, c.Metrics.Port)
+	if err != nil {
+		return "", err
+	}
+	return "http://" + addr + c.Metrics.Path, nil
+}
+
+// Etcd returns a client of the stack's etcd, reached directly (not through
+// the xds->etcd link). The caller closes it.
+func (s *Stack) Etcd(ctx context.Context) (*clientv3.Client, error) {
+	addr, err := s.HostAddr(ctx, Etcd, "client")
+	if err != nil {
+		return nil, err
+	}
+	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{addr}, DialTimeout: 5 * time.Second, Context: ctx, Logger: zap.NewNop()})
+	if err != nil {
+		return nil, fmt.Errorf("etcd client %s: %w", addr, err)
+	}
+	return cli, nil
+}
+
+// SeedRegistry replaces the registry in etcd with reg, in one transaction.
+func (s *Stack) SeedRegistry(ctx context.Context, reg registry.Registry) error {
+	kvs, err := registry.Encode(reg)
+	if err != nil {
+		return err
+	}
+	cli, err := s.Etcd(ctx)
+	if err != nil {
+		return err
+	}
+	defer cli.Close()
+	ops := []clientv3.Op{clientv3.OpDelete(registry.Prefix, clientv3.WithPrefix())}
+	for _, kv := range kvs {
+		ops = append(ops, clientv3.OpPut(kv.Key, string(kv.Value)))
+	}
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if _, err := cli.Txn(cctx).Then(ops...).Commit(); err != nil {
+		return fmt.Errorf("seed registry: %w", err)
+	}
+	return nil
+}
+
+// Answer is what the data plane returns for a probe request.
+type Answer struct {
+	Service  string `json:"service"`
+	Instance string `json:"instance"`
+}
+
+// Get sends one request through client->edge meant for the backend service
+// and decodes the answer. A non-200 status is an error naming it.
+func Get(ctx context.Context, hc *http.Client, edgeURL string) (Answer, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, edgeURL+"/", nil)
+	if err != nil {
+		return Answer{}, err
+	}
+	req.Host = registry.BackendRoute
+	resp, err := hc.Do(req)
+	if err != nil {
+		return Answer{}, err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode != http.StatusOK {
+		return Answer{}, fmt.Errorf("edge answered %d: %s", resp.StatusCode, strings.TrimSpace(string(body)))
+	}
+	var a Answer
+	if err := json.Unmarshal(body, &a); err != nil {
+		return Answer{}, fmt.Errorf("edge answer %q: %w", body, err)
+	}
+	return a, nil
+}
+
+// WaitServing waits until requests through client->edge reach every backend
+// instance: readiness as a user sees it, not ports open.
+func (s *Stack) WaitServing(ctx context.Context) error {
+	edge, err := s.EdgeURL(ctx)
+	if err != nil {
+		return err
+	}
+	want := s.Def.Backends()
+	hc := &http.Client{Timeout: 2 * time.Second}
+	defer hc.CloseIdleConnections()
+	seen := map[string]bool{}
+	return retry.Until(ctx, "traffic through client->edge to every backend", s.timeout, 20*time.Millisecond, func(ctx context.Context) error {
+		a, err := Get(ctx, hc, edge)
+		if err != nil {
+			return err
+		}
+		if a.Service != registry.BackendService {
+			return fmt.Errorf("answer from service %q, want %q", a.Service, registry.BackendService)
+		}
+		seen[a.Instance] = true
+		var missing []string
+		for _, b := range want {
+			if !seen[b] {
+				missing = append(missing, b)
+			}
+		}
+		if len(missing) > 0 {
+			return fmt.Errorf("not yet answered by %s", strings.Join(missing, ", "))
+		}
+		return nil
+	})
+}
+
+// Down removes every container and the network. It is idempotent and keeps
+// going past errors, returning them joined.
+func (s *Stack) Down(ctx context.Context) error {
+	s.mu.Lock()
+	ctrs := s.containers
+	s.containers = map[string]*testcontainers.DockerContainer{}
+	nw := s.network
+	s.network = nil
+	s.down = true
+	s.mu.Unlock()
+
+	var mu sync.Mutex
+	var errs []error
+	var wg sync.WaitGroup
+	for name, c := range ctrs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := testcontainers.TerminateContainer(c, testcontainers.StopContext(ctx), testcontainers.StopTimeout(0)); err != nil {
+				mu.Lock()
+				errs = append(errs, fmt.Errorf("remove %s: %w", name, err))
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if nw != nil {
+		if err := nw.Remove(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("remove network %s: %w", nw.Name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Describe lists the stack's endpoints for humans: every component's
+// published ports, every link, and the Toxiproxy API.
+func (s *Stack) Describe(ctx context.Context) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "run %s, data plane %s\n", s.RunID, s.Def.DataPlane)
+	if u, err := s.EdgeURL(ctx); err == nil {
+		fmt.Fprintf(&b, "probe entry (client->edge): %s  (send Host: %s)\n", u, registry.BackendRoute)
+	}
+	if u, err := s.ToxiproxyAPI(ctx); err == nil {
+		fmt.Fprintf(&b, "toxiproxy API: %s\n", u)
+	}
+	b.WriteString("components:\n")
+	for _, c := range s.Def.Components {
+		var ports []string
+		for _, p := range c.Ports {
+			addr, err := s.HostAddr(ctx, c.Name, p.Name)
+			if err != nil {
+				addr = "?"
+			}
+			ports = append(ports, fmt.Sprintf("%s %d -> %s", p.Name, p.Number, addr))
+		}
+		img := s.Images[c.Image].Ref
+		fmt.Fprintf(&b, "  %-14s %-40s %s\n", c.Name, img, strings.Join(ports, ", "))
+	}
+	b.WriteString("links (toxiproxy proxies):\n")
+	for _, l := range s.Def.Links {
+		fmt.Fprintf(&b, "  %-18s toxiproxy:%s -> %s\n", l.Name, strconv.Itoa(l.Listen), l.Upstream)
+	}
+	return b.String()
+}
