@@ -1,0 +1,182 @@
+package image
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+)
+
+// recipe says how to build one component image from Go source.
+type recipe struct {
+	name Name
+	// mainPkg is a main package of this repository ("./cmd/x"), or "".
+	mainPkg string
+	// module and pkg name an external main package built at the version
+	// this repository's go.mod requires of module.
+	module, pkg string
+	// binary is the file name in the image; the entrypoint is "/"+binary.
+	binary string
+	// cmd is the image's default CMD (arguments to the entrypoint).
+	cmd []string
+}
+
+// repo reports whether the recipe builds from this repository.
+func (rc recipe) repo() bool { return rc.mainPkg != "" }
+
+var recipes = map[Name]recipe{
+	SampleService: {name: SampleService, mainPkg: "./cmd/sample-service", binary: "sample-service"},
+	ControlPlane:  {name: ControlPlane, mainPkg: "./cmd/control-plane", binary: "control-plane"},
+	// The etcd release binary is the main package at the root of the server
+	// module. Its go.mod has replace directives, so `go install @version`
+	// refuses it: it is built inside a throwaway wrapper module instead.
+	Etcd: {name: Etcd, module: "go.etcd.io/etcd/server/v3", pkg: "go.etcd.io/etcd/server/v3", binary: "etcd"},
+	// The stack adds -proxy-metrics -runtime-metrics (and anything else) by
+	// replacing CMD; -host=0.0.0.0 is the part every run needs.
+	Toxiproxy: {
+		name: Toxiproxy, module: "github.com/Shopify/toxiproxy/v2", pkg: "github.com/Shopify/toxiproxy/v2/cmd/server",
+		binary: "toxiproxy-server", cmd: []string{"-host=0.0.0.0"},
+	},
+}
+
+// dockerfile returns the Dockerfile of a recipe's image. It is part of the
+// cache key: changing the entrypoint or CMD rebuilds.
+func (rc recipe) dockerfile() string {
+	var b strings.Builder
+	b.WriteString("FROM scratch\n")
+	fmt.Fprintf(&b, "COPY %s /%s\n", rc.binary, rc.binary)
+	ep, _ := json.Marshal([]string{"/" + rc.binary})
+	fmt.Fprintf(&b, "ENTRYPOINT %s\n", ep)
+	if len(rc.cmd) > 0 {
+		cmd, _ := json.Marshal(rc.cmd)
+		fmt.Fprintf(&b, "CMD %s\n", cmd)
+	}
+	return b.String()
+}
+
+// buildFlags are the go build flags of every image binary. -buildvcs=false
+// keeps the binary independent of the Git state (and of Git's ownership
+// checks when the checkout belongs to another user).
+var buildFlags = []string{"-trimpath", "-buildvcs=false", "-ldflags=-s -w"}
+
+// moduleVersion returns the version of modPath that the go.mod text requires.
+func moduleVersion(gomod []byte, modPath string) (string, bool) {
+	inBlock := false
+	sc := bufio.NewScanner(bytes.NewReader(gomod))
+	for sc.Scan() {
+		line := sc.Text()
+		if i := strings.Index(line, "//"); i >= 0 {
+			line = line[:i]
+		}
+		f := strings.Fields(line)
+		if len(f) == 0 {
+			continue
+		}
+		switch {
+		case inBlock && f[0] == ")":
+			inBlock = false
+			continue
+		case !inBlock && f[0] == "require" && len(f) == 2 && f[1] == "(":
+			inBlock = true
+			continue
+		case !inBlock && f[0] == "require":
+			f = f[1:]
+		case !inBlock:
+			continue
+		}
+		if len(f) >= 2 && strings.Trim(f[0], `"`) == modPath {
+			return f[1], true
+		}
+	}
+	return "", false
+}
+
+// modulePathOf returns the module path declared by the go.mod text.
+func modulePathOf(gomod []byte) string {
+	sc := bufio.NewScanner(bytes.NewReader(gomod))
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) >= 2 && f[0] == "module" {
+			return strings.Trim(f[1], `"`)
+		}
+	}
+	return ""
+}
+
+// localReplaceDirs returns the directories of replace directives that point
+// at the file system; their Go code is part of a repository build.
+func localReplaceDirs(root string, gomod []byte) []string {
+	var dirs []string
+	inBlock := false
+	sc := bufio.NewScanner(bytes.NewReader(gomod))
+	for sc.Scan() {
+		line := sc.Text()
+		if i := strings.Index(line, "//"); i >= 0 {
+			line = line[:i]
+		}
+		f := strings.Fields(line)
+		if len(f) == 0 {
+			continue
+		}
+		switch {
+		case inBlock && f[0] == ")":
+			inBlock = false
+			continue
+		case !inBlock && f[0] == "replace" && len(f) == 2 && f[1] == "(":
+			inBlock = true
+			continue
+		case !inBlock && f[0] == "replace":
+			f = f[1:]
+		case !inBlock:
+			continue
+		}
+		for i, tok := range f {
+			if tok != "=>" || i+1 >= len(f) {
+				continue
+			}
+			target := strings.Trim(f[i+1], `"`)
+			if strings.HasPrefix(target, "./") || strings.HasPrefix(target, "../") || filepath.IsAbs(target) {
+				if !filepath.IsAbs(target) {
+					target = filepath.Join(root, target)
+				}
+				dirs = append(dirs, filepath.Clean(target))
+			}
+		}
+	}
+	return dirs
+}
+
+// externalVersion returns the version of an external recipe's module: from
+// the checkout's go.mod (the single source of truth), or, without a
+// checkout, from the versions linked into this binary.
+func (r *Resolver) externalVersion(rc recipe) (string, error) {
+	if r.cfg.repoRoot != "" {
+		gomod, err := os.ReadFile(filepath.Join(r.cfg.repoRoot, "go.mod"))
+		if err != nil {
+			return "", fmt.Errorf("read go.mod: %w", err)
+		}
+		// Another module's go.mod (okbreak run from a user's project) says
+		// nothing about the versions okbreak was made for.
+		if modulePathOf(gomod) == ModulePath {
+			if v, ok := moduleVersion(gomod, rc.module); ok {
+				return v, nil
+			}
+			return "", fmt.Errorf("%s/go.mod does not require %s: cannot tell which version of %s to build", r.cfg.repoRoot, rc.module, rc.name)
+		}
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, d := range bi.Deps {
+			if d.Path == rc.module {
+				if d.Replace != nil && d.Replace.Version != "" {
+					return d.Replace.Version, nil
+				}
+				return d.Version, nil
+			}
+		}
+	}
+	return "", fmt.Errorf("no okbreak checkout (go.mod of %s) to read the version of %s from: run from the okbreak checkout or set %s", ModulePath, rc.module, EnvVar(rc.name))
+}

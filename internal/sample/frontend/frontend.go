@@ -1,0 +1,404 @@
+// Package frontend is the frontend role of the sample service, the "grpc"
+// data plane: HTTP in, one gRPC Hello call out per request through gRPC-Go's
+// proxyless xDS client (xds:///backend by default), with the resilience xDS
+// does not give gRPC: a per-attempt deadline and retries that go to a host
+// the request has not tried yet (see package retrypick), bounded by an
+// overall request timeout.
+//
+// The xDS bootstrap must be in gRPC's environment when the process starts
+// (see package xdsbootstrap); this package does not read it.
+package frontend
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/connectivity"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	_ "google.golang.org/grpc/xds" // Registers the xds:/// resolver and balancers.
+
+	"github.com/okbreak/okbreak/internal/sample/retrypick"
+	"github.com/okbreak/okbreak/internal/sample/sampleapi"
+	"github.com/okbreak/okbreak/internal/sample/xdsmetrics"
+)
+
+// DefaultRetryOn are the gRPC codes retried by default: the host could not
+// take the call, or did not answer within the attempt's deadline. Never
+// PermissionDenied: that is a wrong-service answer and must stay visible.
+var DefaultRetryOn = []codes.Code{codes.Unavailable, codes.DeadlineExceeded, codes.ResourceExhausted}
+
+// Config configures a Frontend.
+type Config struct {
+	// Target is the gRPC target, e.g. xds:///backend.
+	Target string
+	// AttemptTimeout bounds each attempt; 0 turns the per-attempt deadline
+	// off (attempts then share the request timeout).
+	AttemptTimeout time.Duration
+	// Attempts is the most attempts per request; 1 turns retries off.
+	Attempts int
+	// RequestTimeout bounds a whole request, retries included.
+	RequestTimeout time.Duration
+	// RetryOn are the codes that are retried.
+	RetryOn []codes.Code
+	// RetryBackoff is waited before each retry; 0 retries at once (the retry
+	// goes to another host anyway).
+	RetryBackoff time.Duration
+	// RetryOtherHost makes each retry avoid the hosts the request has already
+	// tried (package retrypick).
+	RetryOtherHost bool
+	// Logger receives state changes; nil discards.
+	Logger *slog.Logger
+}
+
+// DefaultConfig returns the defaults of the frontend's flags.
+func DefaultConfig() Config {
+	return Config{
+		Target:         "xds:///backend",
+		AttemptTimeout: 250 * time.Millisecond,
+		Attempts:       3,
+		RequestTimeout: 2 * time.Second,
+		RetryOn:        DefaultRetryOn,
+		RetryOtherHost: true,
+	}
+}
+
+// Validate reports settings that make no sense.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Target == "" {
+		errs = append(errs, errors.New("target is empty"))
+	}
+	if c.Attempts < 1 {
+		errs = append(errs, fmt.Errorf("attempts %d must be at least 1", c.Attempts))
+	}
+	if c.AttemptTimeout < 0 {
+		errs = append(errs, fmt.Errorf("attempt timeout %s must not be negative", c.AttemptTimeout))
+	}
+	if c.RequestTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("request timeout %s must be positive", c.RequestTimeout))
+	}
+	if c.RetryBackoff < 0 {
+		errs = append(errs, fmt.Errorf("retry backoff %s must not be negative", c.RetryBackoff))
+	}
+	for _, code := range c.RetryOn {
+		if code == codes.PermissionDenied || code == codes.OK {
+			errs = append(errs, fmt.Errorf("retry on %s is not allowed: a wrong-service answer must stay visible", code))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// ParseCodes parses a comma-separated list of gRPC code names in any of the
+// usual spellings: "unavailable", "deadline-exceeded", "DeadlineExceeded",
+// "DEADLINE_EXCEEDED".
+func ParseCodes(list string) ([]codes.Code, error) {
+	norm := func(s string) string {
+		s = strings.ToLower(strings.TrimSpace(s))
+		return strings.NewReplacer("-", "", "_", "").Replace(s)
+	}
+	byName := map[string]codes.Code{}
+	for c := codes.OK; c <= codes.Unauthenticated; c++ {
+		byName[norm(c.String())] = c
+	}
+	var out []codes.Code
+	for _, part := range strings.Split(list, ",") {
+		if strings.TrimSpace(part) == "" {
+			continue
+		}
+		c, ok := byName[norm(part)]
+		if !ok {
+			return nil, fmt.Errorf("unknown gRPC code %q", strings.TrimSpace(part))
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// Frontend is the frontend role. It is safe for concurrent use.
+type Frontend struct {
+	cfg     Config
+	retryOn map[codes.Code]bool
+	log     *slog.Logger
+	cc      *grpc.ClientConn
+	xds     *xdsmetrics.Recorder
+
+	registry *prometheus.Registry
+	requests *prometheus.CounterVec
+	attempts *prometheus.CounterVec
+	retries  prometheus.Counter
+	duration prometheus.Histogram
+}
+
+// New validates cfg and creates the gRPC channel; the channel starts
+// resolving (and the xDS client connecting) at once, so that readiness does
+// not wait for the first request.
+func New(cfg Config) (*Frontend, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("frontend config: %w", err)
+	}
+	rec, err := xdsmetrics.New()
+	if err != nil {
+		return nil, fmt.Errorf("frontend xds metrics: %w", err)
+	}
+	f := &Frontend{
+		cfg:      cfg,
+		retryOn:  map[codes.Code]bool{},
+		log:      cfg.Logger,
+		xds:      rec,
+		registry: prometheus.NewRegistry(),
+	}
+	if f.log == nil {
+		f.log = slog.New(slog.DiscardHandler)
+	}
+	for _, c := range cfg.RetryOn {
+		f.retryOn[c] = true
+	}
+	f.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "okbreak_frontend_requests_total",
+		Help: "HTTP requests by final result: the gRPC code name of the last attempt (OK on success).",
+	}, []string{"code"})
+	f.attempts = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "okbreak_frontend_upstream_attempts_total",
+		Help: "gRPC attempts to the upstream, by gRPC code name.",
+	}, []string{"code"})
+	f.retries = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "okbreak_frontend_retries_total",
+		Help: "Attempts beyond the first.",
+	})
+	f.duration = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "okbreak_frontend_request_duration_seconds",
+		Help:    "Time to answer an HTTP request, retries included.",
+		Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, .75, 1, 1.5, 2, 3, 5, 10},
+	})
+	// Every code starts at zero so that increase() sees the first failure.
+	for c := codes.OK; c <= codes.Unauthenticated; c++ {
+		f.requests.WithLabelValues(c.String())
+		f.attempts.WithLabelValues(c.String())
+	}
+	up := prometheus.NewGauge(prometheus.GaugeOpts{Name: "okbreak_frontend_up", Help: "1 while the frontend runs."})
+	up.Set(1)
+	ready := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "okbreak_frontend_ready",
+		Help: "1 when the xDS config is in and a request can be routed (the gRPC channel is READY).",
+	}, func() float64 {
+		if f.Ready() {
+			return 1
+		}
+		return 0
+	})
+	f.registry.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		f.requests, f.attempts, f.retries, f.duration, up, ready, rec,
+	)
+
+	cc, err := grpc.NewClient(cfg.Target,
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithStatsHandler(rec),
+		// An idle channel drops its xDS watch and reports IDLE, not READY;
+		// a data plane must keep its config warm.
+		grpc.WithIdleTimeout(0),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("frontend: dial %s: %w", cfg.Target, err)
+	}
+	f.cc = cc
+	cc.Connect()
+	return f, nil
+}
+
+// Gatherer exposes the frontend's metrics registry (tests read it).
+func (f *Frontend) Gatherer() prometheus.Gatherer { return f.registry }
+
+// XDS exposes the xDS metrics recorder (versions, CSDS dump).
+func (f *Frontend) XDS() *xdsmetrics.Recorder { return f.xds }
+
+// Ready reports whether the xDS config has been received and a request can
+// be routed: the channel is READY (it has a ready subchannel).
+func (f *Frontend) Ready() bool { return f.cc.GetState() == connectivity.Ready }
+
+// Close closes the gRPC channel (and releases the xDS client).
+func (f *Frontend) Close() error { return f.cc.Close() }
+
+// Serve serves proxied HTTP on data and the admin endpoints on admin until
+// ctx is done, then shuts both down gracefully (bounded by 5 s) and closes
+// the channel. It takes ownership of both listeners.
+func (f *Frontend) Serve(ctx context.Context, data, admin net.Listener) error {
+	dataSrv := &http.Server{Handler: f, ReadHeaderTimeout: 10 * time.Second}
+	adminSrv := &http.Server{Handler: f.AdminHandler(), ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 2)
+	go func() { errc <- fmt.Errorf("serve %s: %w", data.Addr(), dataSrv.Serve(data)) }()
+	go func() { errc <- fmt.Errorf("serve admin %s: %w", admin.Addr(), adminSrv.Serve(admin)) }()
+	go f.watchState(ctx)
+	f.log.Info("frontend serving", "listen", data.Addr().String(), "admin", admin.Addr().String(), "target", f.cfg.Target,
+		"attempt_timeout", f.cfg.AttemptTimeout, "attempts", f.cfg.Attempts, "request_timeout", f.cfg.RequestTimeout,
+		"retry_other_host", f.cfg.RetryOtherHost)
+
+	var err error
+	select {
+	case err = <-errc:
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	err = errors.Join(err, dataSrv.Shutdown(shutdownCtx), adminSrv.Shutdown(shutdownCtx), f.cc.Close())
+	return err
+}
+
+// watchState logs the channel's connectivity changes until ctx is done.
+func (f *Frontend) watchState(ctx context.Context) {
+	state := f.cc.GetState()
+	f.log.Info("grpc channel state", "state", state.String())
+	for f.cc.WaitForStateChange(ctx, state) {
+		state = f.cc.GetState()
+		f.log.Info("grpc channel state", "state", state.String())
+	}
+}
+
+// AdminHandler serves /healthz, /ready, /metrics and /config_dump (the CSDS
+// view as JSON).
+func (f *Frontend) AdminHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = io.WriteString(w, "ok\n")
+	})
+	mux.HandleFunc("/ready", func(w http.ResponseWriter, _ *http.Request) {
+		state := f.cc.GetState()
+		if state != connectivity.Ready {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = fmt.Fprintf(w, "not ready: grpc channel %s\n", state)
+			return
+		}
+		_, _ = io.WriteString(w, "ready\n")
+	})
+	mux.Handle("/metrics", promhttp.HandlerFor(f.registry, promhttp.HandlerOpts{Registry: f.registry}))
+	mux.HandleFunc("/config_dump", func(w http.ResponseWriter, _ *http.Request) {
+		b, err := protojson.MarshalOptions{Multiline: true}.Marshal(f.xds.Dump())
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(b)
+	})
+	return mux
+}
+
+// Answer is the JSON body of a proxied request.
+type Answer struct {
+	Service  string `json:"service,omitempty"`
+	Instance string `json:"instance,omitempty"`
+	Attempts int    `json:"attempts"`
+	// Code and Message are set on failure: the gRPC code name and message of
+	// the last attempt.
+	Code    string `json:"code,omitempty"`
+	Message string `json:"message,omitempty"`
+}
+
+// HTTPStatus maps the final gRPC code of a request to the HTTP status the
+// frontend answers with.
+func HTTPStatus(c codes.Code) int {
+	switch c {
+	case codes.OK:
+		return http.StatusOK
+	case codes.DeadlineExceeded:
+		return http.StatusGatewayTimeout
+	case codes.Unavailable, codes.ResourceExhausted:
+		return http.StatusServiceUnavailable
+	default:
+		return http.StatusBadGateway
+	}
+}
+
+// ServeHTTP proxies any request as one Hello call, with retries.
+func (f *Frontend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	ans, code := f.call(r.Context(), r.URL.Path)
+	f.requests.WithLabelValues(code.String()).Inc()
+	f.duration.Observe(time.Since(start).Seconds())
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(HTTPStatus(code))
+	_ = json.NewEncoder(w).Encode(ans)
+}
+
+func (f *Frontend) call(ctx context.Context, path string) (Answer, codes.Code) {
+	ctx, cancel := context.WithTimeout(ctx, f.cfg.RequestTimeout)
+	defer cancel()
+	if f.cfg.RetryOtherHost {
+		ctx, _ = retrypick.WithTracker(ctx)
+	}
+	req := &structpb.Struct{Fields: map[string]*structpb.Value{"path": structpb.NewStringValue(path)}}
+	var ans Answer
+	for {
+		if ans.Attempts > 0 {
+			f.retries.Inc()
+			if !sleep(ctx, f.cfg.RetryBackoff) {
+				break
+			}
+		}
+		ans.Attempts++
+		reply, err := f.attempt(ctx, req)
+		code := status.Code(err)
+		f.attempts.WithLabelValues(code.String()).Inc()
+		if err == nil {
+			return Answer{Service: reply.Service, Instance: reply.Instance, Attempts: ans.Attempts}, codes.OK
+		}
+		ans.Code, ans.Message = code.String(), status.Convert(err).Message()
+		if ans.Attempts >= f.cfg.Attempts || !f.retryOn[code] || ctx.Err() != nil {
+			return ans, code
+		}
+	}
+	// The request's own deadline (or the client) ended the backoff.
+	code := status.FromContextError(ctx.Err()).Code()
+	ans.Code, ans.Message = code.String(), "request ended while waiting to retry: "+ctx.Err().Error()
+	return ans, code
+}
+
+func (f *Frontend) attempt(ctx context.Context, req *structpb.Struct) (sampleapi.Reply, error) {
+	if f.cfg.AttemptTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, f.cfg.AttemptTimeout)
+		defer cancel()
+	}
+	resp, err := sampleapi.Hello(ctx, f.cc, req)
+	if err != nil {
+		return sampleapi.Reply{}, err
+	}
+	reply, err := sampleapi.ParseReply(resp)
+	if err != nil {
+		return sampleapi.Reply{}, status.Error(codes.Internal, err.Error())
+	}
+	return reply, nil
+}
+
+// sleep waits d or until ctx is done; it reports whether d elapsed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}

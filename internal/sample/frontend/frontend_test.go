@@ -1,0 +1,426 @@
+package frontend_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/okbreak/okbreak/internal/sample/backend"
+	"github.com/okbreak/okbreak/internal/sample/frontend"
+	"github.com/okbreak/okbreak/internal/sample/internal/xdsfixture"
+	"github.com/okbreak/okbreak/internal/sample/xdsbootstrap"
+)
+
+// gRPC-Go reads the xDS bootstrap from the environment once, when the process
+// starts (see package xdsbootstrap). The test binary therefore runs twice:
+// the first run opens the ADS listener, writes a bootstrap naming it, and
+// runs itself again with the bootstrap in the environment and the listener
+// as fd 3; the second run is where the tests execute, all in one process.
+const adsFDEnv = "OKBREAK_FRONTEND_TEST_ADS_FD"
+
+const nodeID = "frontend-test"
+
+var ads *xdsfixture.Server
+
+func TestMain(m *testing.M) {
+	if os.Getenv(adsFDEnv) == "" {
+		os.Exit(runWithBootstrap())
+	}
+	ln, err := net.FileListener(os.NewFile(3, "ads"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "ads listener from fd 3:", err)
+		os.Exit(1)
+	}
+	ads = xdsfixture.Start(context.Background(), ln)
+	code := m.Run()
+	ads.Stop()
+	os.Exit(code)
+}
+
+func runWithBootstrap() int {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "listen for ads:", err)
+		return 1
+	}
+	f, err := ln.(*net.TCPListener).File()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "ads listener file:", err)
+		return 1
+	}
+	addr := ln.Addr().String()
+	_ = ln.Close() // f keeps the socket open for the child.
+	cmd := exec.Command(os.Args[0], os.Args[1:]...)
+	cmd.Env = xdsbootstrap.ExecEnv(append(os.Environ(), adsFDEnv+"=3"), xdsfixture.Bootstrap(addr, nodeID))
+	cmd.ExtraFiles = []*os.File{f}
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	if err := cmd.Run(); err != nil {
+		if ee, ok := err.(*exec.ExitError); ok {
+			return ee.ExitCode()
+		}
+		fmt.Fprintln(os.Stderr, "run tests with bootstrap:", err)
+		return 1
+	}
+	return 0
+}
+
+var version atomic.Int64
+
+// serve pushes cfg to the frontend's node under a new version and returns
+// the version.
+func serve(t *testing.T, cfg xdsfixture.Config) string {
+	t.Helper()
+	v := fmt.Sprintf("v%d", version.Add(1))
+	require.NoError(t, ads.Set(t.Context(), nodeID, v, cfg))
+	return v
+}
+
+type sample struct {
+	b    *backend.Backend
+	addr string
+}
+
+func startBackends(t *testing.T, service string, n int) []sample {
+	t.Helper()
+	var out []sample
+	for i := range n {
+		b, err := backend.New(backend.Config{Service: service, Instance: fmt.Sprintf("%s-%d", service, i+1)})
+		require.NoError(t, err)
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- b.Serve(ctx, ln) }()
+		t.Cleanup(func() {
+			cancel()
+			assert.NoError(t, <-done)
+		})
+		out = append(out, sample{b: b, addr: ln.Addr().String()})
+	}
+	return out
+}
+
+func config(backends []sample) xdsfixture.Config {
+	l := xdsfixture.Locality{Region: "test", Zone: "a", Weight: 1}
+	for _, b := range backends {
+		l.Endpoints = append(l.Endpoints, b.addr)
+	}
+	return xdsfixture.Config{Route: "backend", Cluster: "backend", Localities: []xdsfixture.Locality{l}}
+}
+
+type running struct {
+	f     *frontend.Frontend
+	url   string
+	admin string
+}
+
+// startFrontend runs a frontend on loopback until the test ends and waits
+// until it is ready.
+func startFrontend(t *testing.T, cfg frontend.Config) running {
+	t.Helper()
+	f, err := frontend.New(cfg)
+	require.NoError(t, err)
+	data, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	admin, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- f.Serve(ctx, data, admin) }()
+	t.Cleanup(func() {
+		cancel()
+		assert.NoError(t, <-done)
+	})
+	r := running{f: f, url: "http://" + data.Addr().String() + "/", admin: "http://" + admin.Addr().String()}
+	eventually(t, 10*time.Second, "frontend ready", func() bool {
+		resp, err := http.Get(r.admin + "/ready")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	return r
+}
+
+func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s", what, within)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+type result struct {
+	status  int
+	answer  frontend.Answer
+	elapsed time.Duration
+}
+
+var client = &http.Client{Timeout: 10 * time.Second}
+
+func request(t *testing.T, url string) result {
+	t.Helper()
+	start := time.Now()
+	resp, err := client.Get(url)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var a frontend.Answer
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&a))
+	return result{status: resp.StatusCode, answer: a, elapsed: time.Since(start)}
+}
+
+// load sends n requests from workers concurrent clients.
+func load(t *testing.T, url string, n, workers int) []result {
+	t.Helper()
+	results := make([]result, n)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				results[i] = request(t, url)
+			}
+		})
+	}
+	wg.Wait()
+	return results
+}
+
+func p99(rs []result) time.Duration {
+	var d []time.Duration
+	for _, r := range rs {
+		d = append(d, r.elapsed)
+	}
+	slices.Sort(d)
+	return d[(len(d)*99+99)/100-1]
+}
+
+// value returns the value of a counter or gauge with the given labels, and
+// whether the series exists.
+func value(t *testing.T, g prometheus.Gatherer, name string, labels map[string]string) (float64, bool) {
+	t.Helper()
+	mfs, err := g.Gather()
+	require.NoError(t, err)
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	next:
+		for _, m := range mf.GetMetric() {
+			have := map[string]string{}
+			for _, lp := range m.GetLabel() {
+				have[lp.GetName()] = lp.GetValue()
+			}
+			for k, v := range labels {
+				if have[k] != v {
+					continue next
+				}
+			}
+			switch mf.GetType() {
+			case dto.MetricType_COUNTER:
+				return m.GetCounter().GetValue(), true
+			case dto.MetricType_GAUGE:
+				return m.GetGauge().GetValue(), true
+			case dto.MetricType_HISTOGRAM:
+				return float64(m.GetHistogram().GetSampleCount()), true
+			}
+		}
+	}
+	return 0, false
+}
+
+func TestTrafficReachesEveryBackendAndXDSIsCounted(t *testing.T) {
+	backends := startBackends(t, "backend", 3)
+	v1 := serve(t, config(backends))
+	fe := startFrontend(t, frontend.DefaultConfig())
+
+	seen := map[string]int{}
+	for range 30 {
+		r := request(t, fe.url)
+		require.Equal(t, http.StatusOK, r.status, "%+v", r.answer)
+		assert.Equal(t, "backend", r.answer.Service)
+		assert.Equal(t, 1, r.answer.Attempts)
+		seen[r.answer.Instance]++
+	}
+	assert.Len(t, seen, 3, "instances seen: %v", seen)
+	for i := range backends {
+		assert.Contains(t, seen, fmt.Sprintf("backend-%d", i+1))
+	}
+	for inst, n := range seen {
+		assert.GreaterOrEqual(t, n, 5, "round robin should spread load; %s got %d", inst, n)
+	}
+
+	g := fe.f.Gatherer()
+	ok, _ := value(t, g, "okbreak_frontend_requests_total", map[string]string{"code": "OK"})
+	assert.Equal(t, 30.0, ok)
+	attempts, _ := value(t, g, "okbreak_frontend_upstream_attempts_total", map[string]string{"code": "OK"})
+	assert.Equal(t, 30.0, attempts)
+	up, _ := value(t, g, "okbreak_frontend_up", nil)
+	assert.Equal(t, 1.0, up)
+	ready, _ := value(t, g, "okbreak_frontend_ready", nil)
+	assert.Equal(t, 1.0, ready)
+	for _, typ := range []string{"lds", "rds", "cds", "eds"} {
+		valid, _ := value(t, g, "okbreak_frontend_xds_resource_updates_total", map[string]string{"type": typ, "result": "valid"})
+		assert.GreaterOrEqual(t, valid, 1.0, "valid %s updates", typ)
+		invalid, found := value(t, g, "okbreak_frontend_xds_resource_updates_total", map[string]string{"type": typ, "result": "invalid"})
+		assert.True(t, found, "invalid %s counter must exist at zero", typ)
+		assert.Zero(t, invalid)
+		info, found := value(t, g, "okbreak_frontend_xds_config_info", map[string]string{"type": typ, "version": v1})
+		assert.True(t, found, "config version %s for %s", v1, typ)
+		assert.Equal(t, 1.0, info)
+	}
+	connected, found := value(t, g, "okbreak_frontend_xds_connected", map[string]string{"server": ads.Addr()})
+	assert.True(t, found)
+	assert.Equal(t, 1.0, connected)
+	acked, _ := value(t, g, "okbreak_frontend_xds_resources", map[string]string{"type": "eds", "cache_state": "acked"})
+	assert.Equal(t, 1.0, acked)
+
+	// A locality without an ID is NACKed: counted as invalid, the version in
+	// use stays, and traffic keeps flowing on the cached config.
+	broken := config(backends)
+	broken.Localities[0].Region, broken.Localities[0].Zone = "", ""
+	v2 := serve(t, broken)
+	eventually(t, 5*time.Second, "NACK counted", func() bool {
+		invalid, _ := value(t, g, "okbreak_frontend_xds_resource_updates_total", map[string]string{"type": "eds", "result": "invalid"})
+		return invalid >= 1
+	})
+	assert.GreaterOrEqual(t, ads.NACKs(resourcev3.EndpointType), 1, "the control plane saw the NACK")
+	_, found = value(t, g, "okbreak_frontend_xds_config_info", map[string]string{"type": "eds", "version": v1})
+	assert.True(t, found, "NACKed %s must leave %s in use", v2, v1)
+	_, found = value(t, g, "okbreak_frontend_xds_config_info", map[string]string{"type": "eds", "version": v2})
+	assert.False(t, found, "NACKed version %s must not show as in use", v2)
+	nacked, _ := value(t, g, "okbreak_frontend_xds_resources", map[string]string{"type": "eds", "cache_state": "nacked_but_cached"})
+	assert.Equal(t, 1.0, nacked)
+	assert.Equal(t, http.StatusOK, request(t, fe.url).status)
+
+	// A good version after the bad one is taken.
+	v3 := serve(t, config(backends))
+	eventually(t, 5*time.Second, "version "+v3+" in use", func() bool {
+		_, found := value(t, g, "okbreak_frontend_xds_config_info", map[string]string{"type": "eds", "version": v3})
+		return found
+	})
+
+	// The admin server shows the same through HTTP.
+	resp, err := http.Get(fe.admin + "/metrics")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	resp, err = http.Get(fe.admin + "/config_dump")
+	require.NoError(t, err)
+	var dump map[string]any
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&dump))
+	resp.Body.Close()
+	assert.Contains(t, fmt.Sprint(dump), v3)
+}
+
+func TestSlowBackendIsRoutedAroundByAttemptDeadlineAndRetry(t *testing.T) {
+	backends := startBackends(t, "backend", 3)
+	slow := backends[1]
+	require.NoError(t, slow.b.SetKnobs(backend.Knobs{Latency: 2 * time.Second}))
+	serve(t, config(backends))
+
+	t.Run("with retries every request succeeds fast", func(t *testing.T) {
+		cfg := frontend.DefaultConfig()
+		cfg.RetryOtherHost = false
+		fe := startFrontend(t, cfg)
+		results := load(t, fe.url, 100, 4)
+		retried := 0
+		for _, r := range results {
+			require.Equal(t, http.StatusOK, r.status, "%+v", r.answer)
+			assert.NotEqual(t, "backend-2", r.answer.Instance)
+			// One slow host: the retry must go to another host, so a
+			// request never needs a third attempt.
+			assert.LessOrEqual(t, r.answer.Attempts, 2)
+			retried += r.answer.Attempts - 1
+		}
+		assert.Greater(t, retried, 10, "about a third of the requests should have met the slow host first")
+		assert.Less(t, p99(results), time.Second)
+		retries, _ := value(t, fe.f.Gatherer(), "okbreak_frontend_retries_total", nil)
+		assert.Equal(t, float64(retried), retries)
+		deadline, _ := value(t, fe.f.Gatherer(), "okbreak_frontend_upstream_attempts_total", map[string]string{"code": "DeadlineExceeded"})
+		assert.Equal(t, float64(retried), deadline)
+	})
+
+	t.Run("without retries the slow host shows", func(t *testing.T) {
+		cfg := frontend.DefaultConfig()
+		cfg.Attempts = 1
+		fe := startFrontend(t, cfg)
+		results := load(t, fe.url, 60, 4)
+		failed := 0
+		for _, r := range results {
+			if r.status != http.StatusOK {
+				failed++
+				assert.Equal(t, http.StatusGatewayTimeout, r.status)
+				assert.Equal(t, "DeadlineExceeded", r.answer.Code)
+				assert.Equal(t, 1, r.answer.Attempts)
+			}
+		}
+		assert.Greater(t, failed, 5, "a third of 60 requests should meet the slow host")
+		n, _ := value(t, fe.f.Gatherer(), "okbreak_frontend_requests_total", map[string]string{"code": "DeadlineExceeded"})
+		assert.Equal(t, float64(failed), n)
+	})
+}
+
+func TestWrongServiceIsNotRetried(t *testing.T) {
+	others := startBackends(t, "other", 2)
+	serve(t, config(others))
+	fe := startFrontend(t, frontend.DefaultConfig())
+	r := request(t, fe.url)
+	assert.Equal(t, http.StatusBadGateway, r.status)
+	assert.Equal(t, "PermissionDenied", r.answer.Code)
+	assert.Equal(t, 1, r.answer.Attempts)
+	assert.Contains(t, r.answer.Message, `"backend"`)
+	assert.Contains(t, r.answer.Message, `"other"`)
+	refused := 0.0
+	for _, o := range others {
+		mfs, err := o.b.Gatherer().Gather()
+		require.NoError(t, err)
+		for _, mf := range mfs {
+			if mf.GetName() == "okbreak_sample_refused_total" {
+				for _, m := range mf.GetMetric() {
+					refused += m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	assert.Equal(t, 1.0, refused)
+}
+
+func TestConfigValidation(t *testing.T) {
+	cfg := frontend.DefaultConfig()
+	require.NoError(t, cfg.Validate())
+	cfg.Attempts = 0
+	assert.Error(t, cfg.Validate())
+	cfg = frontend.DefaultConfig()
+	codes, err := frontend.ParseCodes("unavailable, DEADLINE_EXCEEDED,ResourceExhausted")
+	require.NoError(t, err)
+	assert.Equal(t, frontend.DefaultRetryOn, codes)
+	cfg.RetryOn, err = frontend.ParseCodes("permission-denied")
+	require.NoError(t, err)
+	assert.ErrorContains(t, cfg.Validate(), "wrong-service")
+	_, err = frontend.ParseCodes("unavailable,sometimes")
+	assert.ErrorContains(t, err, "sometimes")
+}
