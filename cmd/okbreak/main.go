@@ -9,9 +9,11 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
+	tclog "github.com/testcontainers/testcontainers-go/log"
 )
 
 // Exit codes, the same for every command.
@@ -61,6 +63,9 @@ Environment:
 }
 
 func main() {
+	// testcontainers-go logs every container's life; okbreak prints its own
+	// progress instead.
+	tclog.SetDefault(tclog.NewNoopLogger())
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	err := newRoot().ExecuteContext(ctx)
@@ -71,6 +76,13 @@ func main() {
 	var ee *exitError
 	if errors.As(err, &ee) {
 		os.Exit(ee.code)
+	}
+	// cobra's own parse errors (unknown command, wrong argument count) are
+	// bad input too.
+	for _, s := range []string{"unknown command", "unknown flag", "accepts ", "requires at least", "invalid argument"} {
+		if strings.Contains(err.Error(), s) {
+			os.Exit(exitBadInput)
+		}
 	}
 	if errors.Is(err, context.Canceled) {
 		os.Exit(130)

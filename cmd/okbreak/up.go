@@ -38,8 +38,17 @@ func checkDocker(ctx context.Context) error {
 // runs and why.
 func chooseDataPlane(ctx context.Context, s string) (stack.DataPlane, error) {
 	if s == "auto" {
-		if err := image.Available(ctx, image.Envoy); err != nil {
-			logf("data plane: grpc (auto: the Envoy image cannot be had: %v)", err)
+		r, err := image.NewResolver(ctx, image.WithLogger(logf))
+		if err != nil {
+			return "", err
+		}
+		defer r.Close()
+		ok, err := r.Available(ctx, image.Envoy)
+		if err != nil {
+			return "", err
+		}
+		if !ok {
+			logf("data plane: grpc (auto: no Envoy image can be had; set OKBREAK_ENVOY_IMAGE to use one)")
 			return stack.GRPC, nil
 		}
 		logf("data plane: envoy (auto: the Envoy image is available)")
@@ -132,7 +141,7 @@ hash of their build inputs: unchanged code is not rebuilt.`,
 			if withEnvoy {
 				names = append(names, image.Envoy)
 			}
-			r, err := image.NewResolver(ctx, image.WithLogf(logf))
+			r, err := image.NewResolver(ctx, image.WithLogger(logf))
 			if err != nil {
 				return err
 			}
@@ -143,7 +152,10 @@ hash of their build inputs: unchanged code is not rebuilt.`,
 				if err != nil {
 					return err
 				}
-				if err := r.TagLatest(ctx, n, img); err != nil {
+				if img.Note != "" {
+					logf("%s: %s", n, img.Note)
+				}
+				if err := image.TagLatest(ctx, n, img); err != nil {
 					return err
 				}
 				fmt.Printf("%-15s %-45s %-7s %s\n", n, img.Ref, img.Source, time.Since(t0).Round(time.Millisecond))

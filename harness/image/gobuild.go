@@ -229,7 +229,7 @@ func (r *Resolver) buildBinary(ctx context.Context, rc recipe, version string, i
 	start := time.Now()
 	if rc.repo() {
 		r.cfg.logf("image %s: go build %s (linux/%s)", rc.name, rc.mainPkg, in.arch)
-		args := append(append([]string{"build"}, buildFlags...), "-o", out, rc.mainPkg)
+		args := append(append([]string{"build"}, rc.buildFlags("")...), "-o", out, rc.mainPkg)
 		if err := runGo(ctx, in.tc.goBin, r.cfg.repoRoot, env, args...); err != nil {
 			return "", fmt.Errorf("build %s: %w", rc.name, err)
 		}
@@ -271,7 +271,7 @@ func buildExternal(ctx context.Context, goBin, tmp string, env []string, rc reci
 	if err := runGo(ctx, goBin, wrap, env, "get", rc.pkg+"@"+version); err != nil {
 		return err
 	}
-	args := append(append([]string{"build"}, buildFlags...), "-o", out, rc.pkg)
+	args := append(append([]string{"build"}, rc.buildFlags(version)...), "-o", out, rc.pkg)
 	return runGo(ctx, goBin, wrap, env, args...)
 }
 

@@ -302,7 +302,7 @@ func (r *Resolver) Resolve(ctx context.Context, name Name) (Image, error) {
 		r.cfg.logf("image %s: %s", name, note)
 		img, err := r.buildOrReuse(ctx, rc)
 		if err != nil {
-			return Image{}, fmt.Errorf("%s: %w", note, err)
+			return Image{}, fmt.Errorf("configured image %s (%s) could not be had (%v), and building from source failed: %w", ref, r.configSource(name), fetchErr, err)
 		}
 		img.Note = note
 		return img, nil
@@ -409,12 +409,10 @@ func (r *Resolver) unavailable(name Name, ref string, configured bool, cause err
 		// An engine failure, not a missing image: no fix to suggest.
 		return fmt.Errorf("%s: %w", msg, cause)
 	}
-	switch {
-	case name == Envoy:
-		return fmt.Errorf("%s (%v): set %s to a local Envoy image, or use --data-plane grpc: %w", msg, cause, EnvVar(Envoy), ErrUnavailable)
-	default:
-		return fmt.Errorf("%s (%v): make it present locally or unset %s: %w", msg, cause, EnvVar(name), ErrUnavailable)
+	if name == Envoy {
+		return fmt.Errorf("%s: set %s to a local Envoy image, or use --data-plane grpc (%w)", msg, EnvVar(Envoy), cause)
 	}
+	return fmt.Errorf("%s: make it present locally or unset %s (%w)", msg, EnvVar(name), cause)
 }
 
 // fetch finds ref locally or pulls it. A missing image that cannot be pulled

@@ -24,10 +24,10 @@ type keyInputs struct {
 	arch string // target GOARCH
 }
 
-func (k keyInputs) writeHeader(h io.Writer, rc recipe) {
+func (k keyInputs) writeHeader(h io.Writer, rc recipe, version string) {
 	fmt.Fprintf(h, "%s\nname=%s\n", keyVersion, rc.name)
 	fmt.Fprintf(h, "go=%s\ngoos=linux\ngoarch=%s\ncgo=0\n", k.tc.version, k.arch)
-	fmt.Fprintf(h, "flags=%q\n", buildFlags)
+	fmt.Fprintf(h, "flags=%q\n", rc.buildFlags(version))
 	fmt.Fprintf(h, "goenv=%s\n", k.tc.buildEnv)
 	fmt.Fprintf(h, "dockerfile=%q\n", rc.dockerfile())
 }
@@ -37,7 +37,7 @@ func (k keyInputs) writeHeader(h io.Writer, rc recipe) {
 // identify the binary.
 func externalKey(rc recipe, version string, in keyInputs) string {
 	h := sha256.New()
-	in.writeHeader(h, rc)
+	in.writeHeader(h, rc, version)
 	fmt.Fprintf(h, "module=%s@%s\npkg=%s\n", rc.module, version, rc.pkg)
 	return hex.EncodeToString(h.Sum(nil))
 }
@@ -56,7 +56,7 @@ func externalKey(rc recipe, version string, in keyInputs) string {
 // whole for the same reason.
 func repoKey(root string, rc recipe, in keyInputs) (string, error) {
 	h := sha256.New()
-	in.writeHeader(h, rc)
+	in.writeHeader(h, rc, "")
 	fmt.Fprintf(h, "main=%s\n", rc.mainPkg)
 
 	gomod, err := os.ReadFile(filepath.Join(root, "go.mod"))

@@ -23,6 +23,9 @@ type recipe struct {
 	binary string
 	// cmd is the image's default CMD (arguments to the entrypoint).
 	cmd []string
+	// versionVar is a string variable set to the module version at link
+	// time, as the project's own releases do ("" for none).
+	versionVar string
 }
 
 // repo reports whether the recipe builds from this repository.
@@ -40,6 +43,8 @@ var recipes = map[Name]recipe{
 	Toxiproxy: {
 		name: Toxiproxy, module: "github.com/Shopify/toxiproxy/v2", pkg: "github.com/Shopify/toxiproxy/v2/cmd/server",
 		binary: "toxiproxy-server", cmd: []string{"-host=0.0.0.0"},
+		// Otherwise the server reports version "git" on /version.
+		versionVar: "github.com/Shopify/toxiproxy/v2.Version",
 	},
 }
 
@@ -58,10 +63,17 @@ func (rc recipe) dockerfile() string {
 	return b.String()
 }
 
-// buildFlags are the go build flags of every image binary. -buildvcs=false
+// buildFlags returns the go build flags of a recipe's binary. -buildvcs=false
 // keeps the binary independent of the Git state (and of Git's ownership
-// checks when the checkout belongs to another user).
-var buildFlags = []string{"-trimpath", "-buildvcs=false", "-ldflags=-s -w"}
+// checks when the checkout belongs to another user). They are part of the
+// cache key.
+func (rc recipe) buildFlags(version string) []string {
+	ldflags := "-s -w"
+	if rc.versionVar != "" && version != "" {
+		ldflags += " -X " + rc.versionVar + "=" + version
+	}
+	return []string{"-trimpath", "-buildvcs=false", "-ldflags=" + ldflags}
+}
 
 // moduleVersion returns the version of modPath that the go.mod text requires.
 func moduleVersion(gomod []byte, modPath string) (string, bool) {

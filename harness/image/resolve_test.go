@@ -134,6 +134,7 @@ func TestEnvoyUnavailableNamesTheFix(t *testing.T) {
 	r := newTestResolver(t, eng)
 	_, err := r.Resolve(t.Context(), Envoy)
 	require.Error(t, err)
+	t.Log(err)
 	assert.True(t, errors.Is(err, ErrUnavailable), "%v", err)
 	assert.Contains(t, err.Error(), "set OKBREAK_ENVOY_IMAGE to a local Envoy image, or use --data-plane grpc")
 	assert.Contains(t, err.Error(), DefaultEnvoyImage)
@@ -323,4 +324,7 @@ func TestToxiproxyDockerfile(t *testing.T) {
 	assert.Equal(t, "FROM scratch\nCOPY toxiproxy-server /toxiproxy-server\nENTRYPOINT [\"/toxiproxy-server\"]\nCMD [\"-host=0.0.0.0\"]\n",
 		recipes[Toxiproxy].dockerfile())
 	assert.Equal(t, "FROM scratch\nCOPY etcd /etcd\nENTRYPOINT [\"/etcd\"]\n", recipes[Etcd].dockerfile())
+	assert.Equal(t, []string{"-trimpath", "-buildvcs=false", "-ldflags=-s -w -X github.com/Shopify/toxiproxy/v2.Version=v2.12.0"},
+		recipes[Toxiproxy].buildFlags("v2.12.0"))
+	assert.Equal(t, []string{"-trimpath", "-buildvcs=false", "-ldflags=-s -w"}, recipes[SampleService].buildFlags(""))
 }

@@ -118,7 +118,7 @@ func imageRef(n image.Name) string {
 	if n == image.Envoy {
 		return "${OKBREAK_ENVOY_IMAGE:-" + image.DefaultEnvoyImage + "}"
 	}
-	return fmt.Sprintf("${%s:-okbreak/%s:latest}", image.EnvVar(n), n)
+	return fmt.Sprintf("${%s:-%s}", image.EnvVar(n), image.LatestRef(n))
 }
 
 // ComposePaths lists the paths ComposeFiles writes, sorted.
@@ -130,4 +130,3 @@ func ComposePaths(files map[string][]byte) []string {
 	sort.Strings(ps)
 	return ps
 }
-

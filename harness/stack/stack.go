@@ -156,7 +156,7 @@ func Up(ctx context.Context, def Definition, opts ...Option) (*Stack, error) {
 func (s *Stack) up(ctx context.Context, o options) error {
 	start := time.Now()
 	if o.resolver == nil {
-		r, err := image.NewResolver(ctx, image.WithLogf(s.logf))
+		r, err := image.NewResolver(ctx, image.WithLogger(s.logf))
 		if err != nil {
 			return err
 		}
@@ -220,6 +220,9 @@ func (s *Stack) resolveImages(ctx context.Context, r Resolver) error {
 			s.Images[n] = img
 			mu.Unlock()
 			s.logf("image %s: %s (%s)", n, img.Ref, img.Source)
+			if img.Note != "" {
+				s.logf("image %s: %s", n, img.Note)
+			}
 			return nil
 		})
 	}
@@ -412,12 +415,25 @@ func (s *Stack) SeedRegistry(ctx context.Context, reg registry.Registry) error {
 		return err
 	}
 	defer cli.Close()
-	ops := []clientv3.Op{clientv3.OpDelete(registry.Prefix, clientv3.WithPrefix())}
-	for _, kv := range kvs {
-		ops = append(ops, clientv3.OpPut(kv.Key, string(kv.Value)))
-	}
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
+	// etcd refuses a transaction that touches a key twice, so delete only
+	// the keys the new registry does not have.
+	old, err := cli.Get(cctx, registry.Prefix, clientv3.WithPrefix(), clientv3.WithKeysOnly())
+	if err != nil {
+		return fmt.Errorf("seed registry: %w", err)
+	}
+	keep := map[string]bool{}
+	var ops []clientv3.Op
+	for _, kv := range kvs {
+		keep[kv.Key] = true
+		ops = append(ops, clientv3.OpPut(kv.Key, string(kv.Value)))
+	}
+	for _, kv := range old.Kvs {
+		if !keep[string(kv.Key)] {
+			ops = append(ops, clientv3.OpDelete(string(kv.Key)))
+		}
+	}
 	if _, err := cli.Txn(cctx).Then(ops...).Commit(); err != nil {
 		return fmt.Errorf("seed registry: %w", err)
 	}

@@ -13,6 +13,10 @@
 // 421 Misdirected Request or gRPC PermissionDenied, name both services, and
 // are counted in okbreak_sample_refused_total. /healthz, /metrics and /knobs
 // are never refused.
+//
+// Knobs at runtime: GET /knobs shows them, POST /knobs changes the ones given,
+// e.g. {"latency": "2s", "error_ratio": 0.5} (latency is a Go duration
+// string). Answers 400 with the reason on a bad value.
 package backend
 
 import (

@@ -343,9 +343,7 @@ func TestSlowBackendIsRoutedAroundByAttemptDeadlineAndRetry(t *testing.T) {
 	serve(t, config(backends))
 
 	t.Run("with retries every request succeeds fast", func(t *testing.T) {
-		cfg := frontend.DefaultConfig()
-		cfg.RetryOtherHost = false
-		fe := startFrontend(t, cfg)
+		fe := startFrontend(t, frontend.DefaultConfig())
 		results := load(t, fe.url, 100, 4)
 		retried := 0
 		for _, r := range results {
@@ -423,4 +421,28 @@ func TestConfigValidation(t *testing.T) {
 	assert.ErrorContains(t, cfg.Validate(), "wrong-service")
 	_, err = frontend.ParseCodes("unavailable,sometimes")
 	assert.ErrorContains(t, err, "sometimes")
+}
+
+func TestRetryAvoidsTriedHostAcrossLocalities(t *testing.T) {
+	// One host per locality: the locality pick (weighted_target) is random,
+	// so avoiding the tried host takes re-picking the locality.
+	backends := startBackends(t, "backend", 3)
+	require.NoError(t, backends[0].b.SetKnobs(backend.Knobs{Latency: 2 * time.Second}))
+	cfg := xdsfixture.Config{Route: "backend", Cluster: "backend"}
+	for i, b := range backends {
+		cfg.Localities = append(cfg.Localities, xdsfixture.Locality{
+			Region: "test", Zone: fmt.Sprintf("z%d", i), Weight: 1, Endpoints: []string{b.addr},
+		})
+	}
+	serve(t, cfg)
+	fe := startFrontend(t, frontend.DefaultConfig())
+	results := load(t, fe.url, 90, 4)
+	retried := 0
+	for _, r := range results {
+		require.Equal(t, http.StatusOK, r.status, "%+v", r.answer)
+		assert.LessOrEqual(t, r.answer.Attempts, 2)
+		retried += r.answer.Attempts - 1
+	}
+	assert.Greater(t, retried, 5, "some requests should have met the slow host first")
+	assert.Less(t, p99(results), time.Second)
 }

@@ -1,0 +1,341 @@
+package cli_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc/codes"
+
+	"github.com/okbreak/okbreak/internal/sample/backend"
+	"github.com/okbreak/okbreak/internal/sample/cli"
+	"github.com/okbreak/okbreak/internal/sample/internal/xdsfixture"
+)
+
+// childEnv makes the test binary run cli.Main instead of the tests, so that
+// the real command line runs in a subprocess with its own environment.
+const childEnv = "OKBREAK_SAMPLE_CLI_TEST_CHILD"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) == "" {
+		os.Exit(m.Run())
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := cli.Main(ctx, cli.Process{
+		Args:      os.Args[1:],
+		LookupEnv: os.LookupEnv,
+		Environ:   os.Environ(),
+		Stdout:    os.Stdout,
+		Stderr:    os.Stderr,
+		Reexec: func(env []string) error {
+			return syscall.Exec(os.Args[0], os.Args, env)
+		},
+	})
+	stop()
+	os.Exit(code)
+}
+
+func env(kv map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) {
+		v, ok := kv[k]
+		return v, ok
+	}
+}
+
+func TestParseFlagsAndEnvironment(t *testing.T) {
+	o, err := cli.Parse([]string{"--role", "backend", "--service", "other", "--instance", "other-1"},
+		env(map[string]string{"OKBREAK_SERVICE": "backend", "OKBREAK_LATENCY": "150ms", "OKBREAK_ERROR_RATIO": "0.25",
+			"OKBREAK_KNOWN_SERVICES": "a, b", "OKBREAK_ATTEMPTS": "not a number", "OKBREAK_LISTEN": ""}))
+	require.NoError(t, err)
+	assert.Equal(t, "other", o.Backend.Service, "a flag wins over the environment")
+	assert.Equal(t, "other-1", o.Backend.Instance)
+	assert.Equal(t, 150*time.Millisecond, o.Backend.Knobs.Latency)
+	assert.Equal(t, 0.25, o.Backend.Knobs.ErrorRatio)
+	assert.Equal(t, []string{"a", "b"}, o.Backend.KnownServices)
+	assert.Equal(t, ":8080", o.Listen, "an empty variable counts as unset")
+
+	o, err = cli.Parse(nil, env(map[string]string{"OKBREAK_ROLE": "frontend", "OKBREAK_BOOTSTRAP": "/b.json",
+		"OKBREAK_ATTEMPTS": "1", "OKBREAK_RETRY_ON": "unavailable", "OKBREAK_RETRY_OTHER_HOST": "false", "OKBREAK_LATENCY": "bad"}))
+	require.NoError(t, err)
+	assert.Equal(t, cli.RoleFrontend, o.Role)
+	assert.Equal(t, "/b.json", o.Bootstrap)
+	assert.Equal(t, 1, o.Frontend.Attempts)
+	assert.Equal(t, []codes.Code{codes.Unavailable}, o.Frontend.RetryOn)
+	assert.False(t, o.Frontend.RetryOtherHost)
+	assert.Equal(t, 250*time.Millisecond, o.Frontend.AttemptTimeout)
+	assert.Equal(t, 2*time.Second, o.Frontend.RequestTimeout)
+	assert.Equal(t, "xds:///backend", o.Frontend.Target)
+	assert.Equal(t, ":9901", o.Admin)
+
+	o, err = cli.Parse([]string{"-role=frontend"}, env(map[string]string{"GRPC_XDS_BOOTSTRAP": "/etc/grpc.json"}))
+	require.NoError(t, err)
+	assert.Equal(t, "/etc/grpc.json", o.Bootstrap, "falls back to GRPC_XDS_BOOTSTRAP")
+
+	_, err = cli.Parse([]string{"-h"}, env(nil))
+	assert.True(t, errors.Is(err, flag.ErrHelp))
+}
+
+func TestParseRejectsBadInput(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{nil, nil, "--role (OKBREAK_ROLE) is required"},
+		{[]string{"--role", "proxy"}, nil, `"proxy"`},
+		{[]string{"--role", "backend", "--error-ratio", "2"}, nil, "error ratio"},
+		{[]string{"--role", "backend", "--latency", "soon"}, nil, "latency"},
+		{[]string{"--role", "backend"}, map[string]string{"OKBREAK_LATENCY": "soon"}, "OKBREAK_LATENCY"},
+		{[]string{"--role", "backend", "--attempts", "2"}, nil, "--attempts does not apply to role backend"},
+		{[]string{"--role", "backend", "--exit-at-start", "300"}, nil, "exit-at-start"},
+		{[]string{"--role", "backend", "extra"}, nil, "unexpected arguments"},
+		{[]string{"--role", "frontend"}, nil, "--bootstrap (OKBREAK_BOOTSTRAP) is required"},
+		{[]string{"--role", "frontend", "--bootstrap", "b", "--retry-on", "permission-denied"}, nil, "wrong-service"},
+		{[]string{"--role", "frontend", "--bootstrap", "b", "--retry-on", "often"}, nil, `"often"`},
+		{[]string{"--role", "frontend", "--bootstrap", "b", "--attempts", "0"}, nil, "attempts"},
+		{[]string{"--role", "frontend", "--bootstrap", "b", "--service", "x"}, nil, "--service does not apply"},
+		{[]string{"--nope"}, nil, "nope"},
+	} {
+		_, err := cli.Parse(tc.args, env(tc.env))
+		if assert.Error(t, err, "%v %v", tc.args, tc.env) {
+			assert.Contains(t, err.Error(), tc.want, "%v %v", tc.args, tc.env)
+		}
+	}
+}
+
+type exit struct {
+	code    int
+	stderr  string
+	elapsed time.Duration
+}
+
+// syncBuffer collects a subprocess's stderr while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// command returns the test binary set up to run cli.Main with args and a
+// clean environment plus vars.
+func command(ctx context.Context, args []string, vars ...string) (*exec.Cmd, *syncBuffer) {
+	cmd := exec.CommandContext(ctx, os.Args[0], args...)
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "OKBREAK_") && !strings.HasPrefix(kv, "GRPC_XDS_") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, childEnv+"=1")
+	cmd.Env = append(cmd.Env, vars...)
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
+	return cmd, stderr
+}
+
+func run(t *testing.T, args []string, vars ...string) exit {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	cmd, stderr := command(ctx, args, vars...)
+	start := time.Now()
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		t.Fatalf("run %v: %v", args, err)
+	}
+	return exit{code: cmd.ProcessState.ExitCode(), stderr: stderr.String(), elapsed: time.Since(start)}
+}
+
+func TestExitAtStart(t *testing.T) {
+	e := run(t, []string{"--role", "backend", "--exit-at-start", "3"})
+	assert.Equal(t, 3, e.code)
+	assert.Contains(t, e.stderr, "exit-at-start")
+	assert.Contains(t, e.stderr, "code 3")
+
+	e = run(t, nil, "OKBREAK_ROLE=backend", "OKBREAK_EXIT_AT_START=7")
+	assert.Equal(t, 7, e.code)
+	assert.Contains(t, e.stderr, "OKBREAK_EXIT_AT_START")
+}
+
+func TestBadFlagsExit2(t *testing.T) {
+	e := run(t, []string{"--role", "backend", "--error-ratio", "1.5"})
+	assert.Equal(t, 2, e.code)
+	assert.Contains(t, e.stderr, "error ratio")
+	e = run(t, []string{"--role", "backend"}, "OKBREAK_LATENCY=soon")
+	assert.Equal(t, 2, e.code)
+	assert.Contains(t, e.stderr, `OKBREAK_LATENCY="soon"`)
+	e = run(t, []string{"-h"})
+	assert.Equal(t, 0, e.code)
+}
+
+func TestBadBootstrapExitsFast(t *testing.T) {
+	dir := t.TempDir()
+	good := `{"xds_servers":[{"server_uri":"127.0.0.1:18000","channel_creds":[{"type":"insecure"}]}],"node":{"id":"n"}}`
+	for _, tc := range []struct {
+		name, contents, reason string
+	}{
+		{"not-json", `{"xds_servers": [`, "not a JSON object"},
+		{"no-servers", `{"xds_servers":[],"node":{"id":"n"}}`, "xds_servers is empty"},
+		{"no-port", strings.Replace(good, "127.0.0.1:18000", "control-plane", 1), "not host:port"},
+		{"unknown-creds", strings.Replace(good, "insecure", "plaintext", 1), `"plaintext"`},
+		{"no-node-id", strings.Replace(good, `"id":"n"`, `"id":""`, 1), "node.id is empty"},
+		{"typo", strings.Replace(good, `"node"`, `"nodes"`, 1), `unknown top-level field(s) "nodes"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(dir, tc.name+".json")
+			require.NoError(t, os.WriteFile(path, []byte(tc.contents), 0o600))
+			e := run(t, []string{"--role", "frontend", "--bootstrap", path, "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"})
+			assert.Equal(t, 1, e.code, e.stderr)
+			assert.Contains(t, e.stderr, path)
+			assert.Contains(t, e.stderr, tc.reason)
+			assert.Less(t, e.elapsed, time.Second)
+		})
+	}
+	t.Run("missing", func(t *testing.T) {
+		path := filepath.Join(dir, "absent.json")
+		e := run(t, nil, "OKBREAK_ROLE=frontend", "OKBREAK_BOOTSTRAP="+path)
+		assert.Equal(t, 1, e.code, e.stderr)
+		assert.Contains(t, e.stderr, path)
+		assert.Contains(t, e.stderr, "no such file")
+	})
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	return addr
+}
+
+// start runs cli.Main in a subprocess until the test ends; it must then exit
+// 0 on SIGTERM.
+func start(t *testing.T, args []string, vars ...string) *syncBuffer {
+	t.Helper()
+	cmd, stderr := command(context.Background(), args, vars...)
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			assert.NoError(t, err, "graceful stop; stderr:\n%s", stderr)
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			t.Errorf("no exit within 10s of SIGTERM; stderr:\n%s", stderr)
+		}
+	})
+	return stderr
+}
+
+func getJSON(url string) (int, map[string]any, error) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	out := map[string]any{}
+	err = json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out, err
+}
+
+func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s", what, within)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}
+
+func TestBackendFromEnvironmentOnly(t *testing.T) {
+	addr := freeAddr(t)
+	stderr := start(t, nil, "OKBREAK_ROLE=backend", "OKBREAK_LISTEN="+addr, "OKBREAK_SERVICE=other", "OKBREAK_INSTANCE=other-7")
+	var body map[string]any
+	eventually(t, 10*time.Second, "backend answers; stderr:\n"+stderr.String(), func() bool {
+		code, b, err := getJSON("http://" + addr + "/")
+		body = b
+		return err == nil && code == http.StatusOK
+	})
+	assert.Equal(t, "other", body["service"])
+	assert.Equal(t, "other-7", body["instance"])
+}
+
+func TestFrontendGetsBootstrapFromFlagAndServes(t *testing.T) {
+	// Backends and the control plane run here; only the frontend (and its
+	// xDS client) runs in the subprocess.
+	var endpoints []string
+	for i := range 2 {
+		b, err := backend.New(backend.Config{Service: "backend", Instance: fmt.Sprintf("backend-%d", i+1)})
+		require.NoError(t, err)
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- b.Serve(ctx, ln) }()
+		t.Cleanup(func() { cancel(); <-done })
+		endpoints = append(endpoints, ln.Addr().String())
+	}
+	adsLn, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	ads := xdsfixture.Start(context.Background(), adsLn)
+	t.Cleanup(ads.Stop)
+	require.NoError(t, ads.Set(t.Context(), "cli-test", "v1", xdsfixture.Config{
+		Route: "backend", Cluster: "backend",
+		Localities: []xdsfixture.Locality{{Region: "r", Zone: "z", Weight: 1, Endpoints: endpoints}},
+	}))
+	path := filepath.Join(t.TempDir(), "bootstrap.json")
+	require.NoError(t, os.WriteFile(path, xdsfixture.Bootstrap(ads.Addr(), "cli-test"), 0o600))
+
+	data, admin := freeAddr(t), freeAddr(t)
+	stderr := start(t, []string{"--role", "frontend", "--bootstrap", path, "--listen", data, "--admin", admin})
+	eventually(t, 10*time.Second, "frontend ready", func() bool {
+		resp, err := http.Get("http://" + admin + "/ready")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	seen := map[any]bool{}
+	for range 6 {
+		code, body, err := getJSON("http://" + data + "/")
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, code, "%v", body)
+		assert.Equal(t, "backend", body["service"])
+		seen[body["instance"]] = true
+	}
+	assert.Len(t, seen, 2)
+	assert.Contains(t, stderr.String(), "re-executing with the xDS bootstrap")
+}
