@@ -187,7 +187,7 @@ func httpConnectionManager(statPrefix, routeConfig string) (*hcmv3.HttpConnectio
 	}, nil
 }
 
-// routeAction says which data plane a route action is for: Envoy bounds a
+// routeFlavor says which data plane a route action is for: Envoy bounds a
 // request with the route timeout, gRPC with max_stream_duration.
 type routeFlavor int
 
