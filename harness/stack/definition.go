@@ -333,6 +333,9 @@ func Default(dp DataPlane, envoyBootstrap []byte) Definition {
 			"--target=xds:///" + registry.BackendRoute, "--bootstrap=/etc/okbreak/xds-bootstrap.json",
 		}
 		edge.Files = []File{{Path: "/etc/okbreak/xds-bootstrap.json", Content: GRPCBootstrap("grpc-edge"), Mode: 0o644}}
+		// gRPC reads GRPC_XDS_BOOTSTRAP when the process loads; set, it spares
+		// the frontend a re-exec of itself to hand the bootstrap over.
+		edge.Env = map[string]string{"GRPC_XDS_BOOTSTRAP": "/etc/okbreak/xds-bootstrap.json"}
 		edge.Ready = Probe{Port: "admin", Path: "/ready"}
 		edge.Metrics = Probe{Port: "admin", Path: "/metrics"}
 	}

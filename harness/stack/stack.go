@@ -406,10 +406,6 @@ func (s *Stack) Etcd(ctx context.Context) (*clientv3.Client, error) {
 
 // SeedRegistry replaces the registry in etcd with reg, in one transaction.
 func (s *Stack) SeedRegistry(ctx context.Context, reg registry.Registry) error {
-	kvs, err := registry.Encode(reg)
-	if err != nil {
-		return err
-	}
 	cli, err := s.Etcd(ctx)
 	if err != nil {
 		return err
@@ -417,24 +413,7 @@ func (s *Stack) SeedRegistry(ctx context.Context, reg registry.Registry) error {
 	defer cli.Close()
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	// etcd refuses a transaction that touches a key twice, so delete only
-	// the keys the new registry does not have.
-	old, err := cli.Get(cctx, registry.Prefix, clientv3.WithPrefix(), clientv3.WithKeysOnly())
-	if err != nil {
-		return fmt.Errorf("seed registry: %w", err)
-	}
-	keep := map[string]bool{}
-	var ops []clientv3.Op
-	for _, kv := range kvs {
-		keep[kv.Key] = true
-		ops = append(ops, clientv3.OpPut(kv.Key, string(kv.Value)))
-	}
-	for _, kv := range old.Kvs {
-		if !keep[string(kv.Key)] {
-			ops = append(ops, clientv3.OpDelete(string(kv.Key)))
-		}
-	}
-	if _, err := cli.Txn(cctx).Then(ops...).Commit(); err != nil {
+	if err := registry.Replace(cctx, cli, reg); err != nil {
 		return fmt.Errorf("seed registry: %w", err)
 	}
 	return nil

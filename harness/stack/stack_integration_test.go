@@ -12,6 +12,7 @@ import (
 	"github.com/moby/moby/client"
 	"github.com/stretchr/testify/require"
 	"github.com/testcontainers/testcontainers-go"
+	"gopkg.in/yaml.v3"
 
 	"github.com/okbreak/okbreak/fixtures"
 	"github.com/okbreak/okbreak/harness/retry"
@@ -150,7 +151,17 @@ func TestComposeFileIsGeneratedFromTheDefinition(t *testing.T) {
 		require.NoError(t, err, "%s is missing: run `make compose`", p)
 		require.Equal(t, string(files[p]), string(onDisk), "%s is stale: run `make compose`", p)
 	}
-	compose := string(files["docker-compose.yml"])
-	require.NotContains(t, compose, "0.0.0.0")
-	require.Contains(t, compose, "127.0.0.1:10000:10000")
+	var doc struct {
+		Services map[string]struct {
+			Ports []string `yaml:"ports"`
+		} `yaml:"services"`
+	}
+	require.NoError(t, yaml.Unmarshal(files["docker-compose.yml"], &doc))
+	require.Len(t, doc.Services, len(stack.Default(stack.GRPC, nil).Components)+1, "every component plus the registry seed")
+	for name, svc := range doc.Services {
+		for _, p := range svc.Ports {
+			require.True(t, strings.HasPrefix(p, "127.0.0.1:"), "service %s publishes %q beyond loopback", name, p)
+		}
+	}
+	require.Contains(t, doc.Services[stack.Toxiproxy].Ports, "127.0.0.1:10000:10000", "client->edge has a fixed game-day port")
 }
