@@ -69,23 +69,30 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	err := newRoot().ExecuteContext(ctx)
-	if err == nil {
-		os.Exit(exitOK)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "okbreak:", err)
 	}
-	fmt.Fprintln(os.Stderr, "okbreak:", err)
+	os.Exit(exitCode(err))
+}
+
+// exitCode maps a command's error to the process's exit code.
+func exitCode(err error) int {
+	if err == nil {
+		return exitOK
+	}
 	var ee *exitError
 	if errors.As(err, &ee) {
-		os.Exit(ee.code)
+		return ee.code
 	}
 	// cobra's own parse errors (unknown command, wrong argument count) are
 	// bad input too.
-	for _, s := range []string{"unknown command", "unknown flag", "accepts ", "requires at least", "invalid argument"} {
+	for _, s := range []string{"unknown command", "unknown flag", "unknown shorthand flag", "accepts ", "requires at least", "invalid argument"} {
 		if strings.Contains(err.Error(), s) {
-			os.Exit(exitBadInput)
+			return exitBadInput
 		}
 	}
 	if errors.Is(err, context.Canceled) {
-		os.Exit(130)
+		return 130
 	}
-	os.Exit(exitFailed)
+	return exitFailed
 }

@@ -86,6 +86,11 @@ Toxiproxy API, then waits. Ctrl-C (or SIGTERM) tears everything down.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
+			if dataPlane != "auto" {
+				if _, err := stack.ParseDataPlane(dataPlane); err != nil {
+					return badInput("--data-plane: %w", err)
+				}
+			}
 			if err := checkDocker(ctx); err != nil {
 				return err
 			}
