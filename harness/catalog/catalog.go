@@ -109,7 +109,7 @@ func BuiltinDefaults() Defaults {
 		ScrapeInterval:    15 * time.Second,
 		EvalInterval:      15 * time.Second,
 		Lookback:          5 * time.Minute,
-		MinScrapeInterval: 50 * time.Millisecond,
+		MinScrapeInterval: 250 * time.Millisecond,
 		MinScrapePoints:   4,
 	}
 }

@@ -16,7 +16,7 @@
 //	  recovery: 30s                # real time
 //	  page_label: {severity: page}
 //	  prometheus: {scrape_interval: 15s, evaluation_interval: 15s, lookback_delta: 5m}
-//	  min_scrape_interval: 50ms    # real time
+//	  min_scrape_interval: 250ms   # real time
 //	  min_scrape_points: 4
 //	cases:
 //	  - name: etcd-down-2h

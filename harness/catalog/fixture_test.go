@@ -71,9 +71,13 @@ func TestFixtureCatalog(t *testing.T) {
 	etcd, _ := c.Case("etcd-down-2h")
 	p, err := etcd.Plan(240, c.Defaults)
 	require.NoError(t, err)
-	assert.Equal(t, "30s", p.Fault.String(), "ARCHITECTURE.md: --time-scale 240 turns 2h into 30s")
+	// ARCHITECTURE.md's example (240 turns 2h into 30s) would scrape every
+	// 62.5ms; the 250ms scrape floor caps the scale at 60 instead, ratios
+	// intact.
+	assert.Equal(t, "2m0s", p.Fault.String(), "15s scrape interval / 250ms floor caps the scale at 60")
+	assert.InDelta(t, 60, p.Scale, 1e-9)
 	slow, _ := c.Case("one-backend-slow")
-	assert.Equal(t, "1m30s", slow.RecoveryWindow(c.Defaults).String(), "3× the 30s base ejection time")
+	assert.Equal(t, "30s", slow.RecoveryWindow(c.Defaults).String(), "3× the 10s base ejection time")
 }
 
 // TestFixtureRuleFiles checks the not-ok cases' alerts against the real rule

@@ -164,7 +164,7 @@ func TestParseErrors(t *testing.T) {
 		{"second document", okCase + "---\nversion: 1\n", "---", 1, "a second YAML document", "one catalog a file"},
 		{"syntax error", replace("    why: the control plane", "   why: the control plane"), "why: the", 1, "YAML syntax", ""},
 		{"page label", replace("cases:\n", "defaults:\n  page_label: page\ncases:\n"), "page\n", 1, "page_label must be a mapping", "{severity: page}"},
-		{"interval below floor", replace("cases:\n", "defaults:\n  prometheus: {scrape_interval: 10ms}\ncases:\n"), "prometheus", 1, "shorter than min_scrape_interval 50ms", "lower min_scrape_interval"},
+		{"interval below floor", replace("cases:\n", "defaults:\n  prometheus: {scrape_interval: 10ms}\ncases:\n"), "prometheus", 1, "shorter than min_scrape_interval 250ms", "lower min_scrape_interval"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -12,6 +12,9 @@ import (
 
 func TestPlanCap(t *testing.T) {
 	d := BuiltinDefaults()
+	// The cap logic at a finer scrape floor than the builtin 250ms, so that
+	// the window caps, not the interval cap, decide most rows.
+	d.MinScrapeInterval = 50 * time.Millisecond
 	okCase := func(dur, timer time.Duration) Case {
 		return Case{Name: "c", Class: OkToBreak, Duration: dur, Mechanism: Mechanism{What: "m", Timer: timer}}
 	}
@@ -127,6 +130,14 @@ func TestPlanString(t *testing.T) {
 	p, err := c.Plan(240, BuiltinDefaults())
 	require.NoError(t, err)
 	s := p.String()
+	for _, want := range []string{"scale 60 (requested 240; capped: scrape and evaluation intervals must stay at least 250ms)", "fault 2m0s", "detection 2m0s", "recovery 30s", "scrape 250ms", "lookback 5s"} {
+		assert.Contains(t, s, want)
+	}
+	d := BuiltinDefaults()
+	d.MinScrapeInterval = 50 * time.Millisecond
+	p, err = c.Plan(240, d)
+	require.NoError(t, err)
+	s = p.String()
 	for _, want := range []string{"scale 240 (requested 240)", "fault 30s", "detection 30s", "recovery 30s", "scrape 63ms", "lookback 1.25s"} {
 		assert.Contains(t, s, want)
 	}

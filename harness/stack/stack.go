@@ -127,6 +127,9 @@ type Stack struct {
 	network    *testcontainers.DockerNetwork
 	containers map[string]*testcontainers.DockerContainer
 	down       bool
+	// attachedNet is the network ID of a stack rebuilt by Attach, which
+	// has no testcontainers handle on its network.
+	attachedNet string
 }
 
 // Up brings def up and waits until traffic flows end to end through
@@ -312,17 +315,11 @@ func (s *Stack) logTail(ctx context.Context, ctr *testcontainers.DockerContainer
 	if ctr == nil {
 		return ""
 	}
-	rc, err := ctr.Logs(context.WithoutCancel(ctx))
+	t, err := tail(context.WithoutCancel(ctx), ctr, 20)
 	if err != nil {
 		return ""
 	}
-	defer rc.Close()
-	b, _ := io.ReadAll(io.LimitReader(rc, 1<<20))
-	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	if len(lines) > 20 {
-		lines = lines[len(lines)-20:]
-	}
-	return "\n  container log (last lines):\n    " + strings.Join(lines, "\n    ")
+	return "\n  container log (last lines):\n    " + strings.ReplaceAll(t, "\n", "\n    ")
 }
 
 // Container returns a component's container.
@@ -508,6 +505,11 @@ func (s *Stack) Down(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
+	// Containers a fault started beside the components would keep the
+	// network from being removed.
+	if err := s.removeLeftovers(ctx, s.attachedNet); err != nil {
+		errs = append(errs, err)
+	}
 	if nw != nil {
 		if err := nw.Remove(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("remove network %s: %w", nw.Name, err))

@@ -22,7 +22,7 @@ const (
 func Default(backend, other []Endpoint) Registry {
 	od := &OutlierDetection{
 		Interval:                       Duration(time.Second),
-		BaseEjectionTime:               Duration(30 * time.Second),
+		BaseEjectionTime:               Duration(10 * time.Second),
 		MaxEjectionPercent:             50,
 		Consecutive5xx:                 5,
 		ConsecutiveGatewayFailure:      5,

@@ -1,0 +1,538 @@
+// Package harness runs catalog cases against a running stack and gives each
+// one a verdict with evidence: steady state first, then the fault (always
+// reverted), then recovery, judged from the probe's windows and the team's
+// own alert rules evaluated on the components' real metrics.
+package harness
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/okbreak/okbreak/harness/alert"
+	"github.com/okbreak/okbreak/harness/catalog"
+	"github.com/okbreak/okbreak/harness/fault"
+	"github.com/okbreak/okbreak/harness/probe"
+	"github.com/okbreak/okbreak/harness/retry"
+	"github.com/okbreak/okbreak/harness/stack"
+)
+
+// Runner runs the cases of a catalog against one stack, one case at a time.
+// It is not safe for concurrent use: cases share the stack.
+type Runner struct {
+	// Stack is the system under test.
+	Stack *stack.Stack
+	// Defaults are the catalog's defaults.
+	Defaults catalog.Defaults
+	// Rules are the alert rule files for the stack's data plane, as
+	// written (production durations); each case scales them.
+	Rules []alert.RuleFile
+	// TimeScale is the requested time scale (>= 1); each case caps it.
+	TimeScale float64
+	// Logf receives progress lines (nil: none).
+	Logf func(format string, args ...any)
+	// SteadyTimeout bounds the wait for the stack's steady state before a
+	// case (default 90 s).
+	SteadyTimeout time.Duration
+}
+
+func (r *Runner) logf(format string, args ...any) {
+	if r.Logf != nil {
+		r.Logf(format, args...)
+	}
+}
+
+// stateSource adapts the stack's container states to the alert package's.
+func stateSource(s *stack.Stack) alert.StateSource {
+	return alert.StateSourceFunc(func(ctx context.Context) ([]alert.ContainerState, error) {
+		states, err := s.ContainerStates(ctx)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]alert.ContainerState, 0, len(states))
+		for _, st := range states {
+			out = append(out, alert.ContainerState{
+				Component: st.Component, Running: st.Running, Paused: st.Paused,
+				Restarting: st.Restarting, Restarts: st.RestartCount, ExitCode: st.ExitCode,
+				OOMKilled: st.OOMKilled, StartedAt: st.StartedAt, FinishedAt: st.FinishedAt,
+			})
+		}
+		return out, nil
+	})
+}
+
+// targets are every component's metrics endpoint plus container state. The
+// URL is looked up before each scrape: a restarted container's published
+// port can change.
+func (r *Runner) targets() []alert.Target {
+	var ts []alert.Target
+	for _, c := range r.Stack.Def.Components {
+		name := c.Name
+		t := alert.ComponentTarget(name, "")
+		t.Resolve = func(ctx context.Context) (string, error) { return r.Stack.MetricsURL(ctx, name) }
+		ts = append(ts, t)
+	}
+	return append(ts, alert.ContainerTarget(stateSource(r.Stack)))
+}
+
+// RunCase runs one case and returns its verdict. It never leaves the fault
+// in force: the revert runs whatever happens, ctx's end included.
+func (r *Runner) RunCase(ctx context.Context, c catalog.Case) (res Result) {
+	res = Result{Name: c.Name, Class: c.Class, Started: time.Now(), AlertsFired: []AlertFired{}}
+	defer func() { res.Elapsed = time.Since(res.Started).Seconds() }()
+	if why := c.SkipReason(string(r.Stack.Def.DataPlane)); why != "" {
+		res.Verdict, res.Reason = Skipped, why
+		return res
+	}
+	plan, err := c.Plan(max(r.TimeScale, 1), r.Defaults)
+	if err != nil {
+		res.Verdict, res.Reason = Invalid, fmt.Sprintf("time scale: %v", err)
+		return res
+	}
+	res.Plan, res.EffectiveScale = &plan, plan.Scale
+	r.logf("%s: %s", c.Name, plan)
+
+	faults, err := r.buildFaults(c)
+	if err != nil {
+		res.Verdict, res.Reason = Invalid, err.Error()
+		return res
+	}
+	res.Fault = describe(faults)
+
+	if err := r.WaitSteady(ctx); err != nil {
+		res.Verdict, res.Reason = Invalid, "no steady state before the fault: "+err.Error()
+		res.Evidence = r.evidence(ctx, nil)
+		return res
+	}
+
+	sess, err := alert.NewSession(alert.Config{Rules: r.Rules, Targets: r.targets(), Factor: plan.Scale})
+	if err != nil {
+		res.Verdict, res.Reason = Invalid, err.Error()
+		return res
+	}
+	if err := sess.Start(ctx); err != nil {
+		res.Verdict, res.Reason = Invalid, err.Error()
+		return res
+	}
+	defer func() {
+		if err := sess.Stop(); err != nil {
+			r.logf("%s: stop alert session: %v", c.Name, err)
+		}
+	}()
+	edge, err := r.Stack.EdgeURL(ctx)
+	if err != nil {
+		res.Verdict, res.Reason = Invalid, err.Error()
+		return res
+	}
+	pr, err := probe.New(probe.Config{URL: edge, Rate: int(r.Defaults.ProbeRate)})
+	if err != nil {
+		res.Verdict, res.Reason = Invalid, err.Error()
+		return res
+	}
+	if err := pr.Start(ctx); err != nil {
+		res.Verdict, res.Reason = Invalid, err.Error()
+		return res
+	}
+	defer pr.Stop()
+	start := time.Now()
+
+	slo := toProbeSLO(c.EffectiveSLO(r.Defaults))
+	// A little over the shortest window, so that the before window holds
+	// its minimum number of samples even with one in flight at injection.
+	if err := sleep(ctx, plan.Before+plan.Before/20); err != nil {
+		res.Verdict, res.Reason = Invalid, err.Error()
+		return res
+	}
+	inject := time.Now()
+	before := probe.Compute(pr.Samples(), start, inject)
+	if ok, why := before.Meets(slo, r.Defaults.MinSamples); !ok {
+		res.Verdict, res.Reason = Invalid, "no steady state before the fault: "+why.Error()
+		res.Windows = &Windows{Before: before}
+		res.Evidence = r.evidence(ctx, sess)
+		return res
+	}
+	if down := downTargets(sess.Targets()); len(down) > 0 {
+		res.Verdict, res.Reason = Invalid, "scrape targets down before the fault: "+strings.Join(down, ", ")
+		res.Evidence = r.evidence(ctx, sess)
+		return res
+	}
+	if firing := sess.Timeline().FiringAt(inject); len(firing) > 0 {
+		res.Verdict, res.Reason = Invalid, "alerts firing before the fault: "+strings.Join(firing, ", ")
+		res.Evidence = r.evidence(ctx, sess)
+		return res
+	}
+
+	// Inject; the guard reverts every fault however this function ends.
+	guard := fault.NewGuard()
+	reverted := false
+	revert := func() (time.Time, error) {
+		if reverted {
+			return time.Time{}, nil
+		}
+		reverted = true
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fault.RevertTimeout)
+		defer cancel()
+		err := guard.RevertAll(rctx)
+		return time.Now(), err
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			_, _ = revert()
+			panic(p)
+		}
+		if _, err := revert(); err != nil {
+			res.Verdict, res.Reason = Failed, "revert: "+err.Error()
+		}
+	}()
+	pr.Mark(probe.MarkInject, inject)
+	for _, f := range faults {
+		if err := guard.Inject(ctx, f); err != nil {
+			res.Verdict, res.Reason = Invalid, "inject: "+err.Error()
+			res.Evidence = r.evidence(ctx, sess)
+			return res
+		}
+	}
+	r.logf("%s: injected %s", c.Name, res.Fault)
+
+	// During: ok-to-break cases hold the fault for its whole window; not-ok
+	// cases end it once every expected alert fires (the detection window
+	// is an upper bound, not a wait).
+	// A little over the planned duration, so that the judged window holds
+	// its minimum number of samples: longer is stricter, never looser.
+	faultEnd := inject.Add(plan.Fault + plan.Shortest/20)
+	if c.Class == catalog.NotOK {
+		fired := func() bool {
+			return c.Expect.Alerts.Satisfied(func(name string) bool {
+				_, ok := sess.Timeline().FirstFiredAfter(name, inject)
+				return ok
+			})
+		}
+		dctx, cancel := context.WithDeadline(ctx, inject.Add(plan.Detection))
+		_ = sess.WaitUntil(dctx, fired)
+		cancel()
+		faultEnd = time.Now()
+	} else if err := sleep(ctx, time.Until(faultEnd)); err != nil {
+		res.Verdict, res.Reason = Failed, err.Error()
+		return res
+	}
+	res.Facts = facts(faults)
+
+	revertAt, rerr := revert()
+	if rerr != nil {
+		res.Verdict, res.Reason = Failed, "revert: "+rerr.Error()
+		res.Evidence = r.evidence(ctx, sess)
+		return res
+	}
+	pr.Mark(probe.MarkRevert, revertAt)
+	r.logf("%s: reverted after %s", c.Name, revertAt.Sub(inject).Round(time.Millisecond))
+
+	// Recovery: the probe meets the SLO again, every component healthy,
+	// every backend answering; then an after window of the shortest length.
+	// Not-ok cases only wait for recovery (the next case's steady-state
+	// gate needs it); ok-to-break cases are judged on a full after window.
+	recovered := r.waitRecovered(ctx, pr, revertAt, slo, plan)
+	afterEnd := time.Now()
+	if c.Class == catalog.OkToBreak {
+		afterEnd = revertAt.Add(plan.Grace + plan.Shortest + plan.Shortest/20)
+	}
+	if err := sleep(ctx, time.Until(afterEnd)+r.probeTimeout()); err != nil {
+		res.Verdict, res.Reason = Failed, err.Error()
+		return res
+	}
+	end := time.Now().Add(-r.probeTimeout())
+	pr.Stop()
+	samples := pr.Samples()
+	w := probe.Split(samples, start, inject, revertAt, end, plan.Grace)
+	res.Windows = &Windows{Before: before, During: w.During, After: w.After}
+	if recovered.ok {
+		res.TimeToRecoverS = seconds(recovered.at.Sub(revertAt))
+	}
+	res.Timeline = sess.Timeline()
+	res.AlertsFired = alertsFired(res.Timeline, inject)
+
+	if c.Class == catalog.NotOK {
+		r.judgeNotOK(&res, c, sess, inject, faultEnd)
+	} else {
+		r.judgeOkToBreak(&res, c, sess, slo, inject, end, recovered)
+	}
+	if res.Verdict != Expected(c.Class) {
+		res.Evidence = r.evidence(ctx, sess)
+	}
+	return res
+}
+
+func (r *Runner) probeTimeout() time.Duration { return probe.DefaultTimeout }
+
+// recoveryProbeWindow is the sliding window that finds the time to recover.
+const recoveryProbeWindow = time.Second
+
+func (r *Runner) buildFaults(c catalog.Case) ([]fault.Fault, error) {
+	targets := c.Fault.Targets
+	if len(targets) == 0 {
+		targets = c.Fault.Target
+	}
+	spec := fault.Spec{Type: c.Fault.Type, Target: strings.Join(targets, ","), Params: c.Fault.Params, Name: c.Name}
+	f, err := fault.New(spec, r.Stack)
+	if err != nil {
+		return nil, err
+	}
+	return []fault.Fault{f}, nil
+}
+
+func describe(fs []fault.Fault) string {
+	var out []string
+	for _, f := range fs {
+		if d, ok := f.(fault.Describer); ok {
+			out = append(out, d.Describe())
+		} else {
+			out = append(out, f.Name())
+		}
+	}
+	return strings.Join(out, "; ")
+}
+
+func facts(fs []fault.Fault) map[string]any {
+	out := map[string]any{}
+	for _, f := range fs {
+		if o, ok := f.(fault.Observer); ok {
+			for k, v := range o.Facts() {
+				out[k] = v
+			}
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+type recovery struct {
+	ok  bool
+	at  time.Time
+	why string
+}
+
+// waitRecovered waits, up to the recovery window, until the probe has met
+// the SLO over a full shortest window after revert, every component runs,
+// and every backend answers.
+func (r *Runner) waitRecovered(ctx context.Context, pr *probe.Probe, revertAt time.Time, slo probe.SLO, plan catalog.Plan) recovery {
+	deadline := revertAt.Add(plan.Recovery)
+	var rec recovery
+	err := retry.Until(ctx, "recovery", time.Until(deadline), 250*time.Millisecond, func(ctx context.Context) error {
+		if err := r.componentsHealthy(ctx); err != nil {
+			rec.why = err.Error()
+			return err
+		}
+		// Time to recover is found with a one-second sliding window; the
+		// SLO itself is judged on the full after window.
+		at, _, ok := pr.Recovered(revertAt, slo, recoveryProbeWindow, int(r.Defaults.ProbeRate*recoveryProbeWindow.Seconds()*0.9))
+		if !ok {
+			rec.why = "the probe has not met the SLO over a full window since revert"
+			return errors.New(rec.why)
+		}
+		if err := r.everyBackendAnswers(pr, at); err != nil {
+			rec.why = err.Error()
+			return err
+		}
+		rec.ok, rec.at = true, at
+		return nil
+	})
+	if err != nil && rec.why == "" {
+		rec.why = err.Error()
+	}
+	return rec
+}
+
+// everyBackendAnswers checks that each backend answered the probe since t.
+func (r *Runner) everyBackendAnswers(pr *probe.Probe, t time.Time) error {
+	st := probe.Compute(pr.Samples(), t, time.Now())
+	var missing []string
+	for _, b := range r.Stack.Def.Backends() {
+		if st.ByInstance[b] == 0 {
+			missing = append(missing, b)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("not answering since %s: %s", t.Format(time.TimeOnly), strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+// componentsHealthy checks that every component's container runs, unpaused.
+func (r *Runner) componentsHealthy(ctx context.Context) error {
+	states, err := r.Stack.ContainerStates(ctx)
+	if err != nil {
+		return err
+	}
+	var bad []string
+	for _, st := range states {
+		if !st.Running || st.Paused || st.Restarting {
+			bad = append(bad, fmt.Sprintf("%s %s", st.Component, st.Status))
+		}
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("components not running: %s", strings.Join(bad, ", "))
+	}
+	return nil
+}
+
+// WaitSteady waits until the stack is in its steady state: every component
+// running, Toxiproxy clean, and traffic through client->edge answered by
+// every backend, none of it refused. Alerts are checked by each case's
+// own fresh rule manager before injection.
+func (r *Runner) WaitSteady(ctx context.Context) error {
+	timeout := r.SteadyTimeout
+	if timeout <= 0 {
+		timeout = 90 * time.Second
+	}
+	return retry.Until(ctx, "steady state", timeout, 250*time.Millisecond, func(ctx context.Context) error {
+		if err := r.componentsHealthy(ctx); err != nil {
+			return err
+		}
+		api, err := r.Stack.ToxiproxyAPI(ctx)
+		if err != nil {
+			return err
+		}
+		st, err := fault.InspectToxiproxy(ctx, api)
+		if err != nil {
+			return err
+		}
+		if !st.Clean() {
+			return fmt.Errorf("toxiproxy not clean: %+v", st)
+		}
+		return r.Stack.WaitServing(ctx)
+	})
+}
+
+func (r *Runner) judgeNotOK(res *Result, c catalog.Case, sess *alert.Session, inject, faultEnd time.Time) {
+	res.Verdict = Failed
+	tl := res.Timeline
+	var last time.Time
+	var missing, early []string
+	for _, name := range c.Expect.Alerts.Names {
+		if at, ok := tl.FirstFired(name); ok && at.Before(inject) {
+			early = append(early, name)
+			continue
+		}
+		at, ok := tl.FirstFiredAfter(name, inject)
+		if !ok || at.After(faultEnd.Add(time.Second)) {
+			missing = append(missing, name)
+			continue
+		}
+		if at.After(last) {
+			last = at
+		}
+	}
+	fired := func(name string) bool { return !contains(missing, name) && !contains(early, name) }
+	switch {
+	case len(early) > 0:
+		res.Verdict, res.Reason = Invalid, "expected alerts already firing before injection: "+strings.Join(early, ", ")
+	case c.Expect.Alerts.Satisfied(fired):
+		res.Verdict = Alerted
+		res.TimeToDetectS = seconds(last.Sub(inject))
+		res.Reason = fmt.Sprintf("%s fired %.1fs after injection", strings.Join(firedNames(c.Expect.Alerts.Names, fired), ", "), last.Sub(inject).Seconds())
+	default:
+		res.Reason = fmt.Sprintf("expected alerts did not fire within the detection window (%s): %s", faultEnd.Sub(inject).Round(time.Millisecond), strings.Join(missing, ", "))
+	}
+}
+
+func (r *Runner) judgeOkToBreak(res *Result, c catalog.Case, sess *alert.Session, slo probe.SLO, inject, end time.Time, rec recovery) {
+	var problems []string
+	invalid := false
+	for _, w := range []struct {
+		name string
+		st   probe.Stats
+	}{{"during", res.Windows.During}, {"after", res.Windows.After}} {
+		if ok, why := w.st.Meets(slo, r.Defaults.MinSamples); !ok {
+			if errors.Is(why, probe.ErrTooFewSamples) {
+				invalid = true
+			}
+			problems = append(problems, fmt.Sprintf("%s the fault: %v", w.name, why))
+		}
+	}
+	if !rec.ok {
+		problems = append(problems, "no recovery within "+res.Plan.Recovery.String()+": "+rec.why)
+	}
+	pages := res.Timeline.FiringDuring(inject, end, "page")
+	if len(pages) > 0 {
+		problems = append(problems, "paged: "+strings.Join(pages, ", "))
+	}
+	switch {
+	case len(problems) == 0:
+		res.Verdict = Survived
+		res.Reason = fmt.Sprintf("SLO held (during: %.2f%% ok, p99 %s; after: %.2f%% ok, p99 %s), nobody paged",
+			100*res.Windows.During.SuccessRatio, res.Windows.During.P99.Round(time.Millisecond),
+			100*res.Windows.After.SuccessRatio, res.Windows.After.P99.Round(time.Millisecond))
+	case invalid && len(pages) == 0:
+		res.Verdict, res.Reason = Invalid, strings.Join(problems, "; ")
+	default:
+		res.Verdict, res.Reason = Failed, strings.Join(problems, "; ")
+	}
+}
+
+func alertsFired(tl alert.Timeline, inject time.Time) []AlertFired {
+	first := map[string]AlertFired{}
+	for _, t := range tl {
+		if t.To != alert.StateFiring {
+			continue
+		}
+		if _, ok := first[t.Alert]; !ok {
+			first[t.Alert] = AlertFired{Name: t.Alert, Severity: t.Severity, FirstFiredS: t.At.Sub(inject).Seconds()}
+		}
+	}
+	out := make([]AlertFired, 0, len(first))
+	for _, a := range first {
+		out = append(out, a)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].FirstFiredS < out[j].FirstFiredS })
+	return out
+}
+
+func downTargets(ts []alert.TargetHealth) []string {
+	var down []string
+	for _, t := range ts {
+		if !t.Up {
+			down = append(down, fmt.Sprintf("%s/%s (%s)", t.Job, t.Instance, t.LastError))
+		}
+	}
+	return down
+}
+
+func toProbeSLO(s catalog.SLO) probe.SLO { return probe.SLO{Success: s.Success, P99: s.P99} }
+
+func contains(xs []string, x string) bool {
+	for _, v := range xs {
+		if v == x {
+			return true
+		}
+	}
+	return false
+}
+
+func firedNames(names []string, fired func(string) bool) []string {
+	var out []string
+	for _, n := range names {
+		if fired(n) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// sleep waits d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

@@ -1,0 +1,107 @@
+package harness
+
+import (
+	"time"
+
+	"github.com/okbreak/okbreak/harness/alert"
+	"github.com/okbreak/okbreak/harness/catalog"
+	"github.com/okbreak/okbreak/harness/probe"
+)
+
+// Verdict is the outcome of one case.
+type Verdict string
+
+// Verdicts, as ARCHITECTURE.md defines them.
+const (
+	// Survived: an ok-to-break case held its SLO during and after the
+	// fault, recovered, and paged nobody.
+	Survived Verdict = "survived"
+	// Alerted: every alert a not-ok case expects went from inactive to
+	// firing within the detection window.
+	Alerted Verdict = "alerted"
+	// Failed: anything else, with evidence.
+	Failed Verdict = "failed"
+	// Invalid: the measurement cannot judge the case (no steady state
+	// before the fault, a scrape target down, too few samples). Never a
+	// pass.
+	Invalid Verdict = "invalid"
+	// Skipped: the case cannot run here; Reason says why.
+	Skipped Verdict = "skipped"
+)
+
+// Passed tells whether a verdict lets a run succeed.
+func (v Verdict) Passed() bool { return v == Survived || v == Alerted || v == Skipped }
+
+// Expected is the verdict a case of a class must reach to pass.
+func Expected(c catalog.Class) Verdict {
+	if c == catalog.NotOK {
+		return Alerted
+	}
+	return Survived
+}
+
+// AlertFired is an alert that fired during a case, with its first firing
+// time in seconds after injection (negative: before it).
+type AlertFired struct {
+	Name        string  `json:"name"`
+	Severity    string  `json:"severity,omitempty"`
+	FirstFiredS float64 `json:"first_fired_s"`
+}
+
+// Windows are the probe's numbers before, during (after the grace period)
+// and after the fault.
+type Windows struct {
+	Before probe.Stats `json:"before"`
+	During probe.Stats `json:"during"`
+	After  probe.Stats `json:"after"`
+}
+
+// Evidence is what a failed or invalid case keeps for a person to read.
+type Evidence struct {
+	// Logs holds the last lines of each component's log.
+	Logs map[string]string `json:"logs,omitempty"`
+	// Toxiproxy is the Toxiproxy API's /proxies answer at the end.
+	Toxiproxy string `json:"toxiproxy,omitempty"`
+	// DataPlaneConfig is the data plane's config as it saw it
+	// (/config_dump).
+	DataPlaneConfig string `json:"data_plane_config,omitempty"`
+	// Targets is the scrape targets' health.
+	Targets []alert.TargetHealth `json:"targets,omitempty"`
+	// Containers is the engine's view of every component at the end.
+	Containers []alert.ContainerState `json:"containers,omitempty"`
+}
+
+// Result is one case's verdict with its evidence.
+type Result struct {
+	Name    string        `json:"name"`
+	Class   catalog.Class `json:"class"`
+	Verdict Verdict       `json:"verdict"`
+	Reason  string        `json:"reason,omitempty"`
+	// Fault says what was injected, and Facts what the fault observed
+	// (exit codes, time to exit).
+	Fault string         `json:"fault,omitempty"`
+	Facts map[string]any `json:"facts,omitempty"`
+	// EffectiveScale and Plan are the time scale and durations in force
+	// after the case's cap.
+	EffectiveScale float64       `json:"effective_scale"`
+	Plan           *catalog.Plan `json:"plan,omitempty"`
+	// AlertsFired lists every alert that fired from the start of the
+	// measurement to its end.
+	AlertsFired []AlertFired `json:"alerts_fired"`
+	// TimeToDetectS is the time from injection to the last expected alert
+	// firing (not-ok cases); TimeToRecoverS the time from revert to the
+	// probe meeting the SLO again.
+	TimeToDetectS  *float64 `json:"time_to_detect_s"`
+	TimeToRecoverS *float64 `json:"time_to_recover_s"`
+	Windows        *Windows `json:"windows,omitempty"`
+	// Timeline is every alert state transition, in time order.
+	Timeline alert.Timeline     `json:"timeline,omitempty"`
+	Evidence *Evidence          `json:"evidence,omitempty"`
+	Started  time.Time          `json:"started"`
+	Elapsed  float64            `json:"elapsed_s"`
+}
+
+func seconds(d time.Duration) *float64 {
+	s := d.Seconds()
+	return &s
+}
