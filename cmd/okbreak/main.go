@@ -58,7 +58,7 @@ Environment:
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return badInput("%w\nrun '%s --help' for usage", err, c.CommandPath())
 	})
-	root.AddCommand(newUpCmd(), newImagesCmd(), newComposeCmd())
+	root.AddCommand(newUpCmd(), newImagesCmd(), newComposeCmd(), newRecoverCmd(), newRunCmd())
 	return root
 }
 

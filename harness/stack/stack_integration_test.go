@@ -21,22 +21,6 @@ import (
 	"github.com/okbreak/okbreak/internal/registry"
 )
 
-// requireDocker fails (never skips) when there is no engine: CI has one, and
-// a stack test that silently skips would hide a broken environment.
-func requireDocker(t *testing.T) {
-	t.Helper()
-	if os.Getenv("OKBREAK_SKIP_DOCKER_TESTS") == "1" {
-		t.Skip("OKBREAK_SKIP_DOCKER_TESTS=1: stack tests skipped on request")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	cli, err := testcontainers.NewDockerClientWithOpts(ctx)
-	require.NoError(t, err, "stack tests need a Docker engine")
-	defer cli.Close()
-	_, err = cli.Ping(ctx, client.PingOptions{})
-	require.NoError(t, err, "stack tests need a Docker engine (set OKBREAK_SKIP_DOCKER_TESTS=1 to skip them on purpose)")
-}
-
 // collect sends n requests through client->edge and counts answers by
 // instance; failures are counted under "error: <reason>".
 func collect(ctx context.Context, t *testing.T, s *stack.Stack, n int) map[string]int {
@@ -61,7 +45,7 @@ func collect(ctx context.Context, t *testing.T, s *stack.Stack, n int) map[strin
 }
 
 func TestDefaultStackOnGRPCDataPlane(t *testing.T) {
-	requireDocker(t)
+	stacktest.RequireDocker(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	var runID string

@@ -3,9 +3,11 @@ package stacktest
 
 import (
 	"context"
+	"os"
 	"time"
 
 	"github.com/okbreak/okbreak/fixtures"
+	"github.com/okbreak/okbreak/harness/image"
 	"github.com/okbreak/okbreak/harness/stack"
 )
 
@@ -45,4 +47,26 @@ func Up(t T, ctx context.Context, dp stack.DataPlane, opts ...stack.Option) *sta
 		t.Fatalf("stack up: %v", err)
 	}
 	return s
+}
+
+// DockerT is the part of testing.TB that RequireDocker needs.
+type DockerT interface {
+	Helper()
+	Skip(args ...any)
+	Fatalf(format string, args ...any)
+}
+
+// RequireDocker fails the test (never skips it) when no Docker engine
+// answers: CI has one, and a stack test that quietly skipped would hide a
+// broken environment. OKBREAK_SKIP_DOCKER_TESTS=1 skips on purpose, saying so.
+func RequireDocker(t DockerT) {
+	t.Helper()
+	if os.Getenv("OKBREAK_SKIP_DOCKER_TESTS") == "1" {
+		t.Skip("OKBREAK_SKIP_DOCKER_TESTS=1: stack tests skipped on request")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := image.Ping(ctx); err != nil {
+		t.Fatalf("stack tests need a Docker engine (set OKBREAK_SKIP_DOCKER_TESTS=1 to skip them on purpose): %v", err)
+	}
 }

@@ -1,0 +1,161 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"regexp"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/okbreak/okbreak/fixtures"
+	"github.com/okbreak/okbreak/harness"
+	"github.com/okbreak/okbreak/harness/catalog"
+	"github.com/okbreak/okbreak/harness/fault"
+	"github.com/okbreak/okbreak/harness/stack"
+)
+
+// runReport is the document --json prints.
+type runReport struct {
+	DataPlane string           `json:"data_plane"`
+	TimeScale float64          `json:"time_scale"`
+	Run       string           `json:"run"`
+	Cases     []harness.Result `json:"cases"`
+}
+
+func newRunCmd() *cobra.Command {
+	var catalogPath, alertsDir, only, dataPlane string
+	var scale float64
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Bring the default stack up and run the catalog: every case survived or alerted",
+		Long: `run brings the default stack up, then runs every case of the catalog one at a
+time on it: steady state, fault (always reverted), recovery, and a verdict from
+the probe's windows and the alert rules evaluated on the components' metrics.
+
+It prints one line per case as it finishes (--json: one document at the end).
+Exit codes: 0 every case survived, alerted or skipped; 1 a case failed or was
+invalid; 2 bad input (catalog, rules, flags); 3 no Docker engine.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			if scale < 1 {
+				return badInput("--time-scale %v: want a number >= 1 (1 = real time)", scale)
+			}
+			var sel *regexp.Regexp
+			if only != "" {
+				var err error
+				if sel, err = regexp.Compile(only); err != nil {
+					return badInput("--only %q: %w", only, err)
+				}
+			}
+			if dataPlane != "auto" {
+				if _, err := stack.ParseDataPlane(dataPlane); err != nil {
+					return badInput("--data-plane: %w", err)
+				}
+			}
+			for _, p := range []string{catalogPath, alertsDir} {
+				if _, err := os.Stat(p); err != nil {
+					return badInput("%v (run from the repository's root, or pass --catalog and --alerts)", err)
+				}
+			}
+			// Check the catalog against both possible data planes' names
+			// before touching Docker: bad input must not cost a stack.
+			probeDP := stack.GRPC
+			if dataPlane == string(stack.Envoy) {
+				probeDP = stack.Envoy
+			}
+			if _, _, err := harness.LoadCatalog(catalogPath, alertsDir, stack.Default(probeDP, fixtures.EnvoyBootstrap())); err != nil {
+				return badInput("%w", err)
+			}
+			if err := checkDocker(ctx); err != nil {
+				return err
+			}
+			dp, err := chooseDataPlane(ctx, dataPlane)
+			if err != nil {
+				return err
+			}
+			def := stack.Default(dp, fixtures.EnvoyBootstrap())
+			cat, rules, err := harness.LoadCatalog(catalogPath, alertsDir, def)
+			if err != nil {
+				return badInput("%w", err)
+			}
+			var cases []catalog.Case
+			for _, c := range cat.Cases {
+				if sel == nil || sel.MatchString(c.Name) {
+					cases = append(cases, c)
+				}
+			}
+			if len(cases) == 0 {
+				return badInput("--only %q matches no case; cases: %v", only, cat.Names())
+			}
+
+			// Ctrl-C and SIGTERM end the run; faults are reverted and the
+			// stack torn down on the way out.
+			ctx, stop := fault.SignalContext(ctx)
+			defer stop()
+			sweepDead(ctx)
+			s, err := stack.Up(ctx, def, stack.WithLogf(logf))
+			defer func() {
+				if s == nil {
+					return
+				}
+				downCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+				defer cancel()
+				if err := s.Down(downCtx); err != nil {
+					logf("teardown: %v", err)
+				}
+			}()
+			if err != nil {
+				return err
+			}
+			r := &harness.Runner{Stack: s, Defaults: cat.Defaults, Rules: rules, TimeScale: scale, Logf: func(f string, a ...any) {
+				if !asJSON {
+					logf(f, a...)
+				}
+			}}
+			rep := runReport{DataPlane: string(dp), TimeScale: scale, Run: s.RunID}
+			failed := 0
+			for i, c := range cases {
+				if ctx.Err() != nil {
+					break
+				}
+				logf("case %d/%d: %s (%s)", i+1, len(cases), c.Name, c.Class)
+				res := r.RunCase(ctx, c)
+				rep.Cases = append(rep.Cases, res)
+				if !res.Verdict.Passed() {
+					failed++
+				}
+				if !asJSON {
+					fmt.Printf("%-24s %-11s %-9s %6.1fs  scale %-6.4g %s\n", c.Name, c.Class, res.Verdict, res.Elapsed, res.EffectiveScale, res.Reason)
+				}
+			}
+			if asJSON {
+				enc := json.NewEncoder(os.Stdout)
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(rep); err != nil {
+					return err
+				}
+			}
+			if ctx.Err() != nil {
+				return fmt.Errorf("run interrupted after %d of %d cases: %w", len(rep.Cases), len(cases), ctx.Err())
+			}
+			if failed > 0 {
+				return &exitError{code: exitFailed, err: fmt.Errorf("%d of %d cases failed or were invalid", failed, len(rep.Cases))}
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&catalogPath, "catalog", "fixtures/catalog.yaml", "catalog file")
+	f.StringVar(&alertsDir, "alerts", "fixtures/alerts", "folder of alert rule files (common.yml, envoy.yml, grpc.yml)")
+	f.StringVar(&only, "only", "", "run only the cases whose name matches this regular expression")
+	f.StringVar(&dataPlane, "data-plane", envOr("OKBREAK_DATA_PLANE", "auto"), "data plane: envoy, grpc or auto")
+	f.Float64Var(&scale, "time-scale", 240, "compress long windows by this factor (capped per case)")
+	f.BoolVar(&asJSON, "json", false, "print one JSON document instead of a line per case")
+	return cmd
+}
+
