@@ -95,10 +95,10 @@ type Result struct {
 	TimeToRecoverS *float64 `json:"time_to_recover_s"`
 	Windows        *Windows `json:"windows,omitempty"`
 	// Timeline is every alert state transition, in time order.
-	Timeline alert.Timeline     `json:"timeline,omitempty"`
-	Evidence *Evidence          `json:"evidence,omitempty"`
-	Started  time.Time          `json:"started"`
-	Elapsed  float64            `json:"elapsed_s"`
+	Timeline alert.Timeline `json:"timeline,omitempty"`
+	Evidence *Evidence      `json:"evidence,omitempty"`
+	Started  time.Time      `json:"started"`
+	Elapsed  float64        `json:"elapsed_s"`
 }
 
 func seconds(d time.Duration) *float64 {

@@ -158,4 +158,3 @@ invalid; 2 bad input (catalog, rules, flags); 3 no Docker engine.`,
 	f.BoolVar(&asJSON, "json", false, "print one JSON document instead of a line per case")
 	return cmd
 }
-
