@@ -10,12 +10,13 @@ GO      ?= go
 # t.Cleanup and would leave containers behind.
 TESTFLAGS ?= -p 1 -timeout 40m -count=1
 
-.PHONY: test run up images bench lint compose check-compose
+.PHONY: test run up images bench lint compose
 
 test: ## run every test (unit and stack integration); builds images as needed
 	$(GO) test $(TESTFLAGS) ./...
 
-run: up ## the main job (okbreak run arrives with the verdicts issue)
+run: ## the main job: bring the default stack up and run the whole catalog
+	$(GO) run ./cmd/okbreak run --data-plane $(OKBREAK_DATA_PLANE)
 
 up: ## bring the default stack up; Ctrl-C tears it down
 	$(GO) run ./cmd/okbreak up --data-plane $(OKBREAK_DATA_PLANE)

@@ -85,8 +85,8 @@ func OwnerAlive(labels map[string]string) bool {
 		return true
 	}
 	start := processStart(pid)
-	if start == "" {
-		return false // no such process
+	if start == "" || zombie(pid) {
+		return false // no such process, or one killed and not yet reaped
 	}
 	return labels[LabelOwnerStart] == "" || start == labels[LabelOwnerStart]
 }

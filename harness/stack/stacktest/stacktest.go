@@ -26,13 +26,20 @@ type T interface {
 // start.
 func Up(t T, ctx context.Context, dp stack.DataPlane, opts ...stack.Option) *stack.Stack {
 	t.Helper()
+	return UpDef(t, ctx, stack.Default(dp, fixtures.EnvoyBootstrap()), opts...)
+}
+
+// UpDef is Up for any stack definition, e.g. the default one with a
+// mechanism taken out.
+func UpDef(t T, ctx context.Context, def stack.Definition, opts ...stack.Option) *stack.Stack {
+	t.Helper()
 	if swept, err := stack.Sweep(ctx); err != nil {
 		t.Logf("sweep dead runs: %v", err)
 	} else if len(swept.Runs) > 0 {
 		t.Logf("swept dead runs %v", swept.Runs)
 	}
 	opts = append([]stack.Option{stack.WithLogf(t.Logf)}, opts...)
-	s, err := stack.Up(ctx, stack.Default(dp, fixtures.EnvoyBootstrap()), opts...)
+	s, err := stack.Up(ctx, def, opts...)
 	t.Cleanup(func() {
 		if s == nil {
 			return

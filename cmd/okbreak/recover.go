@@ -1,0 +1,54 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/okbreak/okbreak/harness"
+	"github.com/okbreak/okbreak/harness/stack"
+)
+
+func newRecoverCmd() *cobra.Command {
+	var run string
+	var force bool
+	cmd := &cobra.Command{
+		Use:   "recover",
+		Short: "Revert every fault a killed run left in force, and sweep dead runs",
+		Long: `recover brings okbreak's stacks back to their steady state after a run was
+killed with faults in force. From each run's journal (in $OKBREAK_STATE_DIR,
+else $XDG_STATE_HOME/okbreak, else ~/.local/state/okbreak) it reverts every
+fault still open: toxics removed, proxies re-enabled, components started,
+unpaused or recreated, etcd keys restored by compare-and-swap. It starts or
+unpauses components that should run, removes containers faults left beside
+them, resets each run's Toxiproxy, and removes the containers and networks of
+runs whose owning process is dead. It says what it repaired.
+
+A run whose faults are held by a live process (a run in progress) is left
+alone unless --force.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			if err := checkDocker(ctx); err != nil {
+				return err
+			}
+			opts := []harness.RecoverOption{harness.RecoverLogf(logf)}
+			if run != "" {
+				opts = append(opts, harness.RecoverRun(run))
+			}
+			if force {
+				opts = append(opts, harness.RecoverForce())
+			}
+			logf("state folder: %s", stack.StateRoot())
+			rec, err := harness.Recover(ctx, opts...)
+			fmt.Print(rec.String())
+			if err != nil {
+				return fmt.Errorf("recovery incomplete: %d repair(s) failed", len(rec.Failed))
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&run, "run", "", "recover this run only (default: every run)")
+	cmd.Flags().BoolVar(&force, "force", false, "also revert faults that a live process holds")
+	return cmd
+}

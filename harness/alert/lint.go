@@ -1,0 +1,217 @@
+package alert
+
+import (
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/rulefmt"
+	"github.com/prometheus/prometheus/promql/parser"
+)
+
+// ForbiddenMetricPrefixes name metrics that carry the harness's own
+// knowledge: which fault is in force, which case runs, what the probe (the
+// harness's client, not a component) measured. A rule that reads them would
+// "detect" the fault by being told about it.
+var ForbiddenMetricPrefixes = []string{"okbreak_fault_", "okbreak_harness_", "okbreak_case_", "okbreak_probe_"}
+
+// ForbiddenLabels are label names that would carry the same knowledge on an
+// otherwise legitimate series.
+var ForbiddenLabels = []string{"fault", "case", "okbreak_fault", "okbreak_case", "injected"}
+
+// MinPageFor is the shortest production hold (for:) of a page. A page
+// without a hold wakes someone for one bad scrape; a minute is the usual
+// minimum of production rule sets (etcd's mixin uses 1m to 10m).
+const MinPageFor = time.Minute
+
+// wallClockFuncs read absolute time or extrapolate over seconds: the numbers
+// compared with their results are durations, which the time scale can only
+// compress when they are written as duration literals (1h, not 3600).
+var wallClockFuncs = map[string]bool{"time": true, "timestamp": true, "predict_linear": true}
+
+// Lint checks rule groups against the house rules, beyond what Prometheus
+// itself validates (ParseRules):
+//   - no rule reads a metric named by ForbiddenMetricPrefixes (also through
+//     a __name__ regex that could match one) or uses a label in
+//     ForbiddenLabels (matchers, by/without, on/ignoring/group_x,
+//     label_replace/label_join arguments), and no annotation or label
+//     template mentions them;
+//   - every alerting rule has labels.severity in {page, warning, info} and a
+//     non-empty annotations.summary;
+//   - a page holds for at least MinPageFor (production time);
+//   - expressions can be time-scaled (no duration arithmetic, no @
+//     timestamps), and rules using time(), timestamp() or predict_linear()
+//     write durations as duration literals.
+//
+// It returns every problem found, each naming its group and rule.
+func Lint(groups []rulefmt.RuleGroup) []error {
+	var errs []error
+	for _, g := range groups {
+		for i, r := range g.Rules {
+			where := fmt.Sprintf("group %q, rule %d %q", g.Name, i+1, ruleName(r))
+			for _, err := range lintRule(r) {
+				errs = append(errs, fmt.Errorf("%s: %w", where, err))
+			}
+		}
+	}
+	return errs
+}
+
+// LintFiles lints every file, naming the file in each error.
+func LintFiles(files []RuleFile) []error {
+	var errs []error
+	for _, f := range files {
+		for _, err := range Lint(f.Groups) {
+			errs = append(errs, fmt.Errorf("%s: %w", f.Name, err))
+		}
+	}
+	return errs
+}
+
+func lintRule(r rulefmt.Rule) []error {
+	var errs []error
+	expr, err := promqlParser.ParseExpr(r.Expr)
+	if err != nil {
+		return []error{fmt.Errorf("parse expr: %w", err)}
+	}
+	errs = append(errs, lintExpr(expr)...)
+	if _, err := scaleExpr(r.Expr, Timing{Factor: 1, ScrapeInterval: ProductionScrapeInterval}); err != nil {
+		errs = append(errs, err)
+	}
+	for _, text := range templates(r) {
+		for _, p := range ForbiddenMetricPrefixes {
+			if strings.Contains(text, p) {
+				errs = append(errs, fmt.Errorf("template %q mentions %s*: harness knowledge of the fault", text, p))
+			}
+		}
+	}
+	if r.Alert == "" {
+		return errs
+	}
+	sev := r.Labels["severity"]
+	switch sev {
+	case SeverityPage, SeverityWarning, SeverityInfo:
+	case "":
+		errs = append(errs, fmt.Errorf("no labels.severity: want %s, %s or %s", SeverityPage, SeverityWarning, SeverityInfo))
+	default:
+		errs = append(errs, fmt.Errorf("labels.severity %q: want %s, %s or %s", sev, SeverityPage, SeverityWarning, SeverityInfo))
+	}
+	if strings.TrimSpace(r.Annotations["summary"]) == "" {
+		errs = append(errs, fmt.Errorf("no annotations.summary"))
+	}
+	if sev == SeverityPage && time.Duration(r.For) < MinPageFor {
+		errs = append(errs, fmt.Errorf("page with for: %s: a page must hold at least %s", r.For, MinPageFor))
+	}
+	return errs
+}
+
+func templates(r rulefmt.Rule) []string {
+	var out []string
+	for _, v := range r.Labels {
+		out = append(out, v)
+	}
+	for _, v := range r.Annotations {
+		out = append(out, v)
+	}
+	return out
+}
+
+func lintExpr(expr parser.Expr) []error {
+	var errs []error
+	forbiddenLabel := func(name, where string) {
+		for _, f := range ForbiddenLabels {
+			if name == f {
+				errs = append(errs, fmt.Errorf("label %q in %s: harness knowledge of the fault", name, where))
+			}
+		}
+	}
+	wallClock := false
+	var plainNumbers []float64
+	parser.Inspect(expr, func(n parser.Node, _ []parser.Node) error {
+		switch n := n.(type) {
+		case *parser.VectorSelector:
+			if name := forbiddenMetric(n.Name); name != "" {
+				errs = append(errs, fmt.Errorf("reads %s: harness knowledge of the fault (prefix %s)", n.Name, name))
+			}
+			for _, m := range n.LabelMatchers {
+				if m == nil {
+					continue
+				}
+				if m.Name == labels.MetricName {
+					if m.Type == labels.MatchEqual && m.Value == n.Name {
+						continue // the selector's name, checked above
+					}
+					if p := matcherAdmitsForbidden(m); p != "" {
+						errs = append(errs, fmt.Errorf("matcher %s can read %s* metrics: harness knowledge of the fault", m, p))
+					}
+					continue
+				}
+				forbiddenLabel(m.Name, "matcher "+m.String())
+			}
+		case *parser.AggregateExpr:
+			for _, l := range n.Grouping {
+				forbiddenLabel(l, "grouping")
+			}
+		case *parser.BinaryExpr:
+			if n.VectorMatching != nil {
+				for _, l := range n.VectorMatching.MatchingLabels {
+					forbiddenLabel(l, "vector matching")
+				}
+				for _, l := range n.VectorMatching.Include {
+					forbiddenLabel(l, "group_left/group_right")
+				}
+			}
+		case *parser.Call:
+			if n.Func == nil {
+				return nil
+			}
+			if wallClockFuncs[n.Func.Name] {
+				wallClock = true
+			}
+			if n.Func.Name == "label_replace" || n.Func.Name == "label_join" {
+				for _, a := range n.Args {
+					if s, ok := a.(*parser.StringLiteral); ok {
+						forbiddenLabel(s.Val, n.Func.Name)
+					}
+				}
+			}
+		case *parser.NumberLiteral:
+			if !n.Duration && math.Abs(n.Val) > 1 {
+				plainNumbers = append(plainNumbers, n.Val)
+			}
+		}
+		return nil
+	})
+	if wallClock && len(plainNumbers) > 0 {
+		errs = append(errs, fmt.Errorf("time(), timestamp() or predict_linear() compared with plain number(s) %v: write durations as duration literals (1h, not 3600) so that the time scale compresses them", plainNumbers))
+	}
+	return errs
+}
+
+// forbiddenMetric returns the forbidden prefix name starts with, or "".
+func forbiddenMetric(name string) string {
+	for _, p := range ForbiddenMetricPrefixes {
+		if strings.HasPrefix(name, p) {
+			return p
+		}
+	}
+	return ""
+}
+
+// matcherAdmitsForbidden reports a forbidden prefix whose metrics a
+// __name__ matcher (regex or negative) would select, or "".
+func matcherAdmitsForbidden(m *labels.Matcher) string {
+	if m.Type == labels.MatchEqual {
+		return forbiddenMetric(m.Value)
+	}
+	for _, p := range ForbiddenMetricPrefixes {
+		for _, sample := range []string{p + "x", p + "active", p + "info", p + "injected_total"} {
+			if m.Matches(sample) {
+				return p
+			}
+		}
+	}
+	return ""
+}

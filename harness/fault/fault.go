@@ -1,0 +1,240 @@
+// Package fault injects the faults of the catalog into a running stack and
+// always takes them back out: network toxics on links (through the stack's
+// Toxiproxy), process faults on components (through the Docker API and, for
+// crashes, a signal from the engine's host), and config faults written into
+// the registry in etcd.
+//
+// A fault is a value built from data (Spec: type, target, params) by New.
+// Every Inject first appends what it will change, with the previous values,
+// to the run's journal (fsync'd), and only then acts; Revert undoes it and
+// journals that too. The journal holds everything needed to undo a fault
+// without the process that injected it, which is how harness.Recover
+// repairs the stack after that process was killed.
+//
+// Adding a fault type is one file that calls Register in its init.
+package fault
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/okbreak/okbreak/harness/stack"
+)
+
+// Fault is a change to a running stack that can be put in force and taken
+// back. Inject and Revert are safe for concurrent use; Revert is idempotent
+// ("already gone" counts as done) and a no-op on a fault never injected.
+type Fault interface {
+	// Name says which fault this is, e.g. the catalog case's name.
+	Name() string
+	// Inject puts the fault in force. It journals what it will change
+	// before changing anything. On error the fault may be partly in force:
+	// call Revert anyway (Guard and Apply do).
+	Inject(ctx context.Context) error
+	// Revert takes the fault out of force and restores the previous state.
+	Revert(ctx context.Context) error
+}
+
+// Observer is a fault that records facts about its effect while in force:
+// the exit code and time to exit of a second instance, the restarts of a
+// crashed component. Facts is safe to call at any time, concurrently.
+type Observer interface {
+	Facts() Facts
+}
+
+// Facts are observations keyed by name ("exit_code", "time_to_exit").
+// Values are plain JSON values (numbers, strings, booleans); durations are
+// strings such as "1.2s".
+type Facts map[string]any
+
+// Describer is a fault that can say in one line what it does, e.g.
+// "latency 2s (jitter 0s) downstream on edge->xds, toxicity 1".
+type Describer interface {
+	Describe() string
+}
+
+// Spec is a fault as data, as the catalog writes it.
+type Spec struct {
+	// Type is a registered type, e.g. "latency" (see Types).
+	Type string `json:"type" yaml:"type"`
+	// Target is what the fault acts on: link names for network faults
+	// (one fault over every link), component names for process faults,
+	// registry services or routes for config faults (one fault per
+	// target, put together). Several are separated by commas; globs such
+	// as "edge->backend-*" or "backend-*" match against the stack.
+	Target string `json:"target" yaml:"target"`
+	// Params are the type's parameters; unknown keys are an error.
+	// Durations are strings such as "2s".
+	Params map[string]any `json:"params,omitempty" yaml:"params,omitempty"`
+	// Name, when set, names the fault (default "<type> <target>").
+	Name string `json:"name,omitempty" yaml:"name,omitempty"`
+}
+
+func (s Spec) name() string {
+	if s.Name != "" {
+		return s.Name
+	}
+	return s.Type + " " + s.Target
+}
+
+// Env is what faults need from a running stack. *stack.Stack satisfies it
+// (so does a stack rebuilt by stack.Attach in another process).
+type Env interface {
+	// Definition is the stack's definition: links, components, registry.
+	Definition() stack.Definition
+	// Run is the run ID: containers are named and labelled with it.
+	Run() string
+	// StateDir is the run's state folder, where the journal lives.
+	StateDir() string
+	// ToxiproxyAPI is the URL of the stack's Toxiproxy API.
+	ToxiproxyAPI(ctx context.Context) (string, error)
+	// Etcd returns a client of the stack's etcd; the caller closes it.
+	Etcd(ctx context.Context) (*clientv3.Client, error)
+	// Refresh tells the stack that a component's container was replaced.
+	Refresh(ctx context.Context, component string) error
+}
+
+// Kind groups fault types by what they act on, which decides their targets.
+type Kind string
+
+// Kinds of fault.
+const (
+	Network Kind = "network" // targets links
+	Process Kind = "process" // targets components
+	Config  Kind = "config"  // targets registry services or routes
+)
+
+// Type is a registered fault type.
+type Type struct {
+	// Name is what Spec.Type says, e.g. "latency".
+	Name string
+	Kind Kind
+	// Doc says in one line what the fault does.
+	Doc string
+	// Params lists the parameter names the type accepts, for messages.
+	Params []string
+	// Targets lists what a fault of this type may target in a stack: link
+	// names, component names or registry names.
+	Targets func(def stack.Definition) []string
+	// New checks spec against def and builds the fault. env is nil when
+	// the caller only validates: New must not use it then.
+	New func(spec Spec, def stack.Definition, env Env) (Fault, error)
+}
+
+var (
+	registryMu sync.RWMutex
+	types      = map[string]Type{}
+)
+
+// Register adds a fault type. It is meant for init functions; a second
+// registration of the same name is an error.
+func Register(t Type) error {
+	if t.Name == "" || t.New == nil {
+		return errors.New("register fault type: name and New are required")
+	}
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	if _, ok := types[t.Name]; ok {
+		return fmt.Errorf("register fault type %q: already registered", t.Name)
+	}
+	types[t.Name] = t
+	return nil
+}
+
+func mustRegister(t Type) {
+	if err := Register(t); err != nil {
+		panic(err) // a programming error in this package, found at init
+	}
+}
+
+// Types lists the registered fault types, sorted by name.
+func Types() []Type {
+	registryMu.RLock()
+	defer registryMu.RUnlock()
+	var out []Type
+	for _, t := range types {
+		out = append(out, t)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+func typeNames() string {
+	var names []string
+	for _, t := range Types() {
+		names = append(names, t.Name)
+	}
+	return strings.Join(names, ", ")
+}
+
+func lookup(typ string) (Type, error) {
+	registryMu.RLock()
+	t, ok := types[typ]
+	registryMu.RUnlock()
+	if !ok {
+		return Type{}, fmt.Errorf("unknown fault type %q: want one of %s", typ, typeNames())
+	}
+	return t, nil
+}
+
+// New builds the fault that spec describes, bound to a running stack.
+func New(spec Spec, env Env) (Fault, error) {
+	if env == nil {
+		return nil, errors.New("fault.New: nil Env")
+	}
+	t, err := lookup(spec.Type)
+	if err != nil {
+		return nil, err
+	}
+	f, err := build(t, spec, env.Definition(), env)
+	if err != nil {
+		return nil, fmt.Errorf("fault %s: %w", spec.name(), err)
+	}
+	return f, nil
+}
+
+// build makes the fault of a spec; a process or config fault on several
+// targets is one fault per target, put together.
+func build(t Type, spec Spec, def stack.Definition, env Env) (Fault, error) {
+	targets, err := expandTargets(t, spec.Target, def)
+	if err != nil {
+		return nil, err
+	}
+	if len(targets) == 1 {
+		spec.Target = targets[0]
+		return t.New(spec, def, env)
+	}
+	c := &composite{name: spec.name()}
+	for _, target := range targets {
+		part := spec
+		part.Target, part.Name = target, ""
+		f, err := t.New(part, def, env)
+		if err != nil {
+			return nil, err
+		}
+		c.parts = append(c.parts, f)
+	}
+	return c, nil
+}
+
+// Validate checks spec against a stack definition without a running stack:
+// type, target and params. The catalog validator calls it.
+func Validate(spec Spec, def stack.Definition) error {
+	t, err := lookup(spec.Type)
+	if err != nil {
+		return err
+	}
+	if _, err := build(t, spec, def, nil); err != nil {
+		return fmt.Errorf("fault %s: %w", spec.name(), err)
+	}
+	return nil
+}
+
+// A running stack, and one rebuilt by stack.Attach, is an Env.
+var _ Env = (*stack.Stack)(nil)

@@ -1,0 +1,54 @@
+package fault
+
+import (
+	"context"
+	"time"
+
+	"github.com/moby/moby/client"
+
+	"github.com/okbreak/okbreak/harness/stack"
+)
+
+func init() {
+	known := []string{"grace"}
+	mustRegister(Type{
+		Name: "restart", Kind: Process, Targets: componentsWhere(nil), Params: known,
+		Doc: "restarts a component gracefully (SIGTERM, SIGKILL after grace, then start); revert makes sure it runs",
+		New: func(spec Spec, def stack.Definition, env Env) (Fault, error) {
+			p := newParams(spec.Params, known...)
+			grace := p.duration("grace", 10*time.Second, false)
+			if err := p.err(); err != nil {
+				return nil, err
+			}
+			pf, err := newProcessFault(spec, def, env, nil, "", "restart %s (grace "+grace.String()+")")
+			if err != nil {
+				return nil, err
+			}
+			return &restartFault{processFault: pf, grace: grace}, nil
+		},
+	})
+}
+
+type restartFault struct {
+	processFault
+	grace time.Duration
+}
+
+// Inject implements Fault.
+func (f *restartFault) Inject(ctx context.Context) error {
+	f.st.op.Lock()
+	defer f.st.op.Unlock()
+	cli, err := stack.Docker(ctx)
+	if err != nil {
+		return f.wrapInject(err)
+	}
+	if err := f.begin(newID(), f.startUndo()); err != nil {
+		return f.wrapInject(err)
+	}
+	t0 := time.Now()
+	if _, err := cli.ContainerRestart(ctx, f.container, client.ContainerRestartOptions{Timeout: seconds(f.grace)}); err != nil {
+		return f.wrapInject(err)
+	}
+	f.setFact("restarted_in", time.Since(t0).Round(time.Millisecond))
+	return nil
+}

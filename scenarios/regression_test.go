@@ -1,0 +1,128 @@
+package scenarios
+
+import (
+	"context"
+	"slices"
+	"testing"
+
+	"github.com/prometheus/prometheus/model/rulefmt"
+	"github.com/stretchr/testify/require"
+
+	"github.com/okbreak/okbreak/fixtures"
+	"github.com/okbreak/okbreak/harness"
+	"github.com/okbreak/okbreak/harness/alert"
+	"github.com/okbreak/okbreak/harness/catalog"
+	"github.com/okbreak/okbreak/harness/stack"
+	"github.com/okbreak/okbreak/harness/stack/stacktest"
+	"github.com/okbreak/okbreak/internal/registry"
+)
+
+// A harness that cannot fail is worthless: these tests take out what makes
+// a case pass and require the verdict to turn to failed.
+
+// withoutRules returns the rule files without the named alerts.
+func withoutRules(files []alert.RuleFile, names []string) []alert.RuleFile {
+	out := make([]alert.RuleFile, 0, len(files))
+	for _, f := range files {
+		nf := alert.RuleFile{Name: f.Name}
+		for _, g := range f.Groups {
+			ng := g
+			ng.Rules = nil
+			for _, r := range g.Rules {
+				if !slices.Contains(names, r.Alert) {
+					ng.Rules = append(ng.Rules, r)
+				}
+			}
+			if len(ng.Rules) > 0 {
+				nf.Groups = append(nf.Groups, ng)
+			}
+		}
+		if len(nf.Groups) == 0 {
+			nf.Groups = []rulefmt.RuleGroup{}
+		}
+		out = append(out, nf)
+	}
+	return out
+}
+
+// TestNotOKCasesFailWithoutTheirAlertRule deletes each not-ok case's expected
+// alert rules and requires the case to fail: the alert, not something else,
+// is what the verdict rests on.
+func TestNotOKCasesFailWithoutTheirAlertRule(t *testing.T) {
+	stacktest.RequireDocker(t)
+	dp := dataPlane(t)
+	def := stack.Default(dp, fixtures.EnvoyBootstrap())
+	cat, rules, err := harness.LoadCatalog("../fixtures/catalog.yaml", "../fixtures/alerts", def)
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s := stacktest.Up(t, ctx, dp)
+	for _, c := range cat.Cases {
+		if c.Class != catalog.NotOK {
+			continue
+		}
+		t.Run(c.Name, func(t *testing.T) {
+			stripped := withoutRules(rules, c.Expect.Alerts.Names)
+			for _, n := range c.Expect.Alerts.Names {
+				require.NotContains(t, ruleNames(stripped), n)
+			}
+			r := &harness.Runner{Stack: s, Defaults: cat.Defaults, Rules: stripped, TimeScale: timeScale(t), Logf: t.Logf}
+			res := r.RunCase(ctx, c)
+			t.Logf("%s without %v: %s (%s)", c.Name, c.Expect.Alerts.Names, res.Verdict, res.Reason)
+			require.Equal(t, harness.Failed, res.Verdict, "with its alert rules deleted, %s must fail: %s", c.Name, res.Reason)
+		})
+	}
+}
+
+func ruleNames(files []alert.RuleFile) []string {
+	var out []string
+	for _, a := range alert.Alerts(files) {
+		out = append(out, a.Name)
+	}
+	return out
+}
+
+// withoutRoutingAround is the default stack with the mechanisms that route
+// around one bad backend taken out: the frontend's retries and per-attempt
+// deadline to another host (one attempt, no per-attempt deadline), the
+// route's retry policy, and outlier detection.
+func withoutRoutingAround(dp stack.DataPlane) stack.Definition {
+	def := stack.Default(dp, fixtures.EnvoyBootstrap())
+	for i, c := range def.Components {
+		if c.Name == stack.Edge && dp == stack.GRPC {
+			def.Components[i].Cmd = append(slices.Clone(c.Cmd), "--attempts=1", "--attempt-timeout=0")
+		}
+	}
+	route := def.Registry.Routes[registry.BackendRoute]
+	route.Retry = nil
+	def.Registry.Routes[registry.BackendRoute] = route
+	svc := def.Registry.Services[registry.BackendService]
+	svc.OutlierDetection = nil
+	def.Registry.Services[registry.BackendService] = svc
+	return def
+}
+
+// TestOkToBreakCasesFailWithoutTheirMechanism runs the one-backend cases on a
+// stack without retries, per-attempt deadlines and outlier detection, and
+// requires each to fail: those mechanisms, not luck, are what make them
+// survivable.
+func TestOkToBreakCasesFailWithoutTheirMechanism(t *testing.T) {
+	stacktest.RequireDocker(t)
+	dp := dataPlane(t)
+	def := withoutRoutingAround(dp)
+	cat, rules, err := harness.LoadCatalog("../fixtures/catalog.yaml", "../fixtures/alerts", def)
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s := stacktest.UpDef(t, ctx, def)
+	r := &harness.Runner{Stack: s, Defaults: cat.Defaults, Rules: rules, TimeScale: timeScale(t), Logf: t.Logf}
+	for _, name := range []string{"one-backend-slow", "one-backend-resets", "one-backend-killed"} {
+		t.Run(name, func(t *testing.T) {
+			c, ok := cat.Case(name)
+			require.True(t, ok, "case %s is in the catalog", name)
+			res := r.RunCase(ctx, c)
+			t.Logf("%s without retries and outlier detection: %s (%s)", name, res.Verdict, res.Reason)
+			require.Equal(t, harness.Failed, res.Verdict, "without the mechanism that routes around a bad backend, %s must fail", name)
+		})
+	}
+}
