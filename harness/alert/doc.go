@@ -14,6 +14,15 @@
 // (TimingFor). Rules may read component metrics and container state only;
 // Lint rejects rules that read the harness's knowledge of the fault.
 //
+// Times. Samples are stamped when their exposition was read, so a value is
+// never older than its timestamp, and transitions carry the rule manager's
+// evaluation timestamps: an alert raised by a fault's effect always fires
+// after the fault's wall-clock injection time, and Timeline times compare
+// directly with injection and revert times. Scrape timeouts are not
+// compressed below MinScrapeTimeout: a timeout says the machine was too
+// busy to measure (TargetHealth.Timeouts), which makes a case invalid, not
+// failed.
+//
 // Conventions the rule files rely on (fixtures/alerts): a component's scrape
 // target has job = JobFor(component) ("backend" for backend-1..3, "other",
 // "edge", "control-plane", "etcd", "toxiproxy") and instance = the component

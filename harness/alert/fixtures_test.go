@@ -490,6 +490,15 @@ func TestFixtureScenarios(t *testing.T) {
 		envoy[i].dataPlane = "envoy"
 	}
 	all := append(scenarios, envoy...)
+	if testing.Short() {
+		var some []scenario
+		for _, sc := range all {
+			if sc.name == "healthy" || sc.name == "one-backend-killed" || sc.name == "data-plane-crash" {
+				some = append(some, sc)
+			}
+		}
+		all = some
+	}
 
 	results := make([]scenarioResult, len(all))
 	var wg sync.WaitGroup

@@ -143,8 +143,9 @@ func scaleExpr(src string, tm Timing) (string, error) {
 // MaxFactor is the largest time scale at which ScaleRules floors no range
 // selector of groups: beyond it the scrape interval is pinned at
 // MinScrapeInterval and the shortest windows would hold too few scrapes. It
-// is at least ProductionScrapeInterval/MinScrapeInterval (60). Callers cap a
-// case's factor with it so that the ratios between a rule's windows hold.
+// is at least ProductionScrapeInterval/MinScrapeInterval (60), and +Inf when
+// no rule has a range. Callers cap a case's factor with it so that the
+// ratios between a rule's windows hold.
 func MaxFactor(groups []rulefmt.RuleGroup) (float64, error) {
 	base := float64(ProductionScrapeInterval) / float64(MinScrapeInterval)
 	best := math.Inf(1)

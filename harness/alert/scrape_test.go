@@ -163,7 +163,8 @@ func TestScraperTimeout(t *testing.T) {
 	require.NoError(t, err)
 	start := time.Now()
 	s.ScrapeOnce(context.Background())
-	assert.Less(t, time.Since(start), 150*time.Millisecond, "the per-scrape timeout bounds a hung target")
+	// Without the timeout the source would block until the test ends.
+	assert.Less(t, time.Since(start), time.Second, "the per-scrape timeout bounds a hung target")
 	assert.Equal(t, map[string]float64{`{__name__="up", instance="slow", job="slow"}`: 0}, d.query(t, `up`))
 	h := s.Health()[0]
 	assert.Equal(t, 1, h.Timeouts)
@@ -201,8 +202,8 @@ func TestScraperRunScrapesEveryInterval(t *testing.T) {
 	defer cancel()
 	s.Run(ctx)
 	n := s.Health()[0].Scrapes
-	assert.GreaterOrEqual(t, n, 5)
-	assert.LessOrEqual(t, n, 8)
+	assert.GreaterOrEqual(t, n, 3, "one scrape at once, then one per interval")
+	assert.LessOrEqual(t, n, 8, "never more than one per interval")
 }
 
 func TestNewScraperValidates(t *testing.T) {

@@ -55,7 +55,10 @@ type Session struct {
 	stopErr   error
 	stopped   chan struct{}
 
-	dir     string
+	dir string
+	// dbMu guards db: queries hold it for reading while they run, Stop
+	// takes it to close the TSDB.
+	dbMu    sync.RWMutex
 	db      *tsdb.DB
 	engine  *promql.Engine
 	mgr     *rules.Manager
@@ -232,8 +235,8 @@ func (s *Session) Stop() error {
 		s.cancel()
 		s.mgr.Stop()
 		s.done.Wait()
-		s.mu.Lock() // no query may hold the TSDB while it closes
-		defer s.mu.Unlock()
+		s.dbMu.Lock() // no query may hold the TSDB while it closes
+		defer s.dbMu.Unlock()
 		s.stopErr = errors.Join(s.db.Close(), os.RemoveAll(s.dir))
 		if s.stopErr != nil {
 			s.stopErr = fmt.Errorf("alert session: stop: %w", s.stopErr)
@@ -457,16 +460,12 @@ func (s *Session) Query(ctx context.Context, expr string, t time.Time) (promql.V
 	if !s.isStarted() {
 		return nil, errors.New("alert session: query before start")
 	}
-	s.mu.Lock()
-	db := s.db
-	s.mu.Unlock()
-	if db == nil {
+	s.dbMu.RLock()
+	defer s.dbMu.RUnlock()
+	if s.db == nil {
 		return nil, errors.New("alert session: query after stop")
 	}
-	// Queries run outside s.mu: evaluations record under it. Stop waits
-	// for s.mu before closing the TSDB, and the engine holds a querier, so
-	// a query racing Stop fails cleanly at worst.
-	v, err := rules.EngineQueryFunc(s.engine, db)(ctx, expr, t)
+	v, err := rules.EngineQueryFunc(s.engine, s.db)(ctx, expr, t)
 	if err != nil {
 		return nil, fmt.Errorf("query %q: %w", expr, err)
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/prometheus/model/labels"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -194,4 +195,9 @@ func TestNewSessionValidates(t *testing.T) {
 	assert.Equal(t, 1.0, s.Timing().Factor)
 	assert.NoError(t, s.Stop(), "stopping a session that never started")
 	assert.Error(t, s.Start(context.Background()), "and it cannot start after")
+}
+
+func TestInstanceLabelsRoundTrip(t *testing.T) {
+	ls := labels.FromStrings("alertname", "InstanceMissing", "instance", "backend-2", "job", "backend", "severity", "page")
+	assert.Equal(t, ls.Map(), instanceLabels(ls.String()))
 }
