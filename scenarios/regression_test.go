@@ -102,6 +102,17 @@ func withoutRoutingAround(dp stack.DataPlane) stack.Definition {
 	return def
 }
 
+// roundRobinDropsClosedConnections is why two one-backend cases survive on
+// the grpc data plane even without retries and outlier detection (measured:
+// 100% success in both): gRPC-Go's round robin picks READY subchannels
+// only, and a reset or a killed backend closes the connection, so the
+// subchannel leaves rotation before any RPC is sent to it; the few RPCs in
+// flight at that moment fall inside the grace period. gRPC-Go has no switch
+// to take that out. On Envoy, without a retry_policy, the same faults fail
+// requests (the "no retry on connection failure by default" incident).
+const roundRobinDropsClosedConnections = "grpc data plane: round robin drops the closed connection's subchannel before any RPC reaches it, " +
+	"so retries and ejection are not what saves this case here, and gRPC-Go cannot switch that off (runs on envoy)"
+
 // TestOkToBreakCasesFailWithoutTheirMechanism runs the one-backend cases on a
 // stack without retries, per-attempt deadlines and outlier detection, and
 // requires each to fail: those mechanisms, not luck, are what make them
@@ -116,8 +127,21 @@ func TestOkToBreakCasesFailWithoutTheirMechanism(t *testing.T) {
 	defer cancel()
 	s := stacktest.UpDef(t, ctx, def)
 	r := &harness.Runner{Stack: s, Defaults: cat.Defaults, Rules: rules, TimeScale: timeScale(t), Logf: t.Logf}
-	for _, name := range []string{"one-backend-slow", "one-backend-resets", "one-backend-killed"} {
+	for _, tc := range []struct {
+		name string
+		// grpcSkip, when set, says why taking out retries and ejection
+		// does not take out what saves the case on the grpc data plane.
+		grpcSkip string
+	}{
+		{name: "one-backend-slow"},
+		{name: "one-backend-resets", grpcSkip: roundRobinDropsClosedConnections},
+		{name: "one-backend-killed", grpcSkip: roundRobinDropsClosedConnections},
+	} {
+		name := tc.name
 		t.Run(name, func(t *testing.T) {
+			if dp == stack.GRPC && tc.grpcSkip != "" {
+				t.Skip(tc.grpcSkip)
+			}
 			c, ok := cat.Case(name)
 			require.True(t, ok, "case %s is in the catalog", name)
 			res := r.RunCase(ctx, c)
