@@ -29,17 +29,8 @@ type pauseFault struct{ processFault }
 
 // Inject implements Fault.
 func (f *pauseFault) Inject(ctx context.Context) error {
-	f.st.op.Lock()
-	defer f.st.op.Unlock()
-	cli, err := stack.Docker(ctx)
-	if err != nil {
-		return f.wrapInject(err)
-	}
-	if err := f.begin(newID(), []Undo{{Action: UndoUnpause, Container: f.container}}); err != nil {
-		return f.wrapInject(err)
-	}
-	if _, err := cli.ContainerPause(ctx, f.container, client.ContainerPauseOptions{}); err != nil {
-		return f.wrapInject(err)
-	}
-	return nil
+	return f.injectWith(ctx, []Undo{{Action: UndoUnpause, Container: f.container}}, "", func(ctx context.Context, cli *client.Client) error {
+		_, err := cli.ContainerPause(ctx, f.container, client.ContainerPauseOptions{})
+		return err
+	})
 }

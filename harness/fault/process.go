@@ -6,6 +6,8 @@ import (
 	"math"
 	"time"
 
+	"github.com/moby/moby/client"
+
 	"github.com/okbreak/okbreak/harness/stack"
 )
 
@@ -63,4 +65,27 @@ func restartCount(ctx context.Context, name string) (int, string, error) {
 		state = string(ctr.State.Status)
 	}
 	return ctr.RestartCount, state, nil
+}
+
+// injectWith is the shape of every Docker-API process fault: under the
+// fault's operation lock, journal undo first, then act on the component's
+// container. fact, when set, records how long act took.
+func (f *processFault) injectWith(ctx context.Context, undo []Undo, fact string, act func(ctx context.Context, cli *client.Client) error) error {
+	f.st.op.Lock()
+	defer f.st.op.Unlock()
+	cli, err := stack.Docker(ctx)
+	if err != nil {
+		return f.wrapInject(err)
+	}
+	if err := f.begin(newID(), undo); err != nil {
+		return f.wrapInject(err)
+	}
+	t0 := time.Now()
+	if err := act(ctx, cli); err != nil {
+		return f.wrapInject(err)
+	}
+	if fact != "" {
+		f.setFact(fact, time.Since(t0).Round(time.Millisecond))
+	}
+	return nil
 }

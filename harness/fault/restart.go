@@ -36,19 +36,8 @@ type restartFault struct {
 
 // Inject implements Fault.
 func (f *restartFault) Inject(ctx context.Context) error {
-	f.st.op.Lock()
-	defer f.st.op.Unlock()
-	cli, err := stack.Docker(ctx)
-	if err != nil {
-		return f.wrapInject(err)
-	}
-	if err := f.begin(newID(), f.startUndo()); err != nil {
-		return f.wrapInject(err)
-	}
-	t0 := time.Now()
-	if _, err := cli.ContainerRestart(ctx, f.container, client.ContainerRestartOptions{Timeout: seconds(f.grace)}); err != nil {
-		return f.wrapInject(err)
-	}
-	f.setFact("restarted_in", time.Since(t0).Round(time.Millisecond))
-	return nil
+	return f.injectWith(ctx, f.startUndo(), "restarted_in", func(ctx context.Context, cli *client.Client) error {
+		_, err := cli.ContainerRestart(ctx, f.container, client.ContainerRestartOptions{Timeout: seconds(f.grace)})
+		return err
+	})
 }

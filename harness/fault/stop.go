@@ -36,20 +36,13 @@ type stopFault struct {
 
 // Inject implements Fault.
 func (f *stopFault) Inject(ctx context.Context) error {
-	f.st.op.Lock()
-	defer f.st.op.Unlock()
-	cli, err := stack.Docker(ctx)
+	err := f.injectWith(ctx, f.startUndo(), "stopped_in", func(ctx context.Context, cli *client.Client) error {
+		_, err := cli.ContainerStop(ctx, f.container, client.ContainerStopOptions{Timeout: seconds(f.grace)})
+		return err
+	})
 	if err != nil {
-		return f.wrapInject(err)
+		return err
 	}
-	if err := f.begin(newID(), f.startUndo()); err != nil {
-		return f.wrapInject(err)
-	}
-	t0 := time.Now()
-	if _, err := cli.ContainerStop(ctx, f.container, client.ContainerStopOptions{Timeout: seconds(f.grace)}); err != nil {
-		return f.wrapInject(err)
-	}
-	f.setFact("stopped_in", time.Since(t0).Round(time.Millisecond))
 	if ctr, err := stack.Inspect(ctx, f.container); err == nil && ctr.State != nil {
 		f.setFact("exit_code", ctr.State.ExitCode)
 	}

@@ -36,17 +36,10 @@ type terminateFault struct {
 
 // Inject implements Fault.
 func (f *terminateFault) Inject(ctx context.Context) error {
-	f.st.op.Lock()
-	defer f.st.op.Unlock()
-	cli, err := stack.Docker(ctx)
-	if err != nil {
-		return f.wrapInject(err)
-	}
-	if err := f.begin(newID(), f.startUndo()); err != nil {
-		return f.wrapInject(err)
-	}
-	if _, err := cli.ContainerKill(ctx, f.container, client.ContainerKillOptions{Signal: f.signal}); err != nil {
-		return f.wrapInject(fmt.Errorf("docker kill -s %s: %w", f.signal, err))
-	}
-	return nil
+	return f.injectWith(ctx, f.startUndo(), "", func(ctx context.Context, cli *client.Client) error {
+		if _, err := cli.ContainerKill(ctx, f.container, client.ContainerKillOptions{Signal: f.signal}); err != nil {
+			return fmt.Errorf("docker kill -s %s: %w", f.signal, err)
+		}
+		return nil
+	})
 }
