@@ -22,6 +22,7 @@ import (
 
 	"github.com/okbreak/okbreak/fixtures"
 	"github.com/okbreak/okbreak/harness"
+	"github.com/okbreak/okbreak/harness/catalog"
 	"github.com/okbreak/okbreak/harness/stack"
 	"github.com/okbreak/okbreak/harness/stack/stacktest"
 )
@@ -70,17 +71,22 @@ func keepReport(t *testing.T, runID string, res harness.Result) string {
 	return p
 }
 
-func TestCatalog(t *testing.T) {
+// setup loads the catalog and rules for def's data plane and brings def up,
+// torn down when the test ends.
+func setup(t *testing.T, ctx context.Context, def stack.Definition) (*catalog.Catalog, *harness.Runner) {
+	t.Helper()
 	stacktest.RequireDocker(t)
-	dp := dataPlane(t)
-	def := stack.Default(dp, fixtures.EnvoyBootstrap())
 	cat, rules, err := harness.LoadCatalog("../fixtures/catalog.yaml", "../fixtures/alerts", def)
 	require.NoError(t, err)
+	s := stacktest.UpDef(t, ctx, def)
+	return cat, &harness.Runner{Stack: s, Defaults: cat.Defaults, Rules: rules, TimeScale: timeScale(t), Logf: t.Logf}
+}
 
+func TestCatalog(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	s := stacktest.Up(t, ctx, dp)
-	r := &harness.Runner{Stack: s, Defaults: cat.Defaults, Rules: rules, TimeScale: timeScale(t), Logf: t.Logf}
+	cat, r := setup(t, ctx, stack.Default(dataPlane(t), fixtures.EnvoyBootstrap()))
+	s := r.Stack
 	deadline, hasDeadline := t.Deadline()
 
 	for _, c := range cat.Cases {

@@ -13,7 +13,6 @@ import (
 	"github.com/okbreak/okbreak/harness/alert"
 	"github.com/okbreak/okbreak/harness/catalog"
 	"github.com/okbreak/okbreak/harness/stack"
-	"github.com/okbreak/okbreak/harness/stack/stacktest"
 	"github.com/okbreak/okbreak/internal/registry"
 )
 
@@ -49,24 +48,20 @@ func withoutRules(files []alert.RuleFile, names []string) []alert.RuleFile {
 // alert rules and requires the case to fail: the alert, not something else,
 // is what the verdict rests on.
 func TestNotOKCasesFailWithoutTheirAlertRule(t *testing.T) {
-	stacktest.RequireDocker(t)
-	dp := dataPlane(t)
-	def := stack.Default(dp, fixtures.EnvoyBootstrap())
-	cat, rules, err := harness.LoadCatalog("../fixtures/catalog.yaml", "../fixtures/alerts", def)
-	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	s := stacktest.Up(t, ctx, dp)
+	cat, base := setup(t, ctx, stack.Default(dataPlane(t), fixtures.EnvoyBootstrap()))
 	for _, c := range cat.Cases {
 		if c.Class != catalog.NotOK {
 			continue
 		}
 		t.Run(c.Name, func(t *testing.T) {
-			stripped := withoutRules(rules, c.Expect.Alerts.Names)
+			stripped := withoutRules(base.Rules, c.Expect.Alerts.Names)
 			for _, n := range c.Expect.Alerts.Names {
 				require.NotContains(t, ruleNames(stripped), n)
 			}
-			r := &harness.Runner{Stack: s, Defaults: cat.Defaults, Rules: stripped, TimeScale: timeScale(t), Logf: t.Logf}
+			r := *base
+			r.Rules = stripped
 			res := r.RunCase(ctx, c)
 			t.Logf("%s without %v: %s (%s)", c.Name, c.Expect.Alerts.Names, res.Verdict, res.Reason)
 			require.Equal(t, harness.Failed, res.Verdict, "with its alert rules deleted, %s must fail: %s", c.Name, res.Reason)
@@ -118,15 +113,10 @@ const roundRobinDropsClosedConnections = "grpc data plane: round robin drops the
 // requires each to fail: those mechanisms, not luck, are what make them
 // survivable.
 func TestOkToBreakCasesFailWithoutTheirMechanism(t *testing.T) {
-	stacktest.RequireDocker(t)
-	dp := dataPlane(t)
-	def := withoutRoutingAround(dp)
-	cat, rules, err := harness.LoadCatalog("../fixtures/catalog.yaml", "../fixtures/alerts", def)
-	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	s := stacktest.UpDef(t, ctx, def)
-	r := &harness.Runner{Stack: s, Defaults: cat.Defaults, Rules: rules, TimeScale: timeScale(t), Logf: t.Logf}
+	dp := dataPlane(t)
+	cat, r := setup(t, ctx, withoutRoutingAround(dp))
 	for _, tc := range []struct {
 		name string
 		// grpcSkip, when set, says why taking out retries and ejection
