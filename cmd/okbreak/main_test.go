@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -46,5 +47,25 @@ func TestHelpListsTheCommands(t *testing.T) {
 	require.Equal(t, exitOK, code)
 	for _, c := range []string{"up", "images", "compose"} {
 		require.Contains(t, out, c)
+	}
+}
+
+func TestRunRejectsBadInputBeforeTouchingDocker(t *testing.T) {
+	dir := t.TempDir()
+	bad := dir + "/catalog.yaml"
+	require.NoError(t, os.WriteFile(bad, []byte("version: 1\ncases:\n  - name: x\n    class: ok-to-break\n    durration: 5m\n"), 0o644))
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", "--time-scale", "0"}, "--time-scale"},
+		{[]string{"run", "--only", "("}, "--only"},
+		{[]string{"run", "--catalog", dir + "/missing.yaml"}, "missing.yaml"},
+		{[]string{"run", "--catalog", bad, "--alerts", "../../fixtures/alerts"}, "catalog.yaml:5:5"},
+		{[]string{"run", "--data-plane", "nginx"}, "want envoy, grpc or auto"},
+	} {
+		out, code := execute(t, tc.args...)
+		require.Equal(t, exitBadInput, code, "okbreak %v: %s", tc.args, out)
+		require.Contains(t, out, tc.want, "okbreak %v", tc.args)
 	}
 }
