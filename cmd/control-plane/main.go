@@ -5,6 +5,11 @@
 // Every flag can also be set from the environment as OKBREAK_<FLAG> (upper
 // snake case: --etcd-check-interval is OKBREAK_ETCD_CHECK_INTERVAL); a flag
 // given on the command line wins. Bad settings exit with status 2.
+//
+// --on-etcd-loss=clear (OKBREAK_ON_ETCD_LOSS) is a test switch: a control
+// plane without a cache, which serves an empty config while etcd is
+// unreachable, for okbreak's regression tests. The default, keep, serves the
+// last snapshot.
 package main
 
 import (
@@ -74,6 +79,8 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (cont
 	dialTimeout := fs.Duration("etcd-dial-timeout", def.EtcdDialTimeout, "bound on connecting to etcd and on each etcd request")
 	resolveEvery := fs.Duration("resolve-interval", def.ResolveInterval, "how often to resolve endpoint host names again for Envoy")
 	upstream := fs.String("envoy-upstream-protocol", string(def.EnvoyUpstreamProtocol), "protocol Envoy speaks to backends: http1 or h2")
+	onEtcdLoss := fs.String("on-etcd-loss", string(def.OnEtcdLoss),
+		"what to serve while etcd is unreachable: keep (the last snapshot) or clear (TEST SWITCH: an empty config; a control plane without a cache, for regression tests)")
 	level := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	fs.Usage = func() {
 		fmt.Fprintf(out, "Usage: control-plane [flags]\n\nEvery flag can also be set as OKBREAK_<FLAG>, e.g. %s; flags win.\n\n",
@@ -122,6 +129,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (cont
 		EtcdDialTimeout:       *dialTimeout,
 		ResolveInterval:       *resolveEvery,
 		EnvoyUpstreamProtocol: translate.UpstreamProtocol(*upstream),
+		OnEtcdLoss:            controlplane.EtcdLossPolicy(*onEtcdLoss),
 	}
 	if err := cfg.Validate(); err != nil {
 		return controlplane.Config{}, 0, err

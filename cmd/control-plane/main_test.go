@@ -25,6 +25,7 @@ func TestDefaults(t *testing.T) {
 	require.Equal(t, time.Second, cfg.EtcdCheckInterval)
 	require.Equal(t, controlplane.DefaultEtcdDialTimeout, cfg.EtcdDialTimeout)
 	require.Equal(t, translate.UpstreamHTTP1, cfg.EnvoyUpstreamProtocol)
+	require.Equal(t, controlplane.EtcdLossKeep, cfg.OnEtcdLoss, "the cache is on unless the test switch is set")
 	require.Equal(t, slog.LevelInfo, lvl)
 }
 
@@ -36,6 +37,7 @@ func TestEnvironmentAndFlagsWin(t *testing.T) {
 		"OKBREAK_ETCD_DIAL_TIMEOUT":       "3s",
 		"OKBREAK_ENVOY_UPSTREAM_PROTOCOL": "h2",
 		"OKBREAK_LOG_LEVEL":               "debug",
+		"OKBREAK_ON_ETCD_LOSS":            "clear",
 	})
 	cfg, lvl, err := parseConfig([]string{"--etcd-check-interval", "2s"}, e, &bytes.Buffer{})
 	require.NoError(t, err)
@@ -45,6 +47,11 @@ func TestEnvironmentAndFlagsWin(t *testing.T) {
 	require.Equal(t, 3*time.Second, cfg.EtcdDialTimeout)
 	require.Equal(t, translate.UpstreamHTTP2, cfg.EnvoyUpstreamProtocol)
 	require.Equal(t, slog.LevelDebug, lvl)
+	require.Equal(t, controlplane.EtcdLossClear, cfg.OnEtcdLoss)
+
+	cfg, _, err = parseConfig([]string{"--on-etcd-loss=keep"}, e, &bytes.Buffer{})
+	require.NoError(t, err)
+	require.Equal(t, controlplane.EtcdLossKeep, cfg.OnEtcdLoss, "the flag wins over the environment")
 }
 
 func TestBadInputExitsTwoWithAClearMessage(t *testing.T) {
@@ -63,6 +70,7 @@ func TestBadInputExitsTwoWithAClearMessage(t *testing.T) {
 		"stray argument":    {args: []string{"serve"}, want: "unexpected arguments"},
 		"bad protocol":      {args: []string{"--envoy-upstream-protocol", "spdy"}, want: "spdy"},
 		"bad log level":     {args: []string{"--log-level", "loud"}, want: "log level"},
+		"bad on-etcd-loss":  {env: map[string]string{"OKBREAK_ON_ETCD_LOSS": "forget"}, want: `on etcd loss "forget"`},
 	} {
 		t.Run(name, func(t *testing.T) {
 			var stderr bytes.Buffer
@@ -77,4 +85,5 @@ func TestHelpExitsZero(t *testing.T) {
 	var stderr bytes.Buffer
 	require.Equal(t, 0, run([]string{"-h"}, env(nil), &stderr))
 	require.Contains(t, stderr.String(), "OKBREAK_ETCD_CHECK_INTERVAL")
+	require.Contains(t, stderr.String(), "a control plane without a cache, for regression tests")
 }

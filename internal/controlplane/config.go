@@ -6,8 +6,11 @@
 //
 // It serves nothing before its first successful etcd read (an empty answer
 // would read as "everything deleted" to gRPC) and keeps serving its last
-// snapshot while etcd is unreachable. Its health and its view of etcd are
-// exported as Prometheus metrics (okbreak_controlplane_*).
+// snapshot while etcd is unreachable. That cache is what makes an etcd
+// outage harmless; the test switch Config.OnEtcdLoss = EtcdLossClear takes
+// it out, so that okbreak can show its tests catch the regression. Its
+// health and its view of etcd are exported as Prometheus metrics
+// (okbreak_controlplane_*).
 package controlplane
 
 import (
@@ -32,6 +35,22 @@ const (
 	DefaultResolveInterval   = 5 * time.Second
 )
 
+// EtcdLossPolicy is what the control plane serves while its etcd check
+// finds etcd unreachable.
+type EtcdLossPolicy string
+
+const (
+	// EtcdLossKeep serves the last snapshot until etcd is back: the normal
+	// behaviour, and the default.
+	EtcdLossKeep EtcdLossPolicy = "keep"
+	// EtcdLossClear is a TEST SWITCH, a control plane without a cache for
+	// okbreak's regression tests: once etcd is found unreachable, every node
+	// gets a snapshot with no resources (what the control plane can read),
+	// so data planes see their config deleted; the registry is served again
+	// after the next successful etcd read. Never use it outside such tests.
+	EtcdLossClear EtcdLossPolicy = "clear"
+)
+
 // Config configures a Server.
 type Config struct {
 	// ListenAddr is where the gRPC ADS server listens (host:port).
@@ -50,6 +69,9 @@ type Config struct {
 	ResolveInterval time.Duration
 	// EnvoyUpstreamProtocol is what Envoy speaks to backends (http1 or h2).
 	EnvoyUpstreamProtocol translate.UpstreamProtocol
+	// OnEtcdLoss is what to serve while etcd is unreachable; empty means
+	// EtcdLossKeep. EtcdLossClear is a test switch (see there).
+	OnEtcdLoss EtcdLossPolicy
 	// Logger receives the control plane's logs; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -64,6 +86,7 @@ func DefaultConfig() Config {
 		EtcdDialTimeout:       DefaultEtcdDialTimeout,
 		ResolveInterval:       DefaultResolveInterval,
 		EnvoyUpstreamProtocol: translate.UpstreamHTTP1,
+		OnEtcdLoss:            EtcdLossKeep,
 	}
 }
 
@@ -93,6 +116,11 @@ func (c Config) Validate() error {
 	}
 	if _, err := translate.ParseUpstreamProtocol(string(c.EnvoyUpstreamProtocol)); err != nil {
 		errs = append(errs, fmt.Errorf("envoy %w", err))
+	}
+	switch c.OnEtcdLoss {
+	case "", EtcdLossKeep, EtcdLossClear:
+	default:
+		errs = append(errs, fmt.Errorf("on etcd loss %q: want %q or %q", c.OnEtcdLoss, EtcdLossKeep, EtcdLossClear))
 	}
 	return errors.Join(errs...)
 }

@@ -165,9 +165,13 @@ func TestControlPlaneLifecycle(t *testing.T) {
 	require.Equal(t, 3, backendEndpoints(t, eds3))
 	c.ack(eds3)
 
-	// etcd stops: reachability drops, the last snapshot is still served.
+	// etcd stops: reachability drops, the last snapshot is still served
+	// (on-etcd-loss=keep, the default): nothing is pushed to the open stream.
 	te.stop()
 	requireMetric(t, admin, "okbreak_controlplane_etcd_reachable", nil, 0)
+	c.expectNone(resource.ListenerType, 500*time.Millisecond)
+	c.expectNone(resource.EndpointType, 10*time.Millisecond)
+	requireMetric(t, admin, "okbreak_controlplane_serving_empty", nil, 0)
 	_, body = healthz(t, admin)
 	require.Contains(t, body, "etcd reachable: no")
 	require.Contains(t, body, "registry synced: yes")
@@ -286,10 +290,12 @@ func TestConfigValidate(t *testing.T) {
 	bad.ListenAddr = "nope"
 	bad.EtcdEndpoints = nil
 	bad.EtcdDialTimeout = 0
+	bad.OnEtcdLoss = "forget"
 	err := bad.Validate()
 	require.ErrorContains(t, err, "listen address")
 	require.ErrorContains(t, err, "etcd endpoints")
 	require.ErrorContains(t, err, "etcd dial timeout")
+	require.ErrorContains(t, err, `on etcd loss "forget"`)
 	_, err = New(bad)
 	require.Error(t, err)
 }

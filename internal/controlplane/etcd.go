@@ -219,7 +219,10 @@ func (s *Server) checkLoop(ctx context.Context, cli *clientv3.Client) {
 			s.m.etcdReachable.Set(0)
 			if s.reachable.Swap(false) || !everChecked {
 				s.log.Warn("etcd unreachable", "endpoints", s.cfg.EtcdEndpoints, "err", err,
-					"serving_last_snapshot", s.synced.Load())
+					"serving_last_snapshot", s.synced.Load() && s.cfg.OnEtcdLoss == EtcdLossKeep)
+			}
+			if s.cfg.OnEtcdLoss == EtcdLossClear {
+				s.serveEmpty(err)
 			}
 		}
 		everChecked = true

@@ -51,6 +51,23 @@ func checkBackend(client healthpb.HealthClient) codes.Code {
 	return codes.OK
 }
 
+// xdsHealthClient is a health client on a real gRPC xDS channel to
+// xds:///backend, with its own bootstrap pointing at the control plane.
+func xdsHealthClient(t *testing.T, adsAddr, node string) healthpb.HealthClient {
+	t.Helper()
+	bootstrap := fmt.Sprintf(`{
+		"xds_servers": [{"server_uri": %q, "channel_creds": [{"type": "insecure"}], "server_features": ["xds_v3"]}],
+		"node": {"id": %q}
+	}`, adsAddr, node)
+	rb, err := xds.NewXDSResolverWithConfigForTesting([]byte(bootstrap))
+	require.NoError(t, err)
+	conn, err := grpc.NewClient("xds:///"+registry.BackendRoute,
+		grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithResolvers(rb))
+	require.NoError(t, err)
+	t.Cleanup(func() { conn.Close() })
+	return healthpb.NewHealthClient(conn)
+}
+
 // TestGRPCProxylessClient runs gRPC-Go's real xDS client against the control
 // plane: the default registry routes RPCs to the backend, and the three bad
 // variants of the fault catalog do what they are meant to, straight from
@@ -71,17 +88,7 @@ func TestGRPCProxylessClient(t *testing.T) {
 	cp := startCP(t, te.endpoint())
 	admin := cp.AdminAddr()
 
-	bootstrap := fmt.Sprintf(`{
-		"xds_servers": [{"server_uri": %q, "channel_creds": [{"type": "insecure"}], "server_features": ["xds_v3"]}],
-		"node": {"id": %q}
-	}`, cp.ADSAddr(), node)
-	rb, err := xds.NewXDSResolverWithConfigForTesting([]byte(bootstrap))
-	require.NoError(t, err)
-	conn, err := grpc.NewClient("xds:///"+registry.BackendRoute,
-		grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithResolvers(rb))
-	require.NoError(t, err)
-	t.Cleanup(func() { conn.Close() })
-	client := healthpb.NewHealthClient(conn)
+	client := xdsHealthClient(t, cp.ADSAddr(), node)
 
 	eventually := func(want codes.Code, what string) {
 		t.Helper()

@@ -24,6 +24,7 @@ type metrics struct {
 	synced              prometheus.Gauge
 	registryErrors      prometheus.Counter
 	registryInvalidKeys prometheus.Gauge
+	servingEmpty        prometheus.Gauge
 }
 
 func newMetrics() *metrics {
@@ -54,12 +55,15 @@ func newMetrics() *metrics {
 		Help: "Registry documents that could not be read (each bad key value counted once), plus registries that could not be translated.",
 	})
 	m.registryInvalidKeys = gauge("registry_invalid_keys", "Registry keys currently skipped because they cannot be read.")
+	m.servingEmpty = gauge("serving_empty",
+		"1 while the test switch on-etcd-loss=clear serves an empty config because etcd was found unreachable, else 0.")
 
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.up, m.connectedStreams, m.snapshotInfo, m.snapshotUpdates, m.nacks,
 		m.etcdLastSync, m.etcdReachable, m.synced, m.registryErrors, m.registryInvalidKeys,
+		m.servingEmpty,
 	)
 	m.up.Set(1)
 	return m

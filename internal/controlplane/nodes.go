@@ -217,21 +217,27 @@ func (s *Server) publishAllLocked(kinds ...DataPlane) {
 
 // publishLocked translates the registry for one node and sets its snapshot
 // if the content changed. A registry that cannot be translated leaves the
-// node's previous snapshot in place. Called with s.mu held and s.reg set.
+// node's previous snapshot in place. While the test switch EtcdLossClear
+// serves empty snapshots, the node gets one. Called with s.mu held and s.reg
+// set.
 func (s *Server) publishLocked(n *node) {
 	var (
 		res       translate.Resources
 		err       error
 		listeners []string
 	)
-	switch n.kind {
-	case DataPlaneEnvoy:
+	if n.kind == DataPlaneGRPC {
+		listeners = s.listenersOf(n.id)
+	}
+	switch {
+	case s.servingEmpty:
+		res = emptyResources()
+	case n.kind == DataPlaneEnvoy:
 		res, err = translate.Envoy(*s.reg, translate.EnvoyOptions{
 			UpstreamProtocol: s.cfg.EnvoyUpstreamProtocol,
 			Addresses:        s.resolver.addresses(),
 		})
-	case DataPlaneGRPC:
-		listeners = s.listenersOf(n.id)
+	case n.kind == DataPlaneGRPC:
 		res, err = translate.GRPC(*s.reg, listeners)
 	}
 	if err == nil {

@@ -58,6 +58,9 @@ type Server struct {
 	mu    sync.Mutex
 	reg   *registry.Registry
 	nodes map[string]*node
+	// servingEmpty is set while the test switch EtcdLossClear serves empty
+	// snapshots in place of reg.
+	servingEmpty bool
 
 	// smu guards the stream states. It is separate from mu because
 	// go-control-plane calls OnStreamResponse while mu may be held by a
@@ -73,6 +76,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.EnvoyUpstreamProtocol == "" {
 		cfg.EnvoyUpstreamProtocol = translate.UpstreamHTTP1
+	}
+	if cfg.OnEtcdLoss == "" {
+		cfg.OnEtcdLoss = EtcdLossKeep
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -180,7 +186,10 @@ func (s *Server) Run(ctx context.Context) error {
 	}()
 	close(s.ready)
 	s.log.Info("control plane serving", "ads", s.adsAddr, "admin", s.adminAddr,
-		"etcd", s.cfg.EtcdEndpoints, "etcd_check_interval", s.cfg.EtcdCheckInterval)
+		"etcd", s.cfg.EtcdEndpoints, "etcd_check_interval", s.cfg.EtcdCheckInterval, "on_etcd_loss", s.cfg.OnEtcdLoss)
+	if s.cfg.OnEtcdLoss == EtcdLossClear {
+		s.log.Warn("on-etcd-loss=clear: TEST SWITCH, a control plane without a cache: an etcd outage will empty every data plane's config")
+	}
 
 	workCtx, stopWork := context.WithCancel(ctx)
 	var wg sync.WaitGroup
@@ -229,6 +238,12 @@ func (s *Server) setRegistry(ctx context.Context, reg registry.Registry) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.reg = &reg
+	if s.servingEmpty {
+		s.servingEmpty = false
+		s.m.servingEmpty.Set(0)
+		s.log.Warn("on-etcd-loss=clear: registry read from etcd again; serving it",
+			"services", len(reg.Services), "routes", len(reg.Routes))
+	}
 	if !s.synced.Swap(true) {
 		s.m.synced.Set(1)
 		s.log.Info("registry read from etcd; serving", "services", len(reg.Services), "routes", len(reg.Routes))
