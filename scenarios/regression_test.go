@@ -83,10 +83,8 @@ func ruleNames(files []alert.RuleFile) []string {
 // route's retry policy, and outlier detection.
 func withoutRoutingAround(dp stack.DataPlane) stack.Definition {
 	def := stack.Default(dp, fixtures.EnvoyBootstrap())
-	for i, c := range def.Components {
-		if c.Name == stack.Edge && dp == stack.GRPC {
-			def.Components[i].Cmd = append(slices.Clone(c.Cmd), "--attempts=1", "--attempt-timeout=0")
-		}
+	if dp == stack.GRPC {
+		def = withCommandFlags(dp, stack.Edge, "--attempts=1", "--attempt-timeout=0")
 	}
 	route := def.Registry.Routes[registry.BackendRoute]
 	route.Retry = nil
@@ -139,4 +137,29 @@ func TestOkToBreakCasesFailWithoutTheirMechanism(t *testing.T) {
 			require.Equal(t, harness.Failed, res.Verdict, "without the mechanism that routes around a bad backend, %s must fail", name)
 		})
 	}
+}
+
+// withCommandFlags is the default stack with extra flags on one component.
+func withCommandFlags(dp stack.DataPlane, component string, flags ...string) stack.Definition {
+	def := stack.Default(dp, fixtures.EnvoyBootstrap())
+	for i, c := range def.Components {
+		if c.Name == component {
+			def.Components[i].Cmd = append(slices.Clone(c.Cmd), flags...)
+		}
+	}
+	return def
+}
+
+// TestEtcdOutageFailsWithoutTheControlPlaneCache runs etcd-down-10m against a
+// control plane that serves what it can read (nothing) while etcd is away:
+// the control plane's cache, not luck, is what makes the case survivable.
+func TestEtcdOutageFailsWithoutTheControlPlaneCache(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cat, r := setup(t, ctx, withCommandFlags(dataPlane(t), stack.ControlPlane, "--on-etcd-loss=clear"))
+	c, ok := cat.Case("etcd-down-10m")
+	require.True(t, ok)
+	res := r.RunCase(ctx, c)
+	t.Logf("etcd-down-10m without the control plane's cache: %s (%s)", res.Verdict, res.Reason)
+	require.Equal(t, harness.Failed, res.Verdict, "without the control plane's cache, etcd-down-10m must fail")
 }
