@@ -137,6 +137,17 @@ func (r *Runner) RunCase(ctx context.Context, c catalog.Case) (res Result) {
 		return res
 	}
 	defer pr.Stop()
+
+	// The stack is only in its steady state once this case's own rule
+	// manager sees no alert pending or firing: a previous case's
+	// consequences (a control plane still reconnecting to etcd) must not
+	// leak into this one.
+	if err := r.waitNoAlerts(ctx, sess); err != nil {
+		res.Verdict, res.Reason = Invalid, "no steady state before the fault: "+err.Error()
+		res.Timeline = sess.Timeline()
+		res.Evidence = r.evidence(ctx, sess)
+		return res
+	}
 	start := time.Now()
 
 	slo := toProbeSLO(c.EffectiveSLO(r.Defaults))
@@ -405,6 +416,26 @@ func (r *Runner) WaitSteady(ctx context.Context) error {
 		}
 		return r.Stack.WaitServing(ctx)
 	})
+}
+
+// waitNoAlerts waits until the session has evaluated its rules and no alert
+// is pending or firing, up to the steady-state timeout.
+func (r *Runner) waitNoAlerts(ctx context.Context, sess *alert.Session) error {
+	timeout := r.SteadyTimeout
+	if timeout <= 0 {
+		timeout = 90 * time.Second
+	}
+	wctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	quiet := func() bool { return sess.Evaluations() >= 2 && len(sess.Active("")) == 0 }
+	if err := sess.WaitUntil(wctx, quiet); err != nil {
+		var names []string
+		for _, a := range sess.Active("") {
+			names = append(names, fmt.Sprintf("%s (%s)", a.Alert, a.State))
+		}
+		return fmt.Errorf("alerts still active after %s: %s", timeout, strings.Join(names, ", "))
+	}
+	return nil
 }
 
 func (r *Runner) judgeNotOK(res *Result, c catalog.Case, sess *alert.Session, inject, faultEnd time.Time) {

@@ -19,6 +19,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/keepalive"
 
 	"github.com/okbreak/okbreak/internal/controlplane/translate"
@@ -145,7 +146,14 @@ func (s *Server) Run(ctx context.Context) error {
 		// Toxiproxy timeout toxic) instead of waiting on it forever.
 		DialKeepAliveTime:    10 * time.Second,
 		DialKeepAliveTimeout: 5 * time.Second,
-		Logger:               zap.NewNop(), // reachability is logged by checkLoop
+		// gRPC's default reconnect backoff grows to 2 minutes: after a long
+		// etcd outage the control plane would stay blind that long after
+		// etcd is back. Bound it, so that it follows etcd within seconds.
+		DialOptions: []grpc.DialOption{grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff:           backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 2 * time.Second},
+			MinConnectTimeout: s.cfg.EtcdDialTimeout,
+		})},
+		Logger: zap.NewNop(), // reachability is logged by checkLoop
 	})
 	if err != nil {
 		return fmt.Errorf("etcd client for %v: %w", s.cfg.EtcdEndpoints, err)
