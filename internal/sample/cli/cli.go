@@ -68,7 +68,7 @@ type Options struct {
 var (
 	commonFlags   = []string{"role", "listen", "exit-at-start"}
 	backendFlags  = []string{"service", "instance", "latency", "error-ratio", "known-services"}
-	frontendFlags = []string{"target", "bootstrap", "admin", "attempt-timeout", "attempts", "request-timeout", "retry-on", "retry-backoff", "retry-other-host"}
+	frontendFlags = []string{"target", "bootstrap", "admin", "attempt-timeout", "attempts", "request-timeout", "retry-on", "retry-backoff", "retry-other-host", "require-xds-connected"}
 )
 
 func flagSet(o *Options, retryOn, known *string) *flag.FlagSet {
@@ -93,6 +93,8 @@ func flagSet(o *Options, retryOn, known *string) *flag.FlagSet {
 	fs.StringVar(retryOn, "retry-on", "unavailable,deadline-exceeded,resource-exhausted", "frontend: comma-separated gRPC codes to retry (never permission-denied)")
 	fs.DurationVar(&o.Frontend.RetryBackoff, "retry-backoff", fd.RetryBackoff, "frontend: wait before each retry")
 	fs.BoolVar(&o.Frontend.RetryOtherHost, "retry-other-host", fd.RetryOtherHost, "frontend: send each retry to a host the request has not tried")
+	fs.BoolVar(&o.Frontend.RequireXDSConnected, "require-xds-connected", fd.RequireXDSConnected,
+		"frontend: TEST SWITCH, a data plane without static stability, for regression tests: answer every request 503 Unavailable while the xDS stream to the management server is not connected, instead of serving on the cached config")
 	return fs
 }
 

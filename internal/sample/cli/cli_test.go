@@ -82,6 +82,18 @@ func TestParseFlagsAndEnvironment(t *testing.T) {
 	assert.Equal(t, 2*time.Second, o.Frontend.RequestTimeout)
 	assert.Equal(t, "xds:///backend", o.Frontend.Target)
 	assert.Equal(t, ":9901", o.Admin)
+	assert.False(t, o.Frontend.RequireXDSConnected, "static stability stays on by default")
+
+	o, err = cli.Parse([]string{"--role", "frontend", "--bootstrap", "/b.json"}, env(map[string]string{"OKBREAK_REQUIRE_XDS_CONNECTED": "true"}))
+	require.NoError(t, err)
+	assert.True(t, o.Frontend.RequireXDSConnected, "set from the environment")
+	o, err = cli.Parse([]string{"--role", "frontend", "--bootstrap", "/b.json", "--require-xds-connected=false"},
+		env(map[string]string{"OKBREAK_REQUIRE_XDS_CONNECTED": "true"}))
+	require.NoError(t, err)
+	assert.False(t, o.Frontend.RequireXDSConnected, "the flag wins over the environment")
+	o, err = cli.Parse([]string{"--role", "backend"}, env(map[string]string{"OKBREAK_REQUIRE_XDS_CONNECTED": "maybe"}))
+	require.NoError(t, err, "a frontend-only variable does not concern a backend")
+	assert.False(t, o.Frontend.RequireXDSConnected)
 
 	o, err = cli.Parse([]string{"-role=frontend"}, env(map[string]string{"GRPC_XDS_BOOTSTRAP": "/etc/grpc.json"}))
 	require.NoError(t, err)
@@ -110,6 +122,8 @@ func TestParseRejectsBadInput(t *testing.T) {
 		{[]string{"--role", "frontend", "--bootstrap", "b", "--retry-on", "often"}, nil, `"often"`},
 		{[]string{"--role", "frontend", "--bootstrap", "b", "--attempts", "0"}, nil, "attempts"},
 		{[]string{"--role", "frontend", "--bootstrap", "b", "--service", "x"}, nil, "--service does not apply"},
+		{[]string{"--role", "frontend", "--bootstrap", "b"}, map[string]string{"OKBREAK_REQUIRE_XDS_CONNECTED": "maybe"}, "OKBREAK_REQUIRE_XDS_CONNECTED"},
+		{[]string{"--role", "backend", "--require-xds-connected"}, nil, "--require-xds-connected does not apply to role backend"},
 		{[]string{"--nope"}, nil, "nope"},
 	} {
 		_, err := cli.Parse(tc.args, env(tc.env))
@@ -338,4 +352,60 @@ func TestFrontendGetsBootstrapFromFlagAndServes(t *testing.T) {
 	}
 	assert.Len(t, seen, 2)
 	assert.Contains(t, stderr.String(), "re-executing with the xDS bootstrap")
+}
+
+func TestUsageMarksRequireXDSConnectedAsTestSwitch(t *testing.T) {
+	var b bytes.Buffer
+	cli.Usage(&b)
+	assert.Contains(t, b.String(), "-require-xds-connected")
+	assert.Contains(t, b.String(), "TEST SWITCH, a data plane without static stability, for regression tests")
+}
+
+func TestFrontendRequireXDSConnectedFromEnvironment(t *testing.T) {
+	b, err := backend.New(backend.Config{Service: "backend", Instance: "backend-1"})
+	require.NoError(t, err)
+	bln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- b.Serve(ctx, bln) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	adsLn, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	ads := xdsfixture.Start(context.Background(), adsLn)
+	stopped := false
+	t.Cleanup(func() {
+		if !stopped {
+			ads.Stop()
+		}
+	})
+	require.NoError(t, ads.Set(t.Context(), "cli-test", "v1", xdsfixture.Config{
+		Route: "backend", Cluster: "backend",
+		Localities: []xdsfixture.Locality{{Region: "r", Zone: "z", Weight: 1, Endpoints: []string{bln.Addr().String()}}},
+	}))
+	path := filepath.Join(t.TempDir(), "bootstrap.json")
+	require.NoError(t, os.WriteFile(path, xdsfixture.Bootstrap(ads.Addr(), "cli-test"), 0o600))
+
+	data, admin := freeAddr(t), freeAddr(t)
+	stderr := start(t, nil, "OKBREAK_ROLE=frontend", "OKBREAK_BOOTSTRAP="+path, "OKBREAK_LISTEN="+data,
+		"OKBREAK_ADMIN="+admin, "OKBREAK_REQUIRE_XDS_CONNECTED=true")
+	var body map[string]any
+	eventually(t, 10*time.Second, "frontend serves; stderr:\n"+stderr.String(), func() bool {
+		code, b, err := getJSON("http://" + data + "/")
+		body = b
+		return err == nil && code == http.StatusOK
+	})
+	assert.Equal(t, "backend", body["service"])
+
+	ads.Stop()
+	stopped = true
+	eventually(t, 2*time.Second, "frontend refuses with the control plane gone", func() bool {
+		code, b, err := getJSON("http://" + data + "/")
+		body = b
+		return err == nil && code == http.StatusServiceUnavailable
+	})
+	assert.Equal(t, map[string]any{"code": "Unavailable", "message": "xDS server not connected (--require-xds-connected)", "attempts": 0.0}, body)
+	assert.Contains(t, stderr.String(), "require_xds_connected=true")
+	assert.Contains(t, stderr.String(), "xds stream not connected")
 }

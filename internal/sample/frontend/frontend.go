@@ -7,6 +7,11 @@
 //
 // The xDS bootstrap must be in gRPC's environment when the process starts
 // (see package xdsbootstrap); this package does not read it.
+//
+// Config.RequireXDSConnected is a test switch, not a feature: it takes away
+// the static stability gRPC's xDS client gives (serving on the cached config
+// while the control plane is away), so that okbreak's regression tests can
+// show that the harness catches a data plane without it.
 package frontend
 
 import (
@@ -19,6 +24,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -63,6 +69,16 @@ type Config struct {
 	// RetryOtherHost makes each retry avoid the hosts the request has already
 	// tried (package retrypick).
 	RetryOtherHost bool
+	// RequireXDSConnected is a TEST SWITCH: a data plane without static
+	// stability, for regression tests. When set, every proxied request is
+	// answered 503 Unavailable without an upstream attempt while the xDS
+	// client has no working ADS stream to the management server (gRPC's
+	// grpc.xds_client.connected, the okbreak_frontend_xds_connected gauge),
+	// instead of being served on the cached config. The state is tracked
+	// while Serve runs (re-read every 100 ms, and at once when gRPC counts a
+	// server failure); outside Serve every request is refused. Never set it
+	// in a real deployment: the default (false) is the resilient behaviour.
+	RequireXDSConnected bool
 	// Logger receives state changes; nil discards.
 	Logger *slog.Logger
 }
@@ -131,6 +147,15 @@ func ParseCodes(list string) ([]codes.Code, error) {
 	return out, nil
 }
 
+// xdsPollInterval is how often Serve re-reads the xDS client's connected
+// state under RequireXDSConnected. A disconnect also wakes the watcher at once
+// (server failure), so this bounds mainly how late a reconnect is seen.
+const xdsPollInterval = 100 * time.Millisecond
+
+// RefusedMessage is the message of the answer to a request refused because
+// the xDS stream is down and Config.RequireXDSConnected is set.
+const RefusedMessage = "xDS server not connected (--require-xds-connected)"
+
 // Frontend is the frontend role. It is safe for concurrent use.
 type Frontend struct {
 	cfg     Config
@@ -138,6 +163,11 @@ type Frontend struct {
 	log     *slog.Logger
 	cc      *grpc.ClientConn
 	xds     *xdsmetrics.Recorder
+	// xdsConnected is the last state the xDS watcher saw, and watching is
+	// set while the watcher runs (Serve); read only under
+	// cfg.RequireXDSConnected.
+	xdsConnected atomic.Bool
+	watching     atomic.Bool
 
 	registry *prometheus.Registry
 	requests *prometheus.CounterVec
@@ -241,6 +271,13 @@ func (f *Frontend) Close() error { return f.cc.Close() }
 // ctx is done, then shuts both down gracefully (bounded by 5 s) and closes
 // the channel. It takes ownership of both listeners.
 func (f *Frontend) Serve(ctx context.Context, data, admin net.Listener) error {
+	if f.cfg.RequireXDSConnected {
+		// Know the state before the first request can arrive.
+		f.pollXDS(true)
+		f.watching.Store(true)
+		defer f.watching.Store(false)
+		go f.watchXDS(ctx)
+	}
 	dataSrv := &http.Server{Handler: f, ReadHeaderTimeout: 10 * time.Second}
 	adminSrv := &http.Server{Handler: f.AdminHandler(), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 2)
@@ -249,7 +286,7 @@ func (f *Frontend) Serve(ctx context.Context, data, admin net.Listener) error {
 	go f.watchState(ctx)
 	f.log.Info("frontend serving", "listen", data.Addr().String(), "admin", admin.Addr().String(), "target", f.cfg.Target,
 		"attempt_timeout", f.cfg.AttemptTimeout, "attempts", f.cfg.Attempts, "request_timeout", f.cfg.RequestTimeout,
-		"retry_other_host", f.cfg.RetryOtherHost)
+		"retry_other_host", f.cfg.RetryOtherHost, "require_xds_connected", f.cfg.RequireXDSConnected)
 
 	var err error
 	select {
@@ -270,6 +307,57 @@ func (f *Frontend) watchState(ctx context.Context) {
 		state = f.cc.GetState()
 		f.log.Info("grpc channel state", "state", state.String())
 	}
+}
+
+// watchXDS keeps xdsConnected current until ctx is done: it re-reads gRPC's
+// connected gauge every xdsPollInterval, and at once when the xDS client
+// counts a server failure (gRPC clears the gauge just before it counts one).
+func (f *Frontend) watchXDS(ctx context.Context) {
+	t := time.NewTicker(xdsPollInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-f.xds.ServerFailed():
+		}
+		f.pollXDS(false)
+	}
+}
+
+// xdsUp reports whether the xDS stream is connected, under
+// RequireXDSConnected. A seen-up state is trusted (the watcher clears it
+// within xdsPollInterval, at once on a server failure); a seen-down state is
+// read again, so that neither startup nor a reconnect refuses requests the
+// xDS client could already serve. That costs a hop through the xDS client's
+// serializer per request only while the stream is down. Without a watcher
+// (outside Serve) nothing would notice a disconnect: every request is refused.
+func (f *Frontend) xdsUp() bool {
+	if !f.watching.Load() {
+		return false
+	}
+	if f.xdsConnected.Load() {
+		return true
+	}
+	f.pollXDS(false)
+	return f.xdsConnected.Load()
+}
+
+// pollXDS reads the xDS client's connected state into xdsConnected and logs
+// changes (and the first reading when first is set).
+func (f *Frontend) pollXDS(first bool) {
+	connected, known := f.xds.Connected()
+	up := connected && known
+	if f.xdsConnected.Swap(up) == up && !first {
+		return
+	}
+	if up {
+		f.log.Info("xds stream connected: serving proxied requests (--require-xds-connected)")
+		return
+	}
+	f.log.Warn("xds stream not connected: refusing proxied requests with 503 (--require-xds-connected, a test switch)",
+		"xds_client_reporting", known)
 }
 
 // AdminHandler serves /healthz, /ready, /metrics and /config_dump (the CSDS
@@ -327,10 +415,18 @@ func HTTPStatus(c codes.Code) int {
 	}
 }
 
-// ServeHTTP proxies any request as one Hello call, with retries.
+// ServeHTTP proxies any request as one Hello call, with retries; under
+// RequireXDSConnected it refuses the request while the xDS stream is down.
 func (f *Frontend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	ans, code := f.call(r.Context(), r.URL.Path)
+	var ans Answer
+	var code codes.Code
+	if f.cfg.RequireXDSConnected && !f.xdsUp() {
+		code = codes.Unavailable
+		ans = Answer{Code: code.String(), Message: RefusedMessage}
+	} else {
+		ans, code = f.call(r.Context(), r.URL.Path)
+	}
 	f.requests.WithLabelValues(code.String()).Inc()
 	f.duration.Observe(time.Since(start).Seconds())
 	w.Header().Set("Content-Type", "application/json")

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"slices"
@@ -35,20 +36,32 @@ const adsFDEnv = "OKBREAK_FRONTEND_TEST_ADS_FD"
 
 const nodeID = "frontend-test"
 
-var ads *xdsfixture.Server
+var (
+	ads *xdsfixture.Server
+	// adsStopped is set while a test holds the ADS server stopped (see
+	// stopADS); Stop must not be called twice.
+	adsStopped bool
+)
 
 func TestMain(m *testing.M) {
 	if os.Getenv(adsFDEnv) == "" {
 		os.Exit(runWithBootstrap())
 	}
-	ln, err := net.FileListener(os.NewFile(3, "ads"))
+	// FileListener dups the descriptor: close fd 3, so that stopping the
+	// server closes the socket and clients see "connection refused" (an
+	// open copy would keep accepting connections nobody serves).
+	fd3 := os.NewFile(3, "ads")
+	ln, err := net.FileListener(fd3)
+	_ = fd3.Close()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "ads listener from fd 3:", err)
 		os.Exit(1)
 	}
 	ads = xdsfixture.Start(context.Background(), ln)
 	code := m.Run()
-	ads.Stop()
+	if !adsStopped {
+		ads.Stop()
+	}
 	os.Exit(code)
 }
 
@@ -69,7 +82,14 @@ func runWithBootstrap() int {
 	cmd.Env = xdsbootstrap.ExecEnv(append(os.Environ(), adsFDEnv+"=3"), xdsfixture.Bootstrap(addr, nodeID))
 	cmd.ExtraFiles = []*os.File{f}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	if err := cmd.Run(); err != nil {
+	err = cmd.Start()
+	// The child owns the socket now; a copy kept here would keep accepting
+	// connections after the child stops its ADS server.
+	_ = f.Close()
+	if err == nil {
+		err = cmd.Wait()
+	}
+	if err != nil {
 		if ee, ok := err.(*exec.ExitError); ok {
 			return ee.ExitCode()
 		}
@@ -307,7 +327,10 @@ func TestTrafficReachesEveryBackendAndXDSIsCounted(t *testing.T) {
 		invalid, _ := value(t, g, "okbreak_frontend_xds_resource_updates_total", map[string]string{"type": "eds", "result": "invalid"})
 		return invalid >= 1
 	})
-	assert.GreaterOrEqual(t, ads.NACKs(resourcev3.EndpointType), 1, "the control plane saw the NACK")
+	// gRPC counts the invalid update before it sends the NACK.
+	eventually(t, 5*time.Second, "the control plane saw the NACK", func() bool {
+		return ads.NACKs(resourcev3.EndpointType) >= 1
+	})
 	_, found = value(t, g, "okbreak_frontend_xds_config_info", map[string]string{"type": "eds", "version": v1})
 	assert.True(t, found, "NACKed %s must leave %s in use", v2, v1)
 	_, found = value(t, g, "okbreak_frontend_xds_config_info", map[string]string{"type": "eds", "version": v2})
@@ -445,4 +468,164 @@ func TestRetryAvoidsTriedHostAcrossLocalities(t *testing.T) {
 	}
 	assert.Greater(t, retried, 5, "some requests should have met the slow host first")
 	assert.Less(t, p99(results), time.Second)
+}
+
+// stopADS stops the fixture's ADS server, as a control plane going away. The
+// returned restart starts a new one on the same address serving cfg under
+// version v (a restarted control plane rebuilding the same config); if the
+// test ends with the server still stopped, cleanup restarts it so that later
+// tests have a control plane.
+func stopADS(t *testing.T, cfg xdsfixture.Config, v string) (restart func()) {
+	t.Helper()
+	addr := ads.Addr()
+	ads.Stop()
+	adsStopped = true
+	restart = func() {
+		t.Helper()
+		if !adsStopped {
+			return
+		}
+		ln, err := net.Listen("tcp", addr)
+		require.NoError(t, err, "listen again on the ADS address")
+		ads = xdsfixture.Start(context.Background(), ln)
+		adsStopped = false
+		require.NoError(t, ads.Set(context.Background(), nodeID, v, cfg))
+	}
+	t.Cleanup(restart)
+	return restart
+}
+
+// sum adds up every series of a counter.
+func sum(t *testing.T, g prometheus.Gatherer, name string) float64 {
+	t.Helper()
+	mfs, err := g.Gather()
+	require.NoError(t, err)
+	total := 0.0
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			for _, m := range mf.GetMetric() {
+				total += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return total
+}
+
+func xdsConnected(t *testing.T, g prometheus.Gatherer) float64 {
+	t.Helper()
+	v, found := value(t, g, "okbreak_frontend_xds_connected", map[string]string{"server": ads.Addr()})
+	require.True(t, found, "the frontend's recorder must get the xDS client's connected gauge")
+	return v
+}
+
+// poll sends a request every 20 ms until one answers with want, and returns
+// how long that took and the 503s seen on the way; it fails the test after
+// within.
+func poll(t *testing.T, url string, want int, within time.Duration) (time.Duration, int) {
+	t.Helper()
+	start := time.Now()
+	refused := 0
+	for {
+		r := request(t, url)
+		if r.status == http.StatusServiceUnavailable {
+			refused++
+		}
+		if r.status == want {
+			return time.Since(start), refused
+		}
+		if time.Since(start) > within {
+			t.Fatalf("no HTTP %d within %s; last answer %d %+v", want, within, r.status, r.answer)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestRequireXDSConnectedRefusesWhileControlPlaneIsAway(t *testing.T) {
+	backends := startBackends(t, "backend", 3)
+	xcfg := config(backends)
+	v := serve(t, xcfg)
+	cfg := frontend.DefaultConfig()
+	cfg.RequireXDSConnected = true
+	fe := startFrontend(t, cfg)
+	g := fe.f.Gatherer()
+
+	for range 10 {
+		r := request(t, fe.url)
+		require.Equal(t, http.StatusOK, r.status, "connected: requests are served; %+v", r.answer)
+	}
+	require.Equal(t, 1.0, xdsConnected(t, g))
+	failuresBefore, _ := value(t, g, "okbreak_frontend_xds_server_failures_total", nil)
+
+	restart := stopADS(t, xcfg, v)
+	took, refused := poll(t, fe.url, http.StatusServiceUnavailable, 2*time.Second)
+	t.Logf("first refusal %s after the ADS server stopped", took)
+	for range 20 {
+		r := request(t, fe.url)
+		require.Equal(t, http.StatusServiceUnavailable, r.status, "still disconnected: %+v", r.answer)
+		assert.Equal(t, frontend.Answer{Code: "Unavailable", Message: frontend.RefusedMessage, Attempts: 0}, r.answer)
+		refused++
+		time.Sleep(10 * time.Millisecond)
+	}
+	assert.Equal(t, 0.0, xdsConnected(t, g))
+	failures, _ := value(t, g, "okbreak_frontend_xds_server_failures_total", nil)
+	assert.Greater(t, failures, failuresBefore, "gRPC counts the server failure")
+	unavailable, _ := value(t, g, "okbreak_frontend_requests_total", map[string]string{"code": "Unavailable"})
+	assert.Equal(t, float64(refused), unavailable, "refusals are counted as Unavailable requests")
+	ok, _ := value(t, g, "okbreak_frontend_requests_total", map[string]string{"code": "OK"})
+	assert.Equal(t, ok, sum(t, g, "okbreak_frontend_upstream_attempts_total"), "a refused request makes no upstream attempt")
+
+	// The control plane comes back with the same config: the stream
+	// reconnects (after gRPC's backoff, about 1 s for a short outage) and
+	// the refusals stop.
+	restart()
+	took, _ = poll(t, fe.url, http.StatusOK, 15*time.Second)
+	t.Logf("served again %s after the ADS server restarted", took)
+	assert.Equal(t, 1.0, xdsConnected(t, g))
+	for range 20 {
+		r := request(t, fe.url)
+		require.Equal(t, http.StatusOK, r.status, "reconnected: %+v", r.answer)
+		assert.Equal(t, "backend", r.answer.Service)
+	}
+}
+
+func TestStaticStabilityByDefault(t *testing.T) {
+	backends := startBackends(t, "backend", 3)
+	xcfg := config(backends)
+	v := serve(t, xcfg)
+	fe := startFrontend(t, frontend.DefaultConfig())
+	g := fe.f.Gatherer()
+	require.Equal(t, http.StatusOK, request(t, fe.url).status)
+	require.Equal(t, 1.0, xdsConnected(t, g))
+
+	stopADS(t, xcfg, v)
+	// The stream must really be down, or this test could not fail.
+	eventually(t, 2*time.Second, "xDS client sees the ADS server gone", func() bool {
+		return xdsConnected(t, g) == 0
+	})
+	// Longer than the refusal takes to show with --require-xds-connected.
+	seen := map[string]bool{}
+	for deadline := time.Now().Add(2500 * time.Millisecond); time.Now().Before(deadline); {
+		r := request(t, fe.url)
+		require.Equal(t, http.StatusOK, r.status, "cached config keeps serving with the control plane away: %+v", r.answer)
+		seen[r.answer.Instance] = true
+		time.Sleep(20 * time.Millisecond)
+	}
+	assert.Len(t, seen, 3, "every backend keeps getting traffic")
+	assert.Equal(t, 0.0, xdsConnected(t, g))
+}
+
+func TestRequireXDSConnectedRefusesOutsideServe(t *testing.T) {
+	cfg := frontend.DefaultConfig()
+	cfg.RequireXDSConnected = true
+	f, err := frontend.New(cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, f.Close()) })
+	// Give the xDS client time to connect: it must not matter.
+	time.Sleep(300 * time.Millisecond)
+	w := httptest.NewRecorder()
+	f.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/", nil))
+	assert.Equal(t, http.StatusServiceUnavailable, w.Code)
+	assert.JSONEq(t, `{"code":"Unavailable","message":"xDS server not connected (--require-xds-connected)","attempts":0}`, w.Body.String())
+	n, _ := value(t, f.Gatherer(), "okbreak_frontend_requests_total", map[string]string{"code": "Unavailable"})
+	assert.Equal(t, 1.0, n)
 }

@@ -17,6 +17,19 @@
 //     each scrape.
 //   - Versions come from CSDS (xds/csds), called in-process at each scrape;
 //     no port is needed.
+//
+// Connected also serves the frontend's --require-xds-connected test switch,
+// which reads the same gauge outside scrapes. How gRPC v1.85.0 sets it
+// (internal/xds/clients/xdsclient/ads_stream.go, streamEstablished): 1 from
+// the moment the very first ADS stream is created; a stream that breaks after
+// it received a response leaves it at 1 (gRFC A9: servers may close streams)
+// and the client opens a new stream at once; that new stream failing to open
+// (the channel to the server is in TRANSIENT_FAILURE: refused, or accepted
+// then closed) or failing before its first response sets it to 0 and counts
+// a grpc.xds_client.server_failure; the first response on a later stream sets
+// it back to 1. Reconnects follow gRPC's backoff (1 s, x1.6, up to 120 s). A
+// stream that hangs instead of breaking (paused server, blackholed link)
+// stays "connected" until HTTP/2 keepalive (5 min + 20 s) gives up on it.
 package xdsmetrics
 
 import (
@@ -74,6 +87,10 @@ type Recorder struct {
 	configDesc     *prometheus.Desc
 	csds           *csds.ClientStatusDiscoveryServer
 
+	// failed gets a token (coalesced) at each server failure; see
+	// ServerFailed.
+	failed chan struct{}
+
 	mu        sync.Mutex
 	reporters map[int]estats.AsyncMetricReporter
 	next      int
@@ -104,6 +121,7 @@ func New() (*Recorder, error) {
 			"Config version in use per resource type (from CSDS): one series per type and version, value 1.",
 			[]string{"type", "version"}, nil),
 		csds:      c,
+		failed:    make(chan struct{}, 1),
 		reporters: map[int]estats.AsyncMetricReporter{},
 	}
 	for _, t := range resourceTypes {
@@ -145,7 +163,39 @@ func (r *Recorder) RecordInt64Count(h *estats.Int64CountHandle, incr int64, labe
 		r.updates.WithLabelValues(TypeLabel(labelValue(d, "grpc.xds.resource_type", labels)), "invalid").Add(float64(incr))
 	case "grpc.xds_client.server_failure":
 		r.serverFailures.Add(float64(incr))
+		// Never block the xDS client: one pending token says it all.
+		select {
+		case r.failed <- struct{}{}:
+		default:
+		}
 	}
+}
+
+// ServerFailed returns a channel that receives whenever the xDS client counts
+// a server failure; tokens are coalesced, and the xDS client never waits for
+// a reader. gRPC sets grpc.xds_client.connected to 0 just before it counts a
+// failure, so a watcher can re-read Connected at once instead of at its next
+// poll. Meant for one reader: with several, each token wakes only one.
+func (r *Recorder) ServerFailed() <-chan struct{} { return r.failed }
+
+// Connected reports whether the xDS client that reports to r has a working
+// ADS stream to at least one of its servers, as gRPC's
+// grpc.xds_client.connected gauge has it at this moment (see the package doc
+// for when gRPC flips it). known is false while no xDS client reports to r:
+// before the channel has built its xDS client, or when another channel in
+// the process created the shared client for the same target.
+//
+// It asks the xDS client's reporters, which wait on the xDS client's
+// serializer: call it from a watcher, not on every request.
+func (r *Recorder) Connected() (connected, known bool) {
+	g := r.report()
+	for _, v := range g.connected {
+		known = true
+		if v > 0 {
+			connected = true
+		}
+	}
+	return connected, known
 }
 
 // RegisterAsyncReporter keeps reporter until the returned function is called;
@@ -193,11 +243,8 @@ func (g *gauges) RecordInt64AsyncGauge(h *estats.Int64AsyncGaugeHandle, v int64,
 	}
 }
 
-// Collect implements prometheus.Collector.
-func (r *Recorder) Collect(ch chan<- prometheus.Metric) {
-	r.updates.Collect(ch)
-	r.serverFailures.Collect(ch)
-
+// report asks every registered reporter for its async gauges.
+func (r *Recorder) report() *gauges {
 	r.mu.Lock()
 	reporters := make([]estats.AsyncMetricReporter, 0, len(r.reporters))
 	for _, rep := range r.reporters {
@@ -208,6 +255,15 @@ func (r *Recorder) Collect(ch chan<- prometheus.Metric) {
 	for _, rep := range reporters {
 		_ = rep.Report(g)
 	}
+	return g
+}
+
+// Collect implements prometheus.Collector.
+func (r *Recorder) Collect(ch chan<- prometheus.Metric) {
+	r.updates.Collect(ch)
+	r.serverFailures.Collect(ch)
+
+	g := r.report()
 	for server, v := range g.connected {
 		ch <- prometheus.MustNewConstMetric(r.connectedDesc, prometheus.GaugeValue, float64(v), server)
 	}
