@@ -163,3 +163,26 @@ func TestEtcdOutageFailsWithoutTheControlPlaneCache(t *testing.T) {
 	t.Logf("etcd-down-10m without the control plane's cache: %s (%s)", res.Verdict, res.Reason)
 	require.Equal(t, harness.Failed, res.Verdict, "without the control plane's cache, etcd-down-10m must fail")
 }
+
+// TestControlPlaneOutagesFailWithoutStaticStability runs the control-plane
+// cases against a data plane that refuses traffic while its xDS stream is
+// down: the data plane's cached config, not luck, is what makes a control
+// plane outage survivable.
+func TestControlPlaneOutagesFailWithoutStaticStability(t *testing.T) {
+	dp := dataPlane(t)
+	if dp != stack.GRPC {
+		t.Skip("the switch that takes static stability out (--require-xds-connected) exists in the grpc frontend only")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cat, r := setup(t, ctx, withCommandFlags(dp, stack.Edge, "--require-xds-connected"))
+	for _, name := range []string{"control-plane-down-5m", "control-plane-restart"} {
+		t.Run(name, func(t *testing.T) {
+			c, ok := cat.Case(name)
+			require.True(t, ok)
+			res := r.RunCase(ctx, c)
+			t.Logf("%s without static stability: %s (%s)", name, res.Verdict, res.Reason)
+			require.Equal(t, harness.Failed, res.Verdict, "without the data plane's cached config, %s must fail", name)
+		})
+	}
+}
