@@ -1,14 +1,14 @@
 package image
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"runtime/debug"
 	"strings"
+
+	"golang.org/x/mod/modfile"
 )
 
 // recipe says how to build one component image from Go source.
@@ -77,31 +77,13 @@ func (rc recipe) buildFlags(version string) []string {
 
 // moduleVersion returns the version of modPath that the go.mod text requires.
 func moduleVersion(gomod []byte, modPath string) (string, bool) {
-	inBlock := false
-	sc := bufio.NewScanner(bytes.NewReader(gomod))
-	for sc.Scan() {
-		line := sc.Text()
-		if i := strings.Index(line, "//"); i >= 0 {
-			line = line[:i]
-		}
-		f := strings.Fields(line)
-		if len(f) == 0 {
-			continue
-		}
-		switch {
-		case inBlock && f[0] == ")":
-			inBlock = false
-			continue
-		case !inBlock && f[0] == "require" && len(f) == 2 && f[1] == "(":
-			inBlock = true
-			continue
-		case !inBlock && f[0] == "require":
-			f = f[1:]
-		case !inBlock:
-			continue
-		}
-		if len(f) >= 2 && strings.Trim(f[0], `"`) == modPath {
-			return f[1], true
+	f, err := modfile.ParseLax("go.mod", gomod, nil)
+	if err != nil {
+		return "", false
+	}
+	for _, r := range f.Require {
+		if r.Mod.Path == modPath {
+			return r.Mod.Version, true
 		}
 	}
 	return "", false
@@ -109,55 +91,27 @@ func moduleVersion(gomod []byte, modPath string) (string, bool) {
 
 // modulePathOf returns the module path declared by the go.mod text.
 func modulePathOf(gomod []byte) string {
-	sc := bufio.NewScanner(bytes.NewReader(gomod))
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) >= 2 && f[0] == "module" {
-			return strings.Trim(f[1], `"`)
-		}
-	}
-	return ""
+	return modfile.ModulePath(gomod)
 }
 
 // localReplaceDirs returns the directories of replace directives that point
 // at the file system; their Go code is part of a repository build.
 func localReplaceDirs(root string, gomod []byte) []string {
+	// Parse, not ParseLax: the lax parser skips replace directives.
+	f, err := modfile.Parse("go.mod", gomod, nil)
+	if err != nil {
+		return nil
+	}
 	var dirs []string
-	inBlock := false
-	sc := bufio.NewScanner(bytes.NewReader(gomod))
-	for sc.Scan() {
-		line := sc.Text()
-		if i := strings.Index(line, "//"); i >= 0 {
-			line = line[:i]
-		}
-		f := strings.Fields(line)
-		if len(f) == 0 {
+	for _, r := range f.Replace {
+		target := r.New.Path
+		if r.New.Version != "" || !(strings.HasPrefix(target, "./") || strings.HasPrefix(target, "../") || filepath.IsAbs(target)) {
 			continue
 		}
-		switch {
-		case inBlock && f[0] == ")":
-			inBlock = false
-			continue
-		case !inBlock && f[0] == "replace" && len(f) == 2 && f[1] == "(":
-			inBlock = true
-			continue
-		case !inBlock && f[0] == "replace":
-			f = f[1:]
-		case !inBlock:
-			continue
+		if !filepath.IsAbs(target) {
+			target = filepath.Join(root, target)
 		}
-		for i, tok := range f {
-			if tok != "=>" || i+1 >= len(f) {
-				continue
-			}
-			target := strings.Trim(f[i+1], `"`)
-			if strings.HasPrefix(target, "./") || strings.HasPrefix(target, "../") || filepath.IsAbs(target) {
-				if !filepath.IsAbs(target) {
-					target = filepath.Join(root, target)
-				}
-				dirs = append(dirs, filepath.Clean(target))
-			}
-		}
+		dirs = append(dirs, filepath.Clean(target))
 	}
 	return dirs
 }
