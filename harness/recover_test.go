@@ -82,7 +82,10 @@ func TestRecoverAfterTheInjectorIsKilled(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	t.Setenv(stack.EnvStateDir, t.TempDir())
-	s := stacktest.Up(t, ctx, stack.GRPC)
+	// The ready timeout also bounds the wait for traffic after recovery: it
+	// must outlast gRPC's reconnect backoff (up to 120 s), which grows while
+	// the faults keep backends and the control plane out of reach.
+	s := stacktest.Up(t, ctx, stack.GRPC, stack.WithReadyTimeout(150*time.Second))
 	api, err := s.ToxiproxyAPI(ctx)
 	require.NoError(t, err)
 
