@@ -334,7 +334,11 @@ func (r *Runner) waitRecovered(ctx context.Context, pr *probe.Probe, revertAt ti
 	var rec recovery
 	err := retry.Until(ctx, "recovery", time.Until(deadline), 250*time.Millisecond, func(ctx context.Context) error {
 		if err := r.componentsHealthy(ctx); err != nil {
-			rec.why = err.Error()
+			// A check cut off by the deadline says nothing about the
+			// stack: keep the reason the last completed check gave.
+			if ctx.Err() == nil || rec.why == "" {
+				rec.why = err.Error()
+			}
 			return err
 		}
 		// Time to recover is found with a one-second sliding window; the
@@ -390,16 +394,20 @@ func (r *Runner) componentsHealthy(ctx context.Context) error {
 	return nil
 }
 
+// steadyTimeout bounds every wait for the steady state (default 90 s).
+func (r *Runner) steadyTimeout() time.Duration {
+	if r.SteadyTimeout > 0 {
+		return r.SteadyTimeout
+	}
+	return 90 * time.Second
+}
+
 // WaitSteady waits until the stack is in its steady state: every component
 // running, Toxiproxy clean, and traffic through client->edge answered by
 // every backend, none of it refused. Alerts are checked by each case's
 // own fresh rule manager before injection.
 func (r *Runner) WaitSteady(ctx context.Context) error {
-	timeout := r.SteadyTimeout
-	if timeout <= 0 {
-		timeout = 90 * time.Second
-	}
-	return retry.Until(ctx, "steady state", timeout, 250*time.Millisecond, func(ctx context.Context) error {
+	return retry.Until(ctx, "steady state", r.steadyTimeout(), 250*time.Millisecond, func(ctx context.Context) error {
 		if err := r.componentsHealthy(ctx); err != nil {
 			return err
 		}
@@ -421,10 +429,7 @@ func (r *Runner) WaitSteady(ctx context.Context) error {
 // waitNoAlerts waits until the session has evaluated its rules and no alert
 // is pending or firing, up to the steady-state timeout.
 func (r *Runner) waitNoAlerts(ctx context.Context, sess *alert.Session) error {
-	timeout := r.SteadyTimeout
-	if timeout <= 0 {
-		timeout = 90 * time.Second
-	}
+	timeout := r.steadyTimeout()
 	wctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	quiet := func() bool { return sess.Evaluations() >= 2 && len(sess.Active("")) == 0 }
