@@ -21,8 +21,12 @@ const (
 // that can eject one host of three.
 func Default(backend, other []Endpoint) Registry {
 	od := &OutlierDetection{
-		Interval:                       Duration(time.Second),
-		BaseEjectionTime:               Duration(10 * time.Second),
+		Interval:         Duration(time.Second),
+		BaseEjectionTime: Duration(10 * time.Second),
+		// A host ejected again and again stays out 10 s each time, not
+		// 10 s × n up to 300 s: once the fault is gone, it is back within
+		// one base ejection time, whatever happened before.
+		MaxEjectionTime:                Duration(10 * time.Second),
 		MaxEjectionPercent:             50,
 		Consecutive5xx:                 5,
 		ConsecutiveGatewayFailure:      5,

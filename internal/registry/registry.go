@@ -86,8 +86,12 @@ type Service struct {
 // data planes understand. gRPC enforces only success-rate and
 // failure-percentage ejection; Envoy enforces consecutive 5xx as well.
 type OutlierDetection struct {
-	Interval                       Duration `json:"interval"`
-	BaseEjectionTime               Duration `json:"base_ejection_time"`
+	Interval         Duration `json:"interval"`
+	BaseEjectionTime Duration `json:"base_ejection_time"`
+	// MaxEjectionTime caps how long a host stays ejected: each ejection
+	// lasts base × the number of times the host was ejected, up to this
+	// (both data planes default to 300 s). Unset means the default.
+	MaxEjectionTime                Duration `json:"max_ejection_time,omitempty"`
 	MaxEjectionPercent             uint32   `json:"max_ejection_percent"`
 	Consecutive5xx                 uint32   `json:"consecutive_5xx,omitempty"`
 	ConsecutiveGatewayFailure      uint32   `json:"consecutive_gateway_failure,omitempty"`

@@ -309,6 +309,7 @@ func outlierDetection(o *registry.OutlierDetection) *clusterv3.OutlierDetection 
 	od := &clusterv3.OutlierDetection{
 		Interval:                       dur(o.Interval),
 		BaseEjectionTime:               dur(o.BaseEjectionTime),
+		MaxEjectionTime:                dur(o.MaxEjectionTime),
 		MaxEjectionPercent:             u32(o.MaxEjectionPercent),
 		Consecutive_5Xx:                u32(o.Consecutive5xx),
 		ConsecutiveGatewayFailure:      u32(o.ConsecutiveGatewayFailure),

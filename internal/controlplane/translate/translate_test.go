@@ -137,6 +137,7 @@ func TestEnvoyDefaultRegistry(t *testing.T) {
 	od := be.GetOutlierDetection()
 	require.Equal(t, time.Second, od.GetInterval().AsDuration())
 	require.Equal(t, 10*time.Second, od.GetBaseEjectionTime().AsDuration())
+	require.Equal(t, 10*time.Second, od.GetMaxEjectionTime().AsDuration())
 	require.Equal(t, uint32(50), od.GetMaxEjectionPercent().GetValue())
 	require.Equal(t, uint32(5), od.GetConsecutive_5Xx().GetValue())
 	require.Equal(t, uint32(5), od.GetConsecutiveGatewayFailure().GetValue())
