@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -229,6 +230,7 @@ func (r *Runner) RunCase(ctx context.Context, c catalog.Case) (res Result) {
 		res.Verdict, res.Reason = Failed, err.Error()
 		return res
 	}
+	outcomes := outcomes(ctx, faults)
 	res.Facts = facts(faults)
 
 	revertAt, rerr := revert()
@@ -267,7 +269,7 @@ func (r *Runner) RunCase(ctx context.Context, c catalog.Case) (res Result) {
 	if c.Class == catalog.NotOK {
 		r.judgeNotOK(&res, c, sess, inject, faultEnd)
 	} else {
-		r.judgeOkToBreak(&res, c, sess, slo, inject, end, recovered)
+		r.judgeOkToBreak(&res, c, sess, slo, inject, end, recovered, outcomes)
 	}
 	if res.Verdict != Expected(c.Class) {
 		res.Evidence = r.evidence(ctx, sess)
@@ -316,6 +318,20 @@ func facts(fs []fault.Fault) map[string]any {
 	}
 	if len(out) == 0 {
 		return nil
+	}
+	return out
+}
+
+// outcomes asks every fault that checks a reaction of its own (an
+// Outcomer) whether it happened, and returns what went otherwise.
+func outcomes(ctx context.Context, fs []fault.Fault) []string {
+	var out []string
+	for _, f := range fs {
+		if o, ok := f.(fault.Outcomer); ok {
+			if err := o.Outcome(ctx); err != nil {
+				out = append(out, err.Error())
+			}
+		}
 	}
 	return out
 }
@@ -475,8 +491,8 @@ func (r *Runner) judgeNotOK(res *Result, c catalog.Case, sess *alert.Session, in
 	}
 }
 
-func (r *Runner) judgeOkToBreak(res *Result, c catalog.Case, sess *alert.Session, slo probe.SLO, inject, end time.Time, rec recovery) {
-	var problems []string
+func (r *Runner) judgeOkToBreak(res *Result, c catalog.Case, sess *alert.Session, slo probe.SLO, inject, end time.Time, rec recovery, outcomes []string) {
+	problems := slices.Clone(outcomes)
 	invalid := false
 	for _, w := range []struct {
 		name string

@@ -186,3 +186,37 @@ func TestControlPlaneOutagesFailWithoutStaticStability(t *testing.T) {
 		})
 	}
 }
+
+// TestFrontendCasesFailWithoutTheirMechanism runs three ok-to-break cases,
+// each against a gRPC frontend with one test switch that takes out what
+// makes the case survivable, and requires each to fail:
+//   - control-plane-slow: traffic that waits on the control plane (every
+//     request first makes a round trip to the xDS server);
+//   - xds-rejected-push: a data plane that drops its config on a NACK
+//     instead of keeping the last good one;
+//   - bad-config-at-start: a new instance that keeps running on a bootstrap
+//     it cannot load instead of exiting non-zero at once.
+//
+// Each runs on a stack of its own, so that one switch cannot mask another.
+func TestFrontendCasesFailWithoutTheirMechanism(t *testing.T) {
+	dp := dataPlane(t)
+	if dp != stack.GRPC {
+		t.Skip("the switches that take these mechanisms out exist in the grpc frontend only")
+	}
+	for _, tc := range []struct{ name, flag, without string }{
+		{"control-plane-slow", "--wait-on-control-plane", "traffic that never waits on the control plane"},
+		{"xds-rejected-push", "--drop-config-on-nack", "keeping the last good config on a NACK"},
+		{"bad-config-at-start", "--keep-running-on-bad-bootstrap", "failing fast on a bootstrap it cannot load"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			cat, r := setup(t, ctx, withCommandFlags(dp, stack.Edge, tc.flag))
+			c, ok := cat.Case(tc.name)
+			require.True(t, ok, "case %s is in the catalog", tc.name)
+			res := r.RunCase(ctx, c)
+			t.Logf("%s with %s: %s (%s)", tc.name, tc.flag, res.Verdict, res.Reason)
+			require.Equal(t, harness.Failed, res.Verdict, "without %s, %s must fail", tc.without, tc.name)
+		})
+	}
+}

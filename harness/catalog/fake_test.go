@@ -45,8 +45,9 @@ func (fakeFaults) Check(typ, target string, params map[string]any) error {
 	if !slices.Contains(fakeKinds[typ], target) {
 		return fmt.Errorf("unknown target %s", target)
 	}
+	known := map[string][]string{"latency": {"latency", "jitter"}, "bad_config_at_start": {"exit_within"}}
 	for k, v := range params {
-		if typ != "latency" || (k != "latency" && k != "jitter") {
+		if !slices.Contains(known[typ], k) {
 			return fmt.Errorf("unknown parameter %q for %s", k, typ)
 		}
 		s, ok := v.(string)

@@ -211,6 +211,37 @@ func (f *badConfigFault) ExitFacts() (exited bool, code int, after time.Duration
 	return exited, code, after
 }
 
+// Outcome implements Outcomer: the second instance must have exited with a
+// non-zero code within exit_within. It waits for the watcher, which gives up
+// at exit_within.
+func (f *badConfigFault) Outcome(ctx context.Context) error {
+	f.wmu.Lock()
+	done := f.done
+	f.wmu.Unlock()
+	if done == nil {
+		return fmt.Errorf("%s: no second instance is being watched", f.Name())
+	}
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return fmt.Errorf("%s: waiting for the second instance to exit: %w", f.Name(), ctx.Err())
+	}
+	fs := f.Facts()
+	if e, ok := fs["watch_error"].(string); ok {
+		return fmt.Errorf("%s: watching the second instance: %s", f.Name(), e)
+	}
+	exited, code, after := f.ExitFacts()
+	switch {
+	case !exited:
+		return fmt.Errorf("the new instance of %s with a config it cannot load was still running after %s (want: exit non-zero within %s)", f.comp.Name, f.within, f.within)
+	case code == 0:
+		return fmt.Errorf("the new instance of %s with a config it cannot load exited 0 (want: non-zero, so that the rollout sees it failed)", f.comp.Name)
+	case after > f.within:
+		return fmt.Errorf("the new instance of %s took %s to exit (want: within %s)", f.comp.Name, after, f.within)
+	}
+	return nil
+}
+
 // Revert implements Fault: it stops the watcher and removes the second
 // instance.
 func (f *badConfigFault) Revert(ctx context.Context) error {

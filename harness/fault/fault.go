@@ -48,6 +48,17 @@ type Observer interface {
 	Facts() Facts
 }
 
+// Outcomer is a fault whose case demands a reaction of the system that the
+// probe and the alerts cannot see: bad_config_at_start's second instance
+// must exit non-zero within exit_within. Outcome waits (up to the fault's
+// own bound, or until ctx ends) until the reaction is known, and returns nil
+// when it happened as demanded, or an error that says what happened
+// instead. Call it after Inject returned and before Revert; it is safe for
+// concurrent use and may be called more than once.
+type Outcomer interface {
+	Outcome(ctx context.Context) error
+}
+
 // Facts are observations keyed by name ("exit_code", "time_to_exit").
 // Values are plain JSON values (numbers, strings, booleans); durations are
 // strings such as "1.2s".

@@ -63,12 +63,16 @@ type Options struct {
 	Frontend  frontend.Config
 	Admin     string
 	Bootstrap string
+	// WaitOnControlPlane and KeepRunningOnBadBootstrap are TEST SWITCHES
+	// (see their flags).
+	WaitOnControlPlane        bool
+	KeepRunningOnBadBootstrap bool
 }
 
 var (
 	commonFlags   = []string{"role", "listen", "exit-at-start"}
 	backendFlags  = []string{"service", "instance", "latency", "error-ratio", "known-services"}
-	frontendFlags = []string{"target", "bootstrap", "admin", "attempt-timeout", "attempts", "request-timeout", "retry-on", "retry-backoff", "retry-other-host", "require-xds-connected"}
+	frontendFlags = []string{"target", "bootstrap", "admin", "attempt-timeout", "attempts", "request-timeout", "retry-on", "retry-backoff", "retry-other-host", "require-xds-connected", "drop-config-on-nack", "wait-on-control-plane", "keep-running-on-bad-bootstrap"}
 )
 
 func flagSet(o *Options, retryOn, known *string) *flag.FlagSet {
@@ -95,6 +99,12 @@ func flagSet(o *Options, retryOn, known *string) *flag.FlagSet {
 	fs.BoolVar(&o.Frontend.RetryOtherHost, "retry-other-host", fd.RetryOtherHost, "frontend: send each retry to a host the request has not tried")
 	fs.BoolVar(&o.Frontend.RequireXDSConnected, "require-xds-connected", fd.RequireXDSConnected,
 		"frontend: TEST SWITCH, a data plane without static stability, for regression tests: answer every request 503 Unavailable while the xDS stream to the management server is not connected, instead of serving on the cached config")
+	fs.BoolVar(&o.Frontend.DropConfigOnNACK, "drop-config-on-nack", fd.DropConfigOnNACK,
+		"frontend: TEST SWITCH, a data plane that does not keep its last good config, for regression tests: answer every request 503 Unavailable while the xDS client holds a resource it rejected (NACKed)")
+	fs.BoolVar(&o.WaitOnControlPlane, "wait-on-control-plane", false,
+		"frontend: TEST SWITCH, a data plane whose traffic waits on the control plane, for regression tests: every request first makes one call to the bootstrap's xDS server and waits for the answer")
+	fs.BoolVar(&o.KeepRunningOnBadBootstrap, "keep-running-on-bad-bootstrap", false,
+		"frontend: TEST SWITCH, a data plane that does not fail fast, for regression tests: on an xDS bootstrap it cannot load, log the error and keep running (serving nothing) instead of exiting 1")
 	return fs
 }
 
@@ -283,6 +293,13 @@ func runBackend(ctx context.Context, o Options, log *slog.Logger) error {
 func runFrontend(ctx context.Context, o Options, p Process, log *slog.Logger) error {
 	start := time.Now()
 	contents, err := xdsbootstrap.Load(o.Bootstrap)
+	if err != nil && o.KeepRunningOnBadBootstrap {
+		// A rollout that never fails: the instance hangs, unready, until
+		// it is stopped.
+		log.Error("bad xDS bootstrap; keeping running, serving nothing (--keep-running-on-bad-bootstrap, a test switch)", "err", err)
+		<-ctx.Done()
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("bad xDS bootstrap: %w", err)
 	}
@@ -313,6 +330,13 @@ func runFrontend(ctx context.Context, o Options, p Process, log *slog.Logger) er
 	}
 	cfg := o.Frontend
 	cfg.Logger = log
+	if o.WaitOnControlPlane {
+		if cfg.WaitOnControlPlane, err = xdsbootstrap.ServerURI(contents); err != nil {
+			_ = data.Close()
+			_ = admin.Close()
+			return fmt.Errorf("--wait-on-control-plane: xDS server of %s: %w", o.Bootstrap, err)
+		}
+	}
 	f, err := frontend.New(cfg)
 	if err != nil {
 		_ = data.Close()

@@ -8,10 +8,13 @@
 // The xDS bootstrap must be in gRPC's environment when the process starts
 // (see package xdsbootstrap); this package does not read it.
 //
-// Config.RequireXDSConnected is a test switch, not a feature: it takes away
-// the static stability gRPC's xDS client gives (serving on the cached config
-// while the control plane is away), so that okbreak's regression tests can
-// show that the harness catches a data plane without it.
+// Config.RequireXDSConnected, Config.DropConfigOnNACK and
+// Config.WaitOnControlPlane are test switches, not features: each takes away
+// one thing that makes a control plane fault survivable (serving on the
+// cached config while the control plane is away; keeping the last good
+// config when a push is rejected; traffic that never waits on the control
+// plane), so that okbreak's regression tests can show that the harness
+// catches a data plane without it.
 package frontend
 
 import (
@@ -36,6 +39,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/structpb"
 
 	_ "google.golang.org/grpc/xds" // Registers the xds:/// resolver and balancers.
@@ -79,6 +83,21 @@ type Config struct {
 	// server failure); outside Serve every request is refused. Never set it
 	// in a real deployment: the default (false) is the resilient behaviour.
 	RequireXDSConnected bool
+	// DropConfigOnNACK is a TEST SWITCH: a data plane that does not keep
+	// its last good config when it rejects a push. When set, every proxied
+	// request is answered 503 Unavailable without an upstream attempt while
+	// the xDS client holds any resource it NACKed (CSDS status NACKED), i.e.
+	// from a rejected update until an accepted one replaces it. Tracked while
+	// Serve runs (re-read every 100 ms). Never set it in a real deployment.
+	DropConfigOnNACK bool
+	// WaitOnControlPlane is a TEST SWITCH: a data plane whose traffic waits
+	// on the control plane. When set (to the xDS server's address, as the
+	// bootstrap names it), every proxied request first makes one unary call
+	// to that server and waits for its answer, whatever it is (the control
+	// plane need not implement the method); a request whose call gets no
+	// answer within the request timeout is answered 503. Never set it in a
+	// real deployment.
+	WaitOnControlPlane string
 	// Logger receives state changes; nil discards.
 	Logger *slog.Logger
 }
@@ -156,6 +175,14 @@ const xdsPollInterval = 100 * time.Millisecond
 // the xDS stream is down and Config.RequireXDSConnected is set.
 const RefusedMessage = "xDS server not connected (--require-xds-connected)"
 
+// NACKedMessage is the message of the answer to a request refused because
+// the xDS client holds a rejected resource and Config.DropConfigOnNACK is set.
+const NACKedMessage = "xDS config rejected, last good config dropped (--drop-config-on-nack)"
+
+// controlPlaneMethod is the call Config.WaitOnControlPlane makes: gRPC's
+// health check, which any answer (Unimplemented included) completes.
+const controlPlaneMethod = "/grpc.health.v1.Health/Check"
+
 // Frontend is the frontend role. It is safe for concurrent use.
 type Frontend struct {
 	cfg     Config
@@ -168,6 +195,13 @@ type Frontend struct {
 	// cfg.RequireXDSConnected.
 	xdsConnected atomic.Bool
 	watching     atomic.Bool
+	// nacked is set while the xDS client holds a NACKed resource, and
+	// nackWatching while Serve tracks it; read only under
+	// cfg.DropConfigOnNACK.
+	nacked       atomic.Bool
+	nackWatching atomic.Bool
+	// cp is the channel to the control plane under cfg.WaitOnControlPlane.
+	cp *grpc.ClientConn
 
 	registry *prometheus.Registry
 	requests *prometheus.CounterVec
@@ -251,6 +285,16 @@ func New(cfg Config) (*Frontend, error) {
 	}
 	f.cc = cc
 	cc.Connect()
+	if cfg.WaitOnControlPlane != "" {
+		cp, err := grpc.NewClient("passthrough:///"+cfg.WaitOnControlPlane,
+			grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			_ = cc.Close()
+			return nil, fmt.Errorf("frontend: dial control plane %s: %w", cfg.WaitOnControlPlane, err)
+		}
+		f.cp = cp
+		cp.Connect()
+	}
 	return f, nil
 }
 
@@ -264,8 +308,15 @@ func (f *Frontend) XDS() *xdsmetrics.Recorder { return f.xds }
 // be routed: the channel is READY (it has a ready subchannel).
 func (f *Frontend) Ready() bool { return f.cc.GetState() == connectivity.Ready }
 
-// Close closes the gRPC channel (and releases the xDS client).
-func (f *Frontend) Close() error { return f.cc.Close() }
+// Close closes the gRPC channels (and releases the xDS client).
+func (f *Frontend) Close() error { return errors.Join(f.cc.Close(), f.closeCP()) }
+
+func (f *Frontend) closeCP() error {
+	if f.cp == nil {
+		return nil
+	}
+	return f.cp.Close()
+}
 
 // Serve serves proxied HTTP on data and the admin endpoints on admin until
 // ctx is done, then shuts both down gracefully (bounded by 5 s) and closes
@@ -278,6 +329,12 @@ func (f *Frontend) Serve(ctx context.Context, data, admin net.Listener) error {
 		defer f.watching.Store(false)
 		go f.watchXDS(ctx)
 	}
+	if f.cfg.DropConfigOnNACK {
+		f.pollNACK(true)
+		f.nackWatching.Store(true)
+		defer f.nackWatching.Store(false)
+		go f.watchNACK(ctx)
+	}
 	dataSrv := &http.Server{Handler: f, ReadHeaderTimeout: 10 * time.Second}
 	adminSrv := &http.Server{Handler: f.AdminHandler(), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 2)
@@ -286,7 +343,8 @@ func (f *Frontend) Serve(ctx context.Context, data, admin net.Listener) error {
 	go f.watchState(ctx)
 	f.log.Info("frontend serving", "listen", data.Addr().String(), "admin", admin.Addr().String(), "target", f.cfg.Target,
 		"attempt_timeout", f.cfg.AttemptTimeout, "attempts", f.cfg.Attempts, "request_timeout", f.cfg.RequestTimeout,
-		"retry_other_host", f.cfg.RetryOtherHost, "require_xds_connected", f.cfg.RequireXDSConnected)
+		"retry_other_host", f.cfg.RetryOtherHost, "require_xds_connected", f.cfg.RequireXDSConnected,
+		"drop_config_on_nack", f.cfg.DropConfigOnNACK, "wait_on_control_plane", f.cfg.WaitOnControlPlane)
 
 	var err error
 	select {
@@ -295,7 +353,7 @@ func (f *Frontend) Serve(ctx context.Context, data, admin net.Listener) error {
 	}
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	err = errors.Join(err, dataSrv.Shutdown(shutdownCtx), adminSrv.Shutdown(shutdownCtx), f.cc.Close())
+	err = errors.Join(err, dataSrv.Shutdown(shutdownCtx), adminSrv.Shutdown(shutdownCtx), f.Close())
 	return err
 }
 
@@ -360,6 +418,55 @@ func (f *Frontend) pollXDS(first bool) {
 		"xds_client_reporting", known)
 }
 
+// watchNACK keeps nacked current every xdsPollInterval until ctx is done.
+func (f *Frontend) watchNACK(ctx context.Context) {
+	t := time.NewTicker(xdsPollInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		f.pollNACK(false)
+	}
+}
+
+// pollNACK reads from CSDS whether the xDS client holds a NACKed resource
+// and logs changes (and the first reading when first is set).
+func (f *Frontend) pollNACK(first bool) {
+	nacked := xdsmetrics.NACKed(f.xds.Dump())
+	if f.nacked.Swap(len(nacked) > 0) == (len(nacked) > 0) && !first {
+		return
+	}
+	if len(nacked) > 0 {
+		f.log.Warn("xds config rejected: refusing proxied requests with 503 (--drop-config-on-nack, a test switch)",
+			"nacked", strings.Join(nacked, ","))
+		return
+	}
+	f.log.Info("no rejected xds config: serving proxied requests (--drop-config-on-nack)")
+}
+
+// configDropped reports whether a request must be refused under
+// DropConfigOnNACK: a rejected resource is held, or nothing tracks it.
+func (f *Frontend) configDropped() bool {
+	return !f.nackWatching.Load() || f.nacked.Load()
+}
+
+// waitOnControlPlane makes the round trip to the control plane that
+// WaitOnControlPlane puts in front of every request; it reports false when
+// no answer came within the request timeout.
+func (f *Frontend) waitOnControlPlane(ctx context.Context) (bool, string) {
+	ctx, cancel := context.WithTimeout(ctx, f.cfg.RequestTimeout)
+	defer cancel()
+	err := f.cp.Invoke(ctx, controlPlaneMethod, &emptypb.Empty{}, &emptypb.Empty{})
+	switch status.Code(err) {
+	case codes.Unavailable, codes.DeadlineExceeded, codes.Canceled:
+		return false, "no answer from the control plane (--wait-on-control-plane): " + status.Convert(err).Message()
+	}
+	return true, ""
+}
+
 // AdminHandler serves /healthz, /ready, /metrics and /config_dump (the CSDS
 // view as JSON).
 func (f *Frontend) AdminHandler() http.Handler {
@@ -421,10 +528,21 @@ func (f *Frontend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	var ans Answer
 	var code codes.Code
-	if f.cfg.RequireXDSConnected && !f.xdsUp() {
+	switch {
+	case f.cfg.RequireXDSConnected && !f.xdsUp():
 		code = codes.Unavailable
 		ans = Answer{Code: code.String(), Message: RefusedMessage}
-	} else {
+	case f.cfg.DropConfigOnNACK && f.configDropped():
+		code = codes.Unavailable
+		ans = Answer{Code: code.String(), Message: NACKedMessage}
+	default:
+		if f.cp != nil {
+			if ok, why := f.waitOnControlPlane(r.Context()); !ok {
+				code = codes.Unavailable
+				ans = Answer{Code: code.String(), Message: why}
+				break
+			}
+		}
 		ans, code = f.call(r.Context(), r.URL.Path)
 	}
 	f.requests.WithLabelValues(code.String()).Inc()

@@ -216,3 +216,22 @@ func ExecEnv(environ []string, contents []byte) []string {
 	}
 	return append(out, EnvContents+"="+string(contents))
 }
+
+// ServerURI returns the first xds_servers entry's server_uri as host:port
+// (a dns:/// or passthrough:/// scheme taken off) from a valid bootstrap.
+func ServerURI(contents []byte) (string, error) {
+	var b struct {
+		XDSServers []server `json:"xds_servers"`
+	}
+	if err := json.Unmarshal(contents, &b); err != nil {
+		return "", err
+	}
+	if len(b.XDSServers) == 0 {
+		return "", errors.New("xds_servers is empty")
+	}
+	uri := b.XDSServers[0].ServerURI
+	for _, scheme := range []string{"dns:///", "passthrough:///"} {
+		uri = strings.TrimPrefix(uri, scheme)
+	}
+	return uri, nil
+}

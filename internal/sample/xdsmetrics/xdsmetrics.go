@@ -38,6 +38,7 @@ import (
 	"sync"
 	"time"
 
+	adminv3 "github.com/envoyproxy/go-control-plane/envoy/admin/v3"
 	v3statuspb "github.com/envoyproxy/go-control-plane/envoy/service/status/v3"
 	"github.com/prometheus/client_golang/prometheus"
 	estats "google.golang.org/grpc/experimental/stats"
@@ -297,6 +298,21 @@ func (r *Recorder) Versions() map[[2]string]bool {
 		for _, x := range cfg.GetGenericXdsConfigs() {
 			if v := x.GetVersionInfo(); v != "" {
 				out[[2]string{TypeLabel(x.GetTypeUrl()), v}] = true
+			}
+		}
+	}
+	return out
+}
+
+// NACKed lists the resources ("type/name") a CSDS dump shows as NACKed: the
+// xDS client rejected their latest update. gRPC keeps serving a NACKed
+// resource's last accepted version; only a test switch acts on this list.
+func NACKed(dump *v3statuspb.ClientStatusResponse) []string {
+	var out []string
+	for _, cfg := range dump.GetConfig() {
+		for _, x := range cfg.GetGenericXdsConfigs() {
+			if x.GetClientStatus() == adminv3.ClientResourceStatus_NACKED {
+				out = append(out, TypeLabel(x.GetTypeUrl())+"/"+x.GetName())
 			}
 		}
 	}
