@@ -10,7 +10,7 @@ GO      ?= go
 # t.Cleanup and would leave containers behind.
 TESTFLAGS ?= -p 1 -timeout 40m -count=1
 
-.PHONY: test run up images bench lint compose
+.PHONY: test run up images bench lint compose stability
 
 test: ## run every test (unit and stack integration); builds images as needed
 	$(GO) test $(TESTFLAGS) ./...
@@ -23,6 +23,9 @@ up: ## bring the default stack up; Ctrl-C tears it down
 
 images: ## build (or reuse) every component image, tagged okbreak/<name>:latest
 	$(GO) run ./cmd/okbreak images
+
+stability: ## run the whole catalog RUNS times in a row (default 5) and compare the verdicts
+	scripts/stability $(or $(RUNS),5) --data-plane $(OKBREAK_DATA_PLANE)
 
 bench: ## warm start of the whole default stack
 	$(GO) test ./harness/stack -run '^$$' -bench StackUp -benchtime 3x -timeout 20m
