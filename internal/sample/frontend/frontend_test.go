@@ -20,6 +20,9 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/okbreak/okbreak/internal/sample/backend"
 	"github.com/okbreak/okbreak/internal/sample/frontend"
@@ -628,4 +631,233 @@ func TestRequireXDSConnectedRefusesOutsideServe(t *testing.T) {
 	assert.JSONEq(t, `{"code":"Unavailable","message":"xDS server not connected (--require-xds-connected)","attempts":0}`, w.Body.String())
 	n, _ := value(t, f.Gatherer(), "okbreak_frontend_requests_total", map[string]string{"code": "Unavailable"})
 	assert.Equal(t, 1.0, n)
+}
+
+// controlPlane is a gRPC server standing in for the xDS server under
+// WaitOnControlPlane: it implements no service, so every call gets
+// Unimplemented (after delay), and it records the methods called.
+type controlPlane struct {
+	addr  string
+	mu    sync.Mutex
+	calls []string
+}
+
+func (c *controlPlane) called() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.calls)
+}
+
+func startControlPlane(t *testing.T, delay time.Duration) *controlPlane {
+	t.Helper()
+	c := &controlPlane{}
+	srv := grpc.NewServer(grpc.UnknownServiceHandler(func(_ any, stream grpc.ServerStream) error {
+		method, _ := grpc.MethodFromServerStream(stream)
+		c.mu.Lock()
+		c.calls = append(c.calls, method)
+		c.mu.Unlock()
+		if delay > 0 {
+			select {
+			case <-time.After(delay):
+			case <-stream.Context().Done():
+			}
+		}
+		return status.Errorf(codes.Unimplemented, "unknown method %s", method)
+	}))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	c.addr = ln.Addr().String()
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	t.Cleanup(func() {
+		srv.Stop()
+		assert.NoError(t, <-done)
+	})
+	return c
+}
+
+// silentListener accepts TCP connections and never answers on them: a
+// control plane that is there but does not speak HTTP/2 (hung, or a
+// blackhole behind a proxy).
+func silentListener(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	var mu sync.Mutex
+	var conns []net.Conn
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		_ = ln.Close()
+		<-done
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			_ = c.Close()
+		}
+	})
+	return ln.Addr().String()
+}
+
+func TestWaitOnControlPlaneAnsweredServes(t *testing.T) {
+	backends := startBackends(t, "backend", 2)
+	serve(t, config(backends))
+
+	t.Run("any answer lets the request through", func(t *testing.T) {
+		cp := startControlPlane(t, 0)
+		cfg := frontend.DefaultConfig()
+		cfg.WaitOnControlPlane = cp.addr
+		fe := startFrontend(t, cfg)
+		for range 10 {
+			r := request(t, fe.url)
+			require.Equal(t, http.StatusOK, r.status, "%+v", r.answer)
+			assert.Equal(t, "backend", r.answer.Service)
+		}
+		calls := cp.called()
+		assert.Len(t, calls, 10, "one control plane call per request")
+		for _, m := range calls {
+			assert.Equal(t, "/grpc.health.v1.Health/Check", m)
+		}
+	})
+
+	t.Run("every request waits for the answer", func(t *testing.T) {
+		const delay = 300 * time.Millisecond
+		cp := startControlPlane(t, delay)
+		cfg := frontend.DefaultConfig()
+		cfg.WaitOnControlPlane = cp.addr
+		fe := startFrontend(t, cfg)
+		for range 3 {
+			r := request(t, fe.url)
+			require.Equal(t, http.StatusOK, r.status, "%+v", r.answer)
+			assert.GreaterOrEqual(t, r.elapsed, delay)
+		}
+		assert.Len(t, cp.called(), 3)
+	})
+
+	t.Run("unset makes no call", func(t *testing.T) {
+		cp := startControlPlane(t, 0)
+		fe := startFrontend(t, frontend.DefaultConfig())
+		for range 5 {
+			require.Equal(t, http.StatusOK, request(t, fe.url).status)
+		}
+		assert.Empty(t, cp.called())
+	})
+}
+
+func TestWaitOnControlPlaneUnansweredRefuses(t *testing.T) {
+	backends := startBackends(t, "backend", 2)
+	serve(t, config(backends))
+	closed := freeAddr(t)
+
+	for _, tc := range []struct {
+		name, addr string
+	}{
+		{"accepts but never speaks HTTP/2", silentListener(t)},
+		{"connection refused", closed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := frontend.DefaultConfig()
+			cfg.RequestTimeout = 300 * time.Millisecond
+			cfg.WaitOnControlPlane = tc.addr
+			fe := startFrontend(t, cfg)
+			g := fe.f.Gatherer()
+			for range 3 {
+				r := request(t, fe.url)
+				require.Equal(t, http.StatusServiceUnavailable, r.status, "%+v", r.answer)
+				assert.Equal(t, "Unavailable", r.answer.Code)
+				assert.Contains(t, r.answer.Message, "--wait-on-control-plane")
+				assert.Zero(t, r.answer.Attempts)
+				t.Logf("%s %+v", r.elapsed, r.answer)
+				assert.Less(t, r.elapsed, 2*time.Second, "bounded by the request timeout")
+			}
+			unavailable, _ := value(t, g, "okbreak_frontend_requests_total", map[string]string{"code": "Unavailable"})
+			assert.Equal(t, 3.0, unavailable)
+			assert.Zero(t, sum(t, g, "okbreak_frontend_upstream_attempts_total"), "a refused request makes no upstream attempt")
+		})
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	return addr
+}
+
+func TestDropConfigOnNACKRefusesWhileARejectedResourceIsHeld(t *testing.T) {
+	backends := startBackends(t, "backend", 2)
+	good := config(backends)
+	serve(t, good)
+	cfg := frontend.DefaultConfig()
+	cfg.DropConfigOnNACK = true
+	fe := startFrontend(t, cfg)
+	// The same xDS client without the switch: it keeps serving on the last
+	// good config, so a refusal comes from the switch alone.
+	plain := startFrontend(t, frontend.DefaultConfig())
+	g := fe.f.Gatherer()
+
+	for range 10 {
+		r := request(t, fe.url)
+		require.Equal(t, http.StatusOK, r.status, "nothing rejected: requests are served; %+v", r.answer)
+	}
+
+	// A locality without an ID: gRPC NACKs the EDS resource.
+	broken := config(backends)
+	broken.Localities[0].Region, broken.Localities[0].Zone = "", ""
+	nacksBefore := ads.NACKs(resourcev3.EndpointType)
+	serve(t, broken)
+	took, refused := poll(t, fe.url, http.StatusServiceUnavailable, 5*time.Second)
+	t.Logf("first refusal %s after the bad push", took)
+	assert.Greater(t, ads.NACKs(resourcev3.EndpointType), nacksBefore, "the control plane saw the NACK")
+	attemptsBefore := sum(t, g, "okbreak_frontend_upstream_attempts_total")
+	for range 10 {
+		r := request(t, fe.url)
+		require.Equal(t, http.StatusServiceUnavailable, r.status, "rejected resource held: %+v", r.answer)
+		assert.Equal(t, frontend.Answer{Code: "Unavailable", Message: frontend.NACKedMessage}, r.answer)
+		refused++
+		p := request(t, plain.url)
+		require.Equal(t, http.StatusOK, p.status, "without the switch the cached config serves: %+v", p.answer)
+	}
+	assert.Equal(t, attemptsBefore, sum(t, g, "okbreak_frontend_upstream_attempts_total"), "a refused request makes no upstream attempt")
+	unavailable, _ := value(t, g, "okbreak_frontend_requests_total", map[string]string{"code": "Unavailable"})
+	assert.Equal(t, float64(refused), unavailable)
+
+	// An accepted push replaces the rejected one: served again.
+	serve(t, good)
+	took, _ = poll(t, fe.url, http.StatusOK, 5*time.Second)
+	t.Logf("served again %s after the good push", took)
+	for range 10 {
+		r := request(t, fe.url)
+		require.Equal(t, http.StatusOK, r.status, "good config back: %+v", r.answer)
+		assert.Equal(t, "backend", r.answer.Service)
+	}
+}
+
+func TestDropConfigOnNACKRefusesOutsideServe(t *testing.T) {
+	backends := startBackends(t, "backend", 1)
+	serve(t, config(backends))
+	cfg := frontend.DefaultConfig()
+	cfg.DropConfigOnNACK = true
+	f, err := frontend.New(cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, f.Close()) })
+	// The config is in and accepted: it must not matter.
+	eventually(t, 10*time.Second, "channel ready", f.Ready)
+	w := httptest.NewRecorder()
+	f.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/", nil))
+	assert.Equal(t, http.StatusServiceUnavailable, w.Code)
+	assert.JSONEq(t, `{"code":"Unavailable","message":"xDS config rejected, last good config dropped (--drop-config-on-nack)","attempts":0}`, w.Body.String())
 }

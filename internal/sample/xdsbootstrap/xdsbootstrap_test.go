@@ -83,3 +83,42 @@ func TestInEffectAndExecEnv(t *testing.T) {
 	out := xdsbootstrap.ExecEnv([]string{"A=1", "GRPC_XDS_BOOTSTRAP=/x", "GRPC_XDS_BOOTSTRAP_CONFIG=old", "B=2=3"}, contents)
 	assert.Equal(t, []string{"A=1", "B=2=3", "GRPC_XDS_BOOTSTRAP_CONFIG=" + good}, out)
 }
+
+func TestServerURIIsTheFirstServersHostPort(t *testing.T) {
+	for _, tc := range []struct{ uri, want string }{
+		{"toxiproxy:10001", "toxiproxy:10001"},
+		{"dns:///control-plane:18000", "control-plane:18000"},
+		{"passthrough:///127.0.0.1:18000", "127.0.0.1:18000"},
+		{"[::1]:18000", "[::1]:18000"},
+	} {
+		b := strings.Replace(good, "toxiproxy:10001", tc.uri, 1)
+		require.NoError(t, xdsbootstrap.Validate([]byte(b)), b)
+		got, err := xdsbootstrap.ServerURI([]byte(b))
+		if assert.NoError(t, err, tc.uri) {
+			assert.Equal(t, tc.want, got, tc.uri)
+		}
+	}
+	// Only the first server counts: it is the one gRPC talks to.
+	two := strings.Replace(good, `[{"server_uri": "toxiproxy:10001"`,
+		`[{"server_uri": "dns:///first:1", "channel_creds": [{"type": "insecure"}]}, {"server_uri": "second:2"`, 1)
+	require.NoError(t, xdsbootstrap.Validate([]byte(two)), two)
+	got, err := xdsbootstrap.ServerURI([]byte(two))
+	require.NoError(t, err)
+	assert.Equal(t, "first:1", got)
+}
+
+func TestServerURIRejectsBootstrapsWithoutAServer(t *testing.T) {
+	for _, tc := range []struct{ contents, reason string }{
+		{strings.Replace(good, `[{"server_uri": "toxiproxy:10001", "channel_creds": [{"type": "insecure"}], "server_features": ["xds_v3"]}]`, `[]`, 1), "xds_servers is empty"},
+		{`{"node": {"id": "x"}}`, "xds_servers is empty"},
+		{`{"xds_servers": [`, "unexpected end of JSON input"},
+		{``, "unexpected end of JSON input"},
+		{`{"xds_servers": {"server_uri": "a:1"}}`, "cannot unmarshal"},
+	} {
+		got, err := xdsbootstrap.ServerURI([]byte(tc.contents))
+		if assert.Error(t, err, tc.contents) {
+			assert.Contains(t, err.Error(), tc.reason, tc.contents)
+		}
+		assert.Empty(t, got, tc.contents)
+	}
+}
