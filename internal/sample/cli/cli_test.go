@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -408,4 +409,193 @@ func TestFrontendRequireXDSConnectedFromEnvironment(t *testing.T) {
 	assert.Equal(t, map[string]any{"code": "Unavailable", "message": "xDS server not connected (--require-xds-connected)", "attempts": 0.0}, body)
 	assert.Contains(t, stderr.String(), "require_xds_connected=true")
 	assert.Contains(t, stderr.String(), "xds stream not connected")
+}
+
+func TestParseFrontendTestSwitches(t *testing.T) {
+	o, err := cli.Parse([]string{"--role", "frontend", "--bootstrap", "/b.json"}, env(nil))
+	require.NoError(t, err)
+	assert.False(t, o.Frontend.DropConfigOnNACK, "off by default")
+	assert.False(t, o.WaitOnControlPlane, "off by default")
+	assert.Empty(t, o.Frontend.WaitOnControlPlane, "the address comes from the bootstrap at start, not from Parse")
+	assert.False(t, o.KeepRunningOnBadBootstrap, "off by default")
+
+	o, err = cli.Parse([]string{"--role", "frontend", "--bootstrap", "/b.json",
+		"--drop-config-on-nack", "--wait-on-control-plane", "--keep-running-on-bad-bootstrap"}, env(nil))
+	require.NoError(t, err)
+	assert.True(t, o.Frontend.DropConfigOnNACK)
+	assert.True(t, o.WaitOnControlPlane)
+	assert.True(t, o.KeepRunningOnBadBootstrap)
+
+	o, err = cli.Parse([]string{"--role", "frontend", "--bootstrap", "/b.json", "--wait-on-control-plane=false"},
+		env(map[string]string{"OKBREAK_DROP_CONFIG_ON_NACK": "true", "OKBREAK_WAIT_ON_CONTROL_PLANE": "true", "OKBREAK_KEEP_RUNNING_ON_BAD_BOOTSTRAP": "1"}))
+	require.NoError(t, err)
+	assert.True(t, o.Frontend.DropConfigOnNACK, "set from the environment")
+	assert.False(t, o.WaitOnControlPlane, "the flag wins over the environment")
+	assert.True(t, o.KeepRunningOnBadBootstrap, "set from the environment")
+
+	o, err = cli.Parse([]string{"--role", "backend"}, env(map[string]string{"OKBREAK_DROP_CONFIG_ON_NACK": "maybe",
+		"OKBREAK_WAIT_ON_CONTROL_PLANE": "maybe", "OKBREAK_KEEP_RUNNING_ON_BAD_BOOTSTRAP": "maybe"}))
+	require.NoError(t, err, "frontend-only variables do not concern a backend")
+	assert.False(t, o.Frontend.DropConfigOnNACK)
+	assert.False(t, o.WaitOnControlPlane)
+	assert.False(t, o.KeepRunningOnBadBootstrap)
+}
+
+func TestFrontendTestSwitchesAreRefusedForTheBackend(t *testing.T) {
+	for _, name := range []string{"drop-config-on-nack", "wait-on-control-plane", "keep-running-on-bad-bootstrap"} {
+		_, err := cli.Parse([]string{"--role", "backend", "--" + name}, env(nil))
+		if assert.Error(t, err, name) {
+			assert.Contains(t, err.Error(), "--"+name+" does not apply to role backend")
+		}
+		_, err = cli.Parse([]string{"--role", "frontend", "--bootstrap", "b"}, env(map[string]string{cli.EnvName(name): "maybe"}))
+		if assert.Error(t, err, name) {
+			assert.Contains(t, err.Error(), cli.EnvName(name))
+		}
+	}
+}
+
+func TestHelpListsFrontendTestSwitches(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	code := cli.Main(t.Context(), cli.Process{Args: []string{"--help"}, LookupEnv: env(nil), Stdout: &stdout, Stderr: &stderr})
+	assert.Equal(t, cli.ExitOK, code, stderr.String())
+	help := stdout.String()
+	for _, want := range []string{
+		"-drop-config-on-nack",
+		"TEST SWITCH, a data plane that does not keep its last good config, for regression tests",
+		"-wait-on-control-plane",
+		"TEST SWITCH, a data plane whose traffic waits on the control plane, for regression tests",
+		"-keep-running-on-bad-bootstrap",
+		"TEST SWITCH, a data plane that does not fail fast, for regression tests",
+	} {
+		assert.Contains(t, help, want)
+	}
+}
+
+// mainInProcess runs cli.Main in a goroutine until ctx is done and returns
+// its exit code on the channel. A bad bootstrap stops a frontend before gRPC
+// or a re-exec is involved, so the process need not be a subprocess.
+func mainInProcess(ctx context.Context, args []string) (<-chan int, *syncBuffer) {
+	stderr := &syncBuffer{}
+	done := make(chan int, 1)
+	go func() {
+		done <- cli.Main(ctx, cli.Process{Args: args, LookupEnv: env(nil), Stdout: io.Discard, Stderr: stderr})
+	}()
+	return done, stderr
+}
+
+func TestKeepRunningOnBadBootstrap(t *testing.T) {
+	dir := t.TempDir()
+	notJSON := filepath.Join(dir, "not-json.json")
+	require.NoError(t, os.WriteFile(notJSON, []byte(`{"xds_servers": [`), 0o600))
+	for _, tc := range []struct{ name, path, reason string }{
+		{"not-json", notJSON, "not a JSON object"},
+		{"missing", filepath.Join(dir, "absent.json"), "no such file"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			data := freeAddr(t)
+			args := []string{"--role", "frontend", "--bootstrap", tc.path, "--listen", data, "--admin", "127.0.0.1:0"}
+
+			// Without the switch: exit 1 at once, whatever ctx does.
+			done, stderr := mainInProcess(t.Context(), args)
+			select {
+			case code := <-done:
+				assert.Equal(t, cli.ExitError, code, stderr.String())
+				assert.Contains(t, stderr.String(), tc.reason)
+			case <-time.After(5 * time.Second):
+				t.Fatalf("no exit without --keep-running-on-bad-bootstrap; stderr:\n%s", stderr)
+			}
+
+			// With it: log the reason and run until ctx is done, serving
+			// nothing, then exit 0.
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			done, stderr = mainInProcess(ctx, append(args, "--keep-running-on-bad-bootstrap"))
+			eventually(t, 5*time.Second, "bad bootstrap logged; stderr:\n"+stderr.String(), func() bool {
+				return strings.Contains(stderr.String(), "keep-running-on-bad-bootstrap")
+			})
+			assert.Contains(t, stderr.String(), tc.reason)
+			assert.Contains(t, stderr.String(), tc.path)
+			// Well past the time the switch-less run took to exit.
+			select {
+			case code := <-done:
+				t.Fatalf("exited with %d while ctx was live; stderr:\n%s", code, stderr)
+			case <-time.After(time.Second):
+			}
+			_, err := net.DialTimeout("tcp", data, time.Second)
+			assert.Error(t, err, "nothing is served on --listen")
+			cancel()
+			select {
+			case code := <-done:
+				assert.Equal(t, cli.ExitOK, code, stderr.String())
+			case <-time.After(5 * time.Second):
+				t.Fatalf("no exit within 5s of ctx done; stderr:\n%s", stderr)
+			}
+		})
+	}
+}
+
+func TestKeepRunningOnBadBootstrapStopsOnSIGTERM(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bad.json")
+	require.NoError(t, os.WriteFile(path, []byte(`{"xds_servers":[],"node":{"id":"n"}}`), 0o600))
+	// start's cleanup sends SIGTERM and requires exit 0.
+	stderr := start(t, nil, "OKBREAK_ROLE=frontend", "OKBREAK_BOOTSTRAP="+path, "OKBREAK_LISTEN="+freeAddr(t),
+		"OKBREAK_ADMIN="+freeAddr(t), "OKBREAK_KEEP_RUNNING_ON_BAD_BOOTSTRAP=true")
+	eventually(t, 10*time.Second, "bad bootstrap logged; stderr:\n"+stderr.String(), func() bool {
+		return strings.Contains(stderr.String(), "keep-running-on-bad-bootstrap")
+	})
+	assert.Contains(t, stderr.String(), "xds_servers is empty")
+}
+
+func TestFrontendWaitOnControlPlaneUsesTheBootstrapServer(t *testing.T) {
+	b, err := backend.New(backend.Config{Service: "backend", Instance: "backend-1"})
+	require.NoError(t, err)
+	bln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- b.Serve(ctx, bln) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	adsLn, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	ads := xdsfixture.Start(context.Background(), adsLn)
+	stopped := false
+	t.Cleanup(func() {
+		if !stopped {
+			ads.Stop()
+		}
+	})
+	require.NoError(t, ads.Set(t.Context(), "cli-test", "v1", xdsfixture.Config{
+		Route: "backend", Cluster: "backend",
+		Localities: []xdsfixture.Locality{{Region: "r", Zone: "z", Weight: 1, Endpoints: []string{bln.Addr().String()}}},
+	}))
+	path := filepath.Join(t.TempDir(), "bootstrap.json")
+	// As in a compose file: the scheme must be taken off.
+	bootstrap := bytes.Replace(xdsfixture.Bootstrap(ads.Addr(), "cli-test"), []byte(ads.Addr()), []byte("dns:///"+ads.Addr()), 1)
+	require.NoError(t, os.WriteFile(path, bootstrap, 0o600))
+
+	data, admin := freeAddr(t), freeAddr(t)
+	stderr := start(t, []string{"--role", "frontend", "--bootstrap", path, "--listen", data, "--admin", admin,
+		"--wait-on-control-plane", "--request-timeout", "500ms"})
+	var body map[string]any
+	eventually(t, 10*time.Second, "frontend serves; stderr:\n"+stderr.String(), func() bool {
+		code, b, err := getJSON("http://" + data + "/")
+		body = b
+		return err == nil && code == http.StatusOK
+	})
+	assert.Equal(t, "backend", body["service"])
+	assert.Contains(t, stderr.String(), "wait_on_control_plane="+ads.Addr())
+
+	// The control plane goes away: the cached config could serve, but every
+	// request waits on the control plane first.
+	ads.Stop()
+	stopped = true
+	eventually(t, 5*time.Second, "frontend refuses with the control plane gone", func() bool {
+		code, b, err := getJSON("http://" + data + "/")
+		body = b
+		return err == nil && code == http.StatusServiceUnavailable
+	})
+	assert.Equal(t, "Unavailable", body["code"])
+	assert.Contains(t, body["message"], "--wait-on-control-plane")
+	assert.Equal(t, 0.0, body["attempts"])
 }
