@@ -129,8 +129,13 @@ invalid; 2 bad input (catalog, rules, flags); 3 no Docker engine.`,
 				if !res.Verdict.Passed() {
 					failed++
 				}
-				if !asJSON {
-					fmt.Printf("%-24s %-11s %-9s %6.1fs  scale %-6.4g %s\n", c.Name, c.Class, res.Verdict, res.Elapsed, res.EffectiveScale, res.Reason)
+				line := fmt.Sprintf("%-24s %-11s %-9s %6.1fs  scale %-6.4g %s", c.Name, c.Class, res.Verdict, res.Elapsed, res.EffectiveScale, res.Reason)
+				if asJSON {
+					// stdout holds the one JSON document; progress goes
+					// to stderr.
+					logf("%s", line)
+				} else {
+					fmt.Println(line)
 				}
 			}
 			if asJSON {
