@@ -455,10 +455,8 @@ func (f *Frontend) configDropped() bool {
 
 // waitOnControlPlane makes the round trip to the control plane that
 // WaitOnControlPlane puts in front of every request; it reports false when
-// no answer came within the request timeout.
+// no answer came before ctx's deadline (the request timeout).
 func (f *Frontend) waitOnControlPlane(ctx context.Context) (bool, string) {
-	ctx, cancel := context.WithTimeout(ctx, f.cfg.RequestTimeout)
-	defer cancel()
 	err := f.cp.Invoke(ctx, controlPlaneMethod, &emptypb.Empty{}, &emptypb.Empty{})
 	switch status.Code(err) {
 	case codes.Unavailable, codes.DeadlineExceeded, codes.Canceled:
@@ -535,14 +533,17 @@ func (f *Frontend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case f.cfg.DropConfigOnNACK && f.configDropped():
 		code = codes.Unavailable
 		ans = Answer{Code: code.String(), Message: NACKedMessage}
-	default:
-		if f.cp != nil {
-			if ok, why := f.waitOnControlPlane(r.Context()); !ok {
-				code = codes.Unavailable
-				ans = Answer{Code: code.String(), Message: why}
-				break
-			}
+	case f.cp != nil:
+		// One request timeout bounds the round trip and the call.
+		ctx, cancel := context.WithTimeout(r.Context(), f.cfg.RequestTimeout)
+		defer cancel()
+		if ok, why := f.waitOnControlPlane(ctx); ok {
+			ans, code = f.call(ctx, r.URL.Path)
+		} else {
+			code = codes.Unavailable
+			ans = Answer{Code: code.String(), Message: why}
 		}
+	default:
 		ans, code = f.call(r.Context(), r.URL.Path)
 	}
 	f.requests.WithLabelValues(code.String()).Inc()
