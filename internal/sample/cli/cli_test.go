@@ -363,28 +363,7 @@ func TestUsageMarksRequireXDSConnectedAsTestSwitch(t *testing.T) {
 }
 
 func TestFrontendRequireXDSConnectedFromEnvironment(t *testing.T) {
-	b, err := backend.New(backend.Config{Service: "backend", Instance: "backend-1"})
-	require.NoError(t, err)
-	bln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- b.Serve(ctx, bln) }()
-	t.Cleanup(func() { cancel(); <-done })
-
-	adsLn, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	ads := xdsfixture.Start(context.Background(), adsLn)
-	stopped := false
-	t.Cleanup(func() {
-		if !stopped {
-			ads.Stop()
-		}
-	})
-	require.NoError(t, ads.Set(t.Context(), "cli-test", "v1", xdsfixture.Config{
-		Route: "backend", Cluster: "backend",
-		Localities: []xdsfixture.Locality{{Region: "r", Zone: "z", Weight: 1, Endpoints: []string{bln.Addr().String()}}},
-	}))
+	ads, stopADS := backendBehindADS(t)
 	path := filepath.Join(t.TempDir(), "bootstrap.json")
 	require.NoError(t, os.WriteFile(path, xdsfixture.Bootstrap(ads.Addr(), "cli-test"), 0o600))
 
@@ -399,8 +378,7 @@ func TestFrontendRequireXDSConnectedFromEnvironment(t *testing.T) {
 	})
 	assert.Equal(t, "backend", body["service"])
 
-	ads.Stop()
-	stopped = true
+	stopADS()
 	eventually(t, 2*time.Second, "frontend refuses with the control plane gone", func() bool {
 		code, b, err := getJSON("http://" + data + "/")
 		body = b
@@ -547,28 +525,7 @@ func TestKeepRunningOnBadBootstrapStopsOnSIGTERM(t *testing.T) {
 }
 
 func TestFrontendWaitOnControlPlaneUsesTheBootstrapServer(t *testing.T) {
-	b, err := backend.New(backend.Config{Service: "backend", Instance: "backend-1"})
-	require.NoError(t, err)
-	bln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- b.Serve(ctx, bln) }()
-	t.Cleanup(func() { cancel(); <-done })
-
-	adsLn, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	ads := xdsfixture.Start(context.Background(), adsLn)
-	stopped := false
-	t.Cleanup(func() {
-		if !stopped {
-			ads.Stop()
-		}
-	})
-	require.NoError(t, ads.Set(t.Context(), "cli-test", "v1", xdsfixture.Config{
-		Route: "backend", Cluster: "backend",
-		Localities: []xdsfixture.Locality{{Region: "r", Zone: "z", Weight: 1, Endpoints: []string{bln.Addr().String()}}},
-	}))
+	ads, stopADS := backendBehindADS(t)
 	path := filepath.Join(t.TempDir(), "bootstrap.json")
 	// As in a compose file: the scheme must be taken off.
 	bootstrap := bytes.Replace(xdsfixture.Bootstrap(ads.Addr(), "cli-test"), []byte(ads.Addr()), []byte("dns:///"+ads.Addr()), 1)
@@ -588,8 +545,7 @@ func TestFrontendWaitOnControlPlaneUsesTheBootstrapServer(t *testing.T) {
 
 	// The control plane goes away: the cached config could serve, but every
 	// request waits on the control plane first.
-	ads.Stop()
-	stopped = true
+	stopADS()
 	eventually(t, 5*time.Second, "frontend refuses with the control plane gone", func() bool {
 		code, b, err := getJSON("http://" + data + "/")
 		body = b
@@ -598,4 +554,31 @@ func TestFrontendWaitOnControlPlaneUsesTheBootstrapServer(t *testing.T) {
 	assert.Equal(t, "Unavailable", body["code"])
 	assert.Contains(t, body["message"], "--wait-on-control-plane")
 	assert.Equal(t, 0.0, body["attempts"])
+}
+
+// backendBehindADS starts one backend and an xDS management server that
+// routes "backend" to it (node "cli-test"), both stopped when the test ends;
+// stopADS stops the management server early, once.
+func backendBehindADS(t *testing.T) (ads *xdsfixture.Server, stopADS func()) {
+	t.Helper()
+	b, err := backend.New(backend.Config{Service: "backend", Instance: "backend-1"})
+	require.NoError(t, err)
+	bln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- b.Serve(ctx, bln) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	adsLn, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	ads = xdsfixture.Start(context.Background(), adsLn)
+	var once sync.Once
+	stopADS = func() { once.Do(ads.Stop) }
+	t.Cleanup(stopADS)
+	require.NoError(t, ads.Set(t.Context(), "cli-test", "v1", xdsfixture.Config{
+		Route: "backend", Cluster: "backend",
+		Localities: []xdsfixture.Locality{{Region: "r", Zone: "z", Weight: 1, Endpoints: []string{bln.Addr().String()}}},
+	}))
+	return ads, stopADS
 }

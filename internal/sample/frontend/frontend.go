@@ -371,16 +371,22 @@ func (f *Frontend) watchState(ctx context.Context) {
 // connected gauge every xdsPollInterval, and at once when the xDS client
 // counts a server failure (gRPC clears the gauge just before it counts one).
 func (f *Frontend) watchXDS(ctx context.Context) {
-	t := time.NewTicker(xdsPollInterval)
+	every(ctx, xdsPollInterval, f.xds.ServerFailed(), func() { f.pollXDS(false) })
+}
+
+// every calls read every interval, and at once when wake receives (a nil
+// wake never does), until ctx is done.
+func every(ctx context.Context, interval time.Duration, wake <-chan struct{}, read func()) {
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-		case <-f.xds.ServerFailed():
+		case <-wake:
 		}
-		f.pollXDS(false)
+		read()
 	}
 }
 
@@ -420,16 +426,7 @@ func (f *Frontend) pollXDS(first bool) {
 
 // watchNACK keeps nacked current every xdsPollInterval until ctx is done.
 func (f *Frontend) watchNACK(ctx context.Context) {
-	t := time.NewTicker(xdsPollInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		f.pollNACK(false)
-	}
+	every(ctx, xdsPollInterval, nil, func() { f.pollNACK(false) })
 }
 
 // pollNACK reads from CSDS whether the xDS client holds a NACKed resource
