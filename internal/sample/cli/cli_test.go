@@ -283,6 +283,19 @@ func getJSON(url string) (int, map[string]any, error) {
 	return resp.StatusCode, out, err
 }
 
+// answersOK waits up to 10 s until GET http://addr/ answers 200 and returns
+// the JSON body; what and the process's stderr explain a timeout.
+func answersOK(t *testing.T, addr, what string, stderr *syncBuffer) map[string]any {
+	t.Helper()
+	var body map[string]any
+	eventually(t, 10*time.Second, what+"; stderr:\n"+stderr.String(), func() bool {
+		code, b, err := getJSON("http://" + addr + "/")
+		body = b
+		return err == nil && code == http.StatusOK
+	})
+	return body
+}
+
 func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(within)
@@ -297,12 +310,7 @@ func eventually(t *testing.T, within time.Duration, what string, cond func() boo
 func TestBackendFromEnvironmentOnly(t *testing.T) {
 	addr := freeAddr(t)
 	stderr := start(t, nil, "OKBREAK_ROLE=backend", "OKBREAK_LISTEN="+addr, "OKBREAK_SERVICE=other", "OKBREAK_INSTANCE=other-7")
-	var body map[string]any
-	eventually(t, 10*time.Second, "backend answers; stderr:\n"+stderr.String(), func() bool {
-		code, b, err := getJSON("http://" + addr + "/")
-		body = b
-		return err == nil && code == http.StatusOK
-	})
+	body := answersOK(t, addr, "backend answers", stderr)
 	assert.Equal(t, "other", body["service"])
 	assert.Equal(t, "other-7", body["instance"])
 }
@@ -370,12 +378,7 @@ func TestFrontendRequireXDSConnectedFromEnvironment(t *testing.T) {
 	data, admin := freeAddr(t), freeAddr(t)
 	stderr := start(t, nil, "OKBREAK_ROLE=frontend", "OKBREAK_BOOTSTRAP="+path, "OKBREAK_LISTEN="+data,
 		"OKBREAK_ADMIN="+admin, "OKBREAK_REQUIRE_XDS_CONNECTED=true")
-	var body map[string]any
-	eventually(t, 10*time.Second, "frontend serves; stderr:\n"+stderr.String(), func() bool {
-		code, b, err := getJSON("http://" + data + "/")
-		body = b
-		return err == nil && code == http.StatusOK
-	})
+	body := answersOK(t, data, "frontend serves", stderr)
 	assert.Equal(t, "backend", body["service"])
 
 	stopADS()
@@ -534,12 +537,7 @@ func TestFrontendWaitOnControlPlaneUsesTheBootstrapServer(t *testing.T) {
 	data, admin := freeAddr(t), freeAddr(t)
 	stderr := start(t, []string{"--role", "frontend", "--bootstrap", path, "--listen", data, "--admin", admin,
 		"--wait-on-control-plane", "--request-timeout", "500ms"})
-	var body map[string]any
-	eventually(t, 10*time.Second, "frontend serves; stderr:\n"+stderr.String(), func() bool {
-		code, b, err := getJSON("http://" + data + "/")
-		body = b
-		return err == nil && code == http.StatusOK
-	})
+	body := answersOK(t, data, "frontend serves", stderr)
 	assert.Equal(t, "backend", body["service"])
 	assert.Contains(t, stderr.String(), "wait_on_control_plane="+ads.Addr())
 

@@ -168,14 +168,7 @@ func checkServerURI(uri string) error {
 	if uri == "" {
 		return errors.New("is empty (want host:port)")
 	}
-	hostport := uri
-	for _, scheme := range []string{"dns:///", "passthrough:///"} {
-		if rest, ok := strings.CutPrefix(uri, scheme); ok {
-			hostport = rest
-			break
-		}
-	}
-	host, port, err := net.SplitHostPort(hostport)
+	host, port, err := net.SplitHostPort(hostPort(uri))
 	if err != nil {
 		return fmt.Errorf("%q is not host:port: %w", uri, err)
 	}
@@ -229,9 +222,15 @@ func ServerURI(contents []byte) (string, error) {
 	if len(b.XDSServers) == 0 {
 		return "", errors.New("xds_servers is empty")
 	}
-	uri := b.XDSServers[0].ServerURI
+	return hostPort(b.XDSServers[0].ServerURI), nil
+}
+
+// hostPort takes a dns:/// or passthrough:/// scheme off a server URI.
+func hostPort(uri string) string {
 	for _, scheme := range []string{"dns:///", "passthrough:///"} {
-		uri = strings.TrimPrefix(uri, scheme)
+		if rest, ok := strings.CutPrefix(uri, scheme); ok {
+			return rest
+		}
 	}
-	return uri, nil
+	return uri
 }
