@@ -26,7 +26,7 @@ func LoadCatalog(path, alertsDir string, def stack.Definition) (*catalog.Catalog
 	if err != nil {
 		return nil, nil, err
 	}
-	if errs := alert.LintFiles(rules); len(errs) > 0 {
+	if errs, _ := alert.SplitFindings(alert.LintFiles(rules)); len(errs) > 0 {
 		return nil, nil, fmt.Errorf("alert rules in %s fail the lint: %v", alertsDir, errs)
 	}
 	cat, err := catalog.Load(path, catalog.Checks{Faults: fault.Checker{Def: def}, Alerts: idx, DataPlane: dp})

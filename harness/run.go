@@ -82,7 +82,7 @@ func (r *Runner) targets() []alert.Target {
 // RunCase runs one case and returns its verdict. It never leaves the fault
 // in force: the revert runs whatever happens, ctx's end included.
 func (r *Runner) RunCase(ctx context.Context, c catalog.Case) (res Result) {
-	res = Result{Name: c.Name, Class: c.Class, Started: time.Now(), AlertsFired: []AlertFired{}}
+	res = Result{Name: c.Name, Class: c.Class, Why: c.Why, Started: time.Now(), AlertsFired: []AlertFired{}}
 	defer func() { res.Elapsed = time.Since(res.Started).Seconds() }()
 	if why := c.SkipReason(string(r.Stack.Def.DataPlane)); why != "" {
 		res.Verdict, res.Reason = Skipped, why
@@ -265,6 +265,11 @@ func (r *Runner) RunCase(ctx context.Context, c catalog.Case) (res Result) {
 	}
 	res.Timeline = sess.Timeline()
 	res.AlertsFired = alertsFired(res.Timeline, inject)
+	res.Series = series(samples, start, end, inject)
+	res.Marks = &Marks{
+		Injected: inject, StartS: start.Sub(inject).Seconds(), RevertS: revertAt.Sub(inject).Seconds(),
+		EndS: end.Sub(inject).Seconds(), GraceS: plan.Grace.Seconds(), RecoveryS: plan.Recovery.Seconds(),
+	}
 
 	if c.Class == catalog.NotOK {
 		r.judgeNotOK(&res, c, sess, inject, faultEnd)

@@ -73,10 +73,12 @@ type Evidence struct {
 
 // Result is one case's verdict with its evidence.
 type Result struct {
-	Name    string        `json:"name"`
-	Class   catalog.Class `json:"class"`
-	Verdict Verdict       `json:"verdict"`
-	Reason  string        `json:"reason,omitempty"`
+	Name  string        `json:"name"`
+	Class catalog.Class `json:"class"`
+	// Why is the catalog's one line on why the case is ok to break, or not.
+	Why     string  `json:"why,omitempty"`
+	Verdict Verdict `json:"verdict"`
+	Reason  string  `json:"reason,omitempty"`
 	// Fault says what was injected, and Facts what the fault observed
 	// (exit codes, time to exit).
 	Fault string         `json:"fault,omitempty"`
@@ -96,9 +98,13 @@ type Result struct {
 	Windows        *Windows `json:"windows,omitempty"`
 	// Timeline is every alert state transition, in time order.
 	Timeline alert.Timeline `json:"timeline,omitempty"`
-	Evidence *Evidence      `json:"evidence,omitempty"`
-	Started  time.Time      `json:"started"`
-	Elapsed  float64        `json:"elapsed_s"`
+	// Series is the probe second by second and Marks the case's moments,
+	// for a report's chart.
+	Series   []Point   `json:"series,omitempty"`
+	Marks    *Marks    `json:"marks,omitempty"`
+	Evidence *Evidence `json:"evidence,omitempty"`
+	Started  time.Time `json:"started"`
+	Elapsed  float64   `json:"elapsed_s"`
 }
 
 func seconds(d time.Duration) *float64 {

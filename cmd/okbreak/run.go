@@ -2,9 +2,9 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"time"
 
@@ -12,21 +12,15 @@ import (
 
 	"github.com/okbreak/okbreak/fixtures"
 	"github.com/okbreak/okbreak/harness"
+	"github.com/okbreak/okbreak/harness/alert"
 	"github.com/okbreak/okbreak/harness/catalog"
 	"github.com/okbreak/okbreak/harness/fault"
+	"github.com/okbreak/okbreak/harness/report"
 	"github.com/okbreak/okbreak/harness/stack"
 )
 
-// runReport is the document --json prints.
-type runReport struct {
-	DataPlane string           `json:"data_plane"`
-	TimeScale float64          `json:"time_scale"`
-	Run       string           `json:"run"`
-	Cases     []harness.Result `json:"cases"`
-}
-
 func newRunCmd() *cobra.Command {
-	var catalogPath, alertsDir, only, dataPlane string
+	var catalogPath, alertsDir, only, dataPlane, reportDir string
 	var scale float64
 	var asJSON bool
 	cmd := &cobra.Command{
@@ -42,6 +36,7 @@ invalid; 2 bad input (catalog, rules, flags); 3 no Docker engine.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
+			started := time.Now()
 			if scale < 1 {
 				return badInput("--time-scale %v: want a number >= 1 (1 = real time)", scale)
 			}
@@ -117,7 +112,13 @@ invalid; 2 bad input (catalog, rules, flags); 3 no Docker engine.`,
 					logf(f, a...)
 				}
 			}}
-			rep := runReport{DataPlane: string(dp), TimeScale: scale, Run: s.RunID}
+			rep := &report.Report{
+				Version: report.Version(), DataPlane: string(dp), TimeScale: scale, Run: s.RunID,
+				Started: time.Now(), Cases: []harness.Result{},
+			}
+			if rep.Inputs, err = runInputs(def, catalogPath, alertsDir); err != nil {
+				return err
+			}
 			failed := 0
 			for i, c := range cases {
 				if ctx.Err() != nil {
@@ -138,13 +139,20 @@ invalid; 2 bad input (catalog, rules, flags); 3 no Docker engine.`,
 					fmt.Println(line)
 				}
 			}
+			rep.ElapsedS = time.Since(started).Seconds()
 			if asJSON {
-				enc := json.NewEncoder(os.Stdout)
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(rep); err != nil {
+				if err := report.JSON(os.Stdout, rep); err != nil {
 					return err
 				}
 			}
+			dir := reportDir
+			if dir == "" {
+				dir = filepath.Join(envOr("OKBREAK_REPORT_DIR", "okbreak-reports"), s.RunID)
+			}
+			if err := report.Write(dir, rep, true); err != nil {
+				return err
+			}
+			logf("report: %s", dir)
 			if ctx.Err() != nil {
 				return fmt.Errorf("run interrupted after %d of %d cases: %w", len(rep.Cases), len(cases), ctx.Err())
 			}
@@ -161,5 +169,29 @@ invalid; 2 bad input (catalog, rules, flags); 3 no Docker engine.`,
 	f.StringVar(&dataPlane, "data-plane", envOr("OKBREAK_DATA_PLANE", "auto"), "data plane: envoy, grpc or auto")
 	f.Float64Var(&scale, "time-scale", 240, "compress long windows by this factor (capped per case)")
 	f.BoolVar(&asJSON, "json", false, "print one JSON document instead of a line per case")
+	f.StringVar(&reportDir, "report", "", "write report.json, junit.xml, report.md and report.html here (default $OKBREAK_REPORT_DIR/<run>, else okbreak-reports/<run>)")
 	return cmd
+}
+
+// runInputs names the stack, catalog and rule files of a run by content
+// hash, for the report.
+func runInputs(def stack.Definition, catalogPath, alertsDir string) ([]report.Input, error) {
+	files, err := def.ComposeFiles()
+	if err != nil {
+		return nil, err
+	}
+	ins := []report.Input{report.HashFiles("stack", "default stack ("+string(def.DataPlane)+")", files)}
+	paths := []string{catalogPath, filepath.Join(alertsDir, alert.CommonRuleFile), filepath.Join(alertsDir, string(def.DataPlane)+".yml")}
+	for i, p := range paths {
+		kind := "rules"
+		if i == 0 {
+			kind = "catalog"
+		}
+		in, err := report.HashFile(kind, p)
+		if err != nil {
+			return nil, badInput("%w", err)
+		}
+		ins = append(ins, in)
+	}
+	return ins, nil
 }

@@ -1,6 +1,7 @@
 package alert
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -59,7 +60,8 @@ func Lint(groups []rulefmt.RuleGroup) []error {
 	return errs
 }
 
-// LintFiles lints every file, naming the file in each error.
+// LintFiles lints every file, naming the file in each finding; errors and
+// house-rule warnings both (SplitFindings tells them apart).
 func LintFiles(files []RuleFile) []error {
 	var errs []error
 	for _, f := range files {
@@ -94,17 +96,45 @@ func lintRule(r rulefmt.Rule) []error {
 	switch sev {
 	case SeverityPage, SeverityWarning, SeverityInfo:
 	case "":
-		errs = append(errs, fmt.Errorf("no labels.severity: want %s, %s or %s", SeverityPage, SeverityWarning, SeverityInfo))
+		errs = append(errs, houseRule("no labels.severity: want %s, %s or %s", SeverityPage, SeverityWarning, SeverityInfo))
 	default:
-		errs = append(errs, fmt.Errorf("labels.severity %q: want %s, %s or %s", sev, SeverityPage, SeverityWarning, SeverityInfo))
+		errs = append(errs, houseRule("labels.severity %q: want %s, %s or %s", sev, SeverityPage, SeverityWarning, SeverityInfo))
 	}
 	if strings.TrimSpace(r.Annotations["summary"]) == "" {
-		errs = append(errs, fmt.Errorf("no annotations.summary"))
+		errs = append(errs, houseRule("no annotations.summary"))
 	}
 	if sev == SeverityPage && time.Duration(r.For) < MinPageFor {
-		errs = append(errs, fmt.Errorf("page with for: %s: a page must hold at least %s", r.For, MinPageFor))
+		errs = append(errs, houseRule("page with for: %s: a page must hold at least %s", r.For, MinPageFor))
 	}
 	return errs
+}
+
+// HouseRule is a lint finding about style (severity names, a summary, a
+// page's hold), not about whether a verdict can be trusted: a warning, which
+// `okbreak validate --strict` turns into an error. Every other finding is an
+// error: a rule that reads the harness's knowledge or cannot be time-scaled
+// would make a verdict a lie.
+type HouseRule struct{ Err error }
+
+func (h *HouseRule) Error() string { return h.Err.Error() + " (house rule)" }
+func (h *HouseRule) Unwrap() error { return h.Err }
+
+func houseRule(format string, args ...any) error {
+	return &HouseRule{Err: fmt.Errorf(format, args...)}
+}
+
+// SplitFindings separates lint findings into errors and house-rule
+// warnings, keeping their order.
+func SplitFindings(findings []error) (errs, warnings []error) {
+	for _, f := range findings {
+		var h *HouseRule
+		if errors.As(f, &h) {
+			warnings = append(warnings, f)
+		} else {
+			errs = append(errs, f)
+		}
+	}
+	return errs, warnings
 }
 
 func templates(r rulefmt.Rule) []string {

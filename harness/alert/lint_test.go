@@ -104,3 +104,16 @@ func TestNewSessionRefusesRulesThatFailLint(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "okbreak_probe_")
 }
+
+func TestLintHouseRulesAreWarnings(t *testing.T) {
+	r := goodRule()
+	r.Labels["severity"] = "critical"
+	delete(r.Annotations, "summary")
+	r.Expr = `okbreak_fault_active == 1`
+	errs, warns := SplitFindings(lintOne(r))
+	require.Len(t, errs, 1, "reading the harness's knowledge stays an error")
+	assert.Contains(t, errs[0].Error(), "okbreak_fault_")
+	require.Len(t, warns, 2, "severity name and summary are house rules: %v", warns)
+	assert.Contains(t, fmt.Sprint(warns), "severity")
+	assert.Contains(t, fmt.Sprint(warns), "summary")
+}
