@@ -35,6 +35,10 @@ type Runner struct {
 	TimeScale float64
 	// Logf receives progress lines (nil: none).
 	Logf func(format string, args ...any)
+	// OnProgress, when set, receives a snapshot of the running case every
+	// half second and at each change of phase, from another goroutine;
+	// the last one of a case has Done set. It must return quickly.
+	OnProgress func(Progress)
 	// SteadyTimeout bounds the wait for the stack's steady state before a
 	// case (default 90 s).
 	SteadyTimeout time.Duration
@@ -83,7 +87,11 @@ func (r *Runner) targets() []alert.Target {
 // in force: the revert runs whatever happens, ctx's end included.
 func (r *Runner) RunCase(ctx context.Context, c catalog.Case) (res Result) {
 	res = Result{Name: c.Name, Class: c.Class, Why: c.Why, Started: time.Now(), AlertsFired: []AlertFired{}}
-	defer func() { res.Elapsed = time.Since(res.Started).Seconds() }()
+	tr := r.track(ctx, c)
+	defer func() {
+		res.Elapsed = time.Since(res.Started).Seconds()
+		tr.finish(res.Verdict)
+	}()
 	if why := c.SkipReason(string(r.Stack.Def.DataPlane)); why != "" {
 		res.Verdict, res.Reason = Skipped, why
 		return res
@@ -94,6 +102,7 @@ func (r *Runner) RunCase(ctx context.Context, c catalog.Case) (res Result) {
 		return res
 	}
 	res.Plan, res.EffectiveScale = &plan, plan.Scale
+	tr.planned(c, plan)
 	r.logf("%s: %s", c.Name, plan)
 
 	faults, err := r.buildFaults(c)
@@ -138,6 +147,7 @@ func (r *Runner) RunCase(ctx context.Context, c catalog.Case) (res Result) {
 		return res
 	}
 	defer pr.Stop()
+	tr.watch(pr, sess)
 
 	// The stack is only in its steady state once this case's own rule
 	// manager sees no alert pending or firing: a previous case's
@@ -200,6 +210,7 @@ func (r *Runner) RunCase(ctx context.Context, c catalog.Case) (res Result) {
 		}
 	}()
 	pr.Mark(probe.MarkInject, inject)
+	tr.phase(PhaseInject)
 	for _, f := range faults {
 		if err := guard.Inject(ctx, f); err != nil {
 			res.Verdict, res.Reason = Invalid, "inject: "+err.Error()
@@ -208,6 +219,7 @@ func (r *Runner) RunCase(ctx context.Context, c catalog.Case) (res Result) {
 		}
 	}
 	r.logf("%s: injected %s", c.Name, res.Fault)
+	tr.phase(PhaseHold)
 
 	// During: ok-to-break cases hold the fault for its whole window; not-ok
 	// cases end it once every expected alert fires (the detection window
@@ -233,6 +245,7 @@ func (r *Runner) RunCase(ctx context.Context, c catalog.Case) (res Result) {
 	outcomes := outcomes(ctx, faults)
 	res.Facts = facts(faults)
 
+	tr.phase(PhaseRevert)
 	revertAt, rerr := revert()
 	if rerr != nil {
 		res.Verdict, res.Reason = Failed, "revert: "+rerr.Error()
@@ -246,6 +259,7 @@ func (r *Runner) RunCase(ctx context.Context, c catalog.Case) (res Result) {
 	// every backend answering; then an after window of the shortest length.
 	// Not-ok cases only wait for recovery (the next case's steady-state
 	// gate needs it); ok-to-break cases are judged on a full after window.
+	tr.phase(PhaseSettle)
 	recovered := r.waitRecovered(ctx, pr, revertAt, slo, plan)
 	afterEnd := time.Now()
 	if c.Class == catalog.OkToBreak {
@@ -271,6 +285,7 @@ func (r *Runner) RunCase(ctx context.Context, c catalog.Case) (res Result) {
 		EndS: end.Sub(inject).Seconds(), GraceS: plan.Grace.Seconds(), RecoveryS: plan.Recovery.Seconds(),
 	}
 
+	tr.phase(PhaseJudge)
 	if c.Class == catalog.NotOK {
 		r.judgeNotOK(&res, c, sess, inject, faultEnd)
 	} else {

@@ -51,14 +51,30 @@ Environment:
   OKBREAK_DATA_PLANE         envoy, grpc or auto (default auto: envoy when its image can be had)
   OKBREAK_ENVOY_IMAGE        a local Envoy image to use as the envoy data plane
   OKBREAK_<NAME>_IMAGE       use this image for a component (SAMPLE_SERVICE, CONTROL_PLANE, ETCD, TOXIPROXY)
-  TESTCONTAINERS_HOST_OVERRIDE is forced to 127.0.0.1 when unset: okbreak only talks to loopback.`,
+  OKBREAK_REPORT_DIR         where run writes its report folders (default okbreak-reports)
+  TESTCONTAINERS_HOST_OVERRIDE is forced to 127.0.0.1 when unset: okbreak only talks to loopback.
+  NO_COLOR                   no colour in the live display; CI=true or TERM=dumb: plain lines
+
+Exit codes (every command):
+  0    success: every case survived, alerted or skipped; the files are valid
+  1    a case failed or was invalid (run); changes found (report diff)
+  2    bad input: flags, catalog, rules, report files (the message names file and line)
+  3    the environment is missing: no Docker engine
+  130  interrupted (Ctrl-C): faults reverted, the stack torn down`,
+		Example: `  okbreak validate                       # catalog, rules and stack, no Docker
+  okbreak list                           # cases, durations, estimated wall time
+  okbreak run                            # the whole catalog on the default stack
+  okbreak run --only 'etcd-.*' --report out/
+  okbreak report diff a/report.json b/report.json
+  okbreak completion bash > /etc/bash_completion.d/okbreak`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return badInput("%w\nrun '%s --help' for usage", err, c.CommandPath())
 	})
-	root.AddCommand(newUpCmd(), newImagesCmd(), newComposeCmd(), newRecoverCmd(), newRunCmd())
+	root.AddCommand(newUpCmd(), newImagesCmd(), newComposeCmd(), newRecoverCmd(), newRunCmd(),
+		newValidateCmd(), newListCmd(), newReportCmd(), newVersionCmd())
 	return root
 }
 

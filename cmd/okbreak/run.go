@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -107,11 +108,16 @@ invalid; 2 bad input (catalog, rules, flags); 3 no Docker engine.`,
 			if err != nil {
 				return err
 			}
-			r := &harness.Runner{Stack: s, Defaults: cat.Defaults, Rules: rules, TimeScale: scale, Logf: func(f string, a ...any) {
-				if !asJSON {
-					logf(f, a...)
-				}
-			}}
+			live := liveOutput(asJSON)
+			out := io.Writer(os.Stdout)
+			if asJSON {
+				out = os.Stderr // stdout holds the one JSON document
+			}
+			view := newProgressView(live, out)
+			r := &harness.Runner{Stack: s, Defaults: cat.Defaults, Rules: rules, TimeScale: scale, OnProgress: view.update}
+			if !live && !asJSON {
+				r.Logf = logf
+			}
 			rep := &report.Report{
 				Version: report.Version(), DataPlane: string(dp), TimeScale: scale, Run: s.RunID,
 				Started: time.Now(), Cases: []harness.Result{},
@@ -119,26 +125,21 @@ invalid; 2 bad input (catalog, rules, flags); 3 no Docker engine.`,
 			if rep.Inputs, err = runInputs(def, catalogPath, alertsDir); err != nil {
 				return err
 			}
+			ests := estimates(cases, cat.Defaults, scale)
 			failed := 0
 			for i, c := range cases {
 				if ctx.Err() != nil {
 					break
 				}
-				logf("case %d/%d: %s (%s)", i+1, len(cases), c.Name, c.Class)
+				view.started(i+1, len(cases), c.Name, sumDurations(ests[i:]))
 				res := r.RunCase(ctx, c)
 				rep.Cases = append(rep.Cases, res)
 				if !res.Verdict.Passed() {
 					failed++
 				}
-				line := fmt.Sprintf("%-24s %-11s %-9s %6.1fs  scale %-6.4g %s", c.Name, c.Class, res.Verdict, res.Elapsed, res.EffectiveScale, res.Reason)
-				if asJSON {
-					// stdout holds the one JSON document; progress goes
-					// to stderr.
-					logf("%s", line)
-				} else {
-					fmt.Println(line)
-				}
+				view.done(fmt.Sprintf("%-24s %-11s %-9s %6.1fs  scale %-6.4g %s", c.Name, c.Class, res.Verdict, res.Elapsed, res.EffectiveScale, res.Reason))
 			}
+			view.close()
 			rep.ElapsedS = time.Since(started).Seconds()
 			if asJSON {
 				if err := report.JSON(os.Stdout, rep); err != nil {
@@ -194,4 +195,23 @@ func runInputs(def stack.Definition, catalogPath, alertsDir string) ([]report.In
 		ins = append(ins, in)
 	}
 	return ins, nil
+}
+
+// estimates are each case's estimated wall time at scale.
+func estimates(cases []catalog.Case, d catalog.Defaults, scale float64) []time.Duration {
+	out := make([]time.Duration, len(cases))
+	for i, c := range cases {
+		if p, err := c.Plan(scale, d); err == nil {
+			out[i] = harness.EstimateWall(c.Class, p)
+		}
+	}
+	return out
+}
+
+func sumDurations(ds []time.Duration) time.Duration {
+	var t time.Duration
+	for _, d := range ds {
+		t += d
+	}
+	return t
 }

@@ -39,7 +39,7 @@ type Report struct {
 	ElapsedS float64   `json:"elapsed_s"`
 	// Inputs are the files the run used, by content hash: two reports
 	// with the same hashes ran the same stack, catalog and rules.
-	Inputs []Input           `json:"inputs"`
+	Inputs []Input          `json:"inputs"`
 	Cases  []harness.Result `json:"cases"`
 }
 

@@ -1,0 +1,150 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"gopkg.in/yaml.v3"
+)
+
+const (
+	defaultCatalog = "../../fixtures/catalog.yaml"
+	defaultAlerts  = "../../fixtures/alerts"
+)
+
+// rulesCopy copies the default rule files into a temp folder, passing each
+// file's groups through edit.
+func rulesCopy(t *testing.T, edit func(file string, groups []map[string]any) []map[string]any) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, name := range []string{"common.yml", "envoy.yml", "grpc.yml"} {
+		b, err := os.ReadFile(filepath.Join(defaultAlerts, name))
+		require.NoError(t, err)
+		var doc struct {
+			Groups []map[string]any `yaml:"groups"`
+		}
+		require.NoError(t, yaml.Unmarshal(b, &doc))
+		doc.Groups = edit(name, doc.Groups)
+		out, err := yaml.Marshal(doc)
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), out, 0o644))
+	}
+	return dir
+}
+
+func withoutAlert(name string) func(string, []map[string]any) []map[string]any {
+	return func(_ string, groups []map[string]any) []map[string]any {
+		for _, g := range groups {
+			var kept []any
+			for _, r := range g["rules"].([]any) {
+				if r.(map[string]any)["alert"] != name {
+					kept = append(kept, r)
+				}
+			}
+			g["rules"] = kept
+		}
+		return groups
+	}
+}
+
+func TestValidateAcceptsTheDefaultFiles(t *testing.T) {
+	out, code := execute(t, "validate", "--catalog", defaultCatalog, "--alerts", defaultAlerts)
+	require.Equal(t, exitOK, code, out)
+	assert.Contains(t, out, "valid:")
+	out, code = execute(t, "validate", "--catalog", defaultCatalog, "--alerts", defaultAlerts, "--strict")
+	require.Equal(t, exitOK, code, "the default files hold no warning: %s", out)
+}
+
+func TestValidateNamesTheCaseWhoseAlertIsMissing(t *testing.T) {
+	dir := rulesCopy(t, withoutAlert("DataPlaneDown"))
+	out, code := execute(t, "validate", "--catalog", defaultCatalog, "--alerts", dir)
+	require.Equal(t, exitBadInput, code, out)
+	assert.Contains(t, out, "data-plane-crash")
+	assert.Contains(t, out, "DataPlaneDown")
+}
+
+func TestValidateRefusesAnExpectedAlertThatDoesNotPage(t *testing.T) {
+	dir := rulesCopy(t, func(_ string, groups []map[string]any) []map[string]any {
+		for _, g := range groups {
+			for _, r := range g["rules"].([]any) {
+				if m := r.(map[string]any); m["alert"] == "DataPlaneDown" {
+					m["labels"] = map[string]any{"severity": "warning"}
+				}
+			}
+		}
+		return groups
+	})
+	out, code := execute(t, "validate", "--catalog", defaultCatalog, "--alerts", dir)
+	require.Equal(t, exitBadInput, code, out)
+	assert.Contains(t, out, `alert "DataPlaneDown" of case "data-plane-crash" is not labelled severity: page`)
+	assert.Contains(t, out, "catalog.yaml:104:")
+}
+
+func TestValidateListsPageRulesNoCaseExpects(t *testing.T) {
+	dir := rulesCopy(t, func(file string, groups []map[string]any) []map[string]any {
+		if file == "common.yml" {
+			groups = append(groups, map[string]any{"name": "extra", "rules": []any{map[string]any{
+				"alert": "NobodyTestsMe", "expr": `up{job="etcd"} == 0`, "for": "5m",
+				"labels": map[string]any{"severity": "page"}, "annotations": map[string]any{"summary": "etcd down"},
+			}}})
+		}
+		return groups
+	})
+	out, code := execute(t, "validate", "--catalog", defaultCatalog, "--alerts", dir)
+	require.Equal(t, exitOK, code, "coverage gaps are warnings: %s", out)
+	assert.Contains(t, out, "warning: ")
+	assert.Contains(t, out, "page rule NobodyTestsMe")
+	out, code = execute(t, "validate", "--catalog", defaultCatalog, "--alerts", dir, "--strict")
+	require.Equal(t, exitBadInput, code, out)
+	assert.Contains(t, out, "--strict")
+}
+
+func TestValidateHouseRulesWarnAndLintErrorsRefuse(t *testing.T) {
+	house := rulesCopy(t, func(_ string, groups []map[string]any) []map[string]any {
+		for _, g := range groups {
+			for _, r := range g["rules"].([]any) {
+				if m := r.(map[string]any); m["alert"] == "EtcdUnreachable" {
+					delete(m["annotations"].(map[string]any), "summary")
+					m["annotations"].(map[string]any)["description"] = "etcd cannot be reached"
+				}
+			}
+		}
+		return groups
+	})
+	out, code := execute(t, "validate", "--catalog", defaultCatalog, "--alerts", house)
+	require.Equal(t, exitOK, code, out)
+	assert.Contains(t, out, "no annotations.summary (house rule)")
+
+	lie := rulesCopy(t, func(_ string, groups []map[string]any) []map[string]any {
+		for _, g := range groups {
+			for _, r := range g["rules"].([]any) {
+				if m := r.(map[string]any); m["alert"] == "EtcdUnreachable" {
+					m["expr"] = `okbreak_fault_active == 1`
+				}
+			}
+		}
+		return groups
+	})
+	out, code = execute(t, "validate", "--catalog", defaultCatalog, "--alerts", lie)
+	require.Equal(t, exitBadInput, code, out)
+	assert.Contains(t, out, "okbreak_fault_")
+}
+
+func TestListShowsEveryCaseAndTheWallTime(t *testing.T) {
+	out, code := execute(t, "list", "--catalog", defaultCatalog, "--alerts", defaultAlerts)
+	require.Equal(t, exitOK, code, out)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	require.GreaterOrEqual(t, len(lines), 18)
+	assert.Contains(t, lines[0], "WALL (EST.)")
+	assert.Contains(t, out, "etcd-down-2h")
+	assert.Contains(t, out, "2h0m0s")
+	assert.Contains(t, out, "16 cases; estimated wall time")
+	slow, _ := execute(t, "list", "--catalog", defaultCatalog, "--alerts", defaultAlerts, "--time-scale", "1")
+	assert.Contains(t, slow, "estimated wall time 3h", "real time takes hours: %s", slow)
+	_, code = execute(t, "list", "--time-scale", "0")
+	assert.Equal(t, exitBadInput, code)
+}
