@@ -32,8 +32,13 @@ type Marks struct {
 // seriesStep is the width of one Point.
 const seriesStep = time.Second
 
-// series cuts the samples of [from, to) into seconds, relative to inject.
+// series cuts the samples of [from, to) into seconds relative to inject,
+// aligned on it: no second straddles the injection, so a chart never shows
+// a drop starting before the fault did.
 func series(samples []probe.Sample, from, to, inject time.Time) []Point {
+	if lead := inject.Sub(from); lead > 0 {
+		from = inject.Add(-(lead + seriesStep - 1) / seriesStep * seriesStep)
+	}
 	buckets := probe.Buckets(samples, from, to, seriesStep)
 	out := make([]Point, 0, len(buckets))
 	for _, b := range buckets {

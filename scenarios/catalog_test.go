@@ -5,8 +5,9 @@
 //	go test ./scenarios/ -run 'TestCatalog/etcd-down'   # select cases by name
 //
 // Environment: OKBREAK_DATA_PLANE (grpc by default here), OKBREAK_TIME_SCALE
-// (default 240, capped per case), OKBREAK_REPORT_DIR (where a failed case's
-// report is kept; default a folder under the system's temp dir).
+// (default 240, capped per case), OKBREAK_REPORT_DIR (where the run's
+// report.json, junit.xml, report.md and report.html go, in a folder per run;
+// default a folder under the system's temp dir).
 package scenarios
 
 import (
@@ -23,6 +24,7 @@ import (
 	"github.com/okbreak/okbreak/fixtures"
 	"github.com/okbreak/okbreak/harness"
 	"github.com/okbreak/okbreak/harness/catalog"
+	"github.com/okbreak/okbreak/harness/report"
 	"github.com/okbreak/okbreak/harness/stack"
 	"github.com/okbreak/okbreak/harness/stack/stacktest"
 )
@@ -31,6 +33,12 @@ import (
 // recovery and steady state); a case that could not finish before the test
 // binary's deadline is not started, so that teardown always runs.
 const caseBudget = 4 * time.Minute
+
+// The default catalog and rules, relative to this package.
+const (
+	catalogPath = "../fixtures/catalog.yaml"
+	alertsPath  = "../fixtures/alerts"
+)
 
 func dataPlane(t *testing.T) stack.DataPlane {
 	t.Helper()
@@ -54,21 +62,23 @@ func timeScale(t *testing.T) float64 {
 	return f
 }
 
-// keepReport writes a case's result where a person can read it after the
-// run, and returns the path.
-func keepReport(t *testing.T, runID string, res harness.Result) string {
-	t.Helper()
+// reportDir is where a run's four report files go; the test log names it.
+func reportDir(runID string) string {
 	dir := os.Getenv("OKBREAK_REPORT_DIR")
 	if dir == "" {
 		dir = filepath.Join(os.TempDir(), "okbreak-reports")
 	}
-	dir = filepath.Join(dir, runID)
-	require.NoError(t, os.MkdirAll(dir, 0o755))
-	b, err := json.MarshalIndent(res, "", "  ")
-	require.NoError(t, err)
-	p := filepath.Join(dir, res.Name+".json")
-	require.NoError(t, os.WriteFile(p, b, 0o644))
-	return p
+	return filepath.Join(dir, runID)
+}
+
+// writeReport writes every case run so far as the four report files, the
+// same files okbreak run writes.
+func writeReport(t *testing.T, rep *report.Report, started time.Time) string {
+	t.Helper()
+	rep.ElapsedS = time.Since(started).Seconds()
+	dir := reportDir(rep.Run)
+	require.NoError(t, report.Write(dir, rep, true))
+	return dir
 }
 
 // setup loads the catalog and rules for def's data plane and brings def up,
@@ -76,7 +86,7 @@ func keepReport(t *testing.T, runID string, res harness.Result) string {
 func setup(t *testing.T, ctx context.Context, def stack.Definition) (*catalog.Catalog, *harness.Runner) {
 	t.Helper()
 	stacktest.RequireDocker(t)
-	cat, rules, err := harness.LoadCatalog("../fixtures/catalog.yaml", "../fixtures/alerts", def)
+	cat, rules, err := harness.LoadCatalog(catalogPath, alertsPath, def)
 	require.NoError(t, err)
 	s := stacktest.UpDef(t, ctx, def)
 	return cat, &harness.Runner{Stack: s, Defaults: cat.Defaults, Rules: rules, TimeScale: timeScale(t), Logf: t.Logf}
@@ -88,6 +98,13 @@ func TestCatalog(t *testing.T) {
 	cat, r := setup(t, ctx, stack.Default(dataPlane(t), fixtures.EnvoyBootstrap()))
 	s := r.Stack
 	deadline, hasDeadline := t.Deadline()
+	started := time.Now()
+	rep := &report.Report{Version: report.Version(), DataPlane: string(s.Def.DataPlane), TimeScale: r.TimeScale,
+		Run: s.RunID, Started: started, Cases: []harness.Result{}}
+	var err error
+	rep.Inputs, err = report.RunInputs(s.Def, catalogPath, alertsPath)
+	require.NoError(t, err)
+	t.Cleanup(func() { t.Logf("report: %s", writeReport(t, rep, started)) })
 
 	for _, c := range cat.Cases {
 		t.Run(c.Name, func(t *testing.T) {
@@ -97,14 +114,14 @@ func TestCatalog(t *testing.T) {
 			cctx, ccancel := context.WithTimeout(ctx, caseBudget)
 			defer ccancel()
 			res := r.RunCase(cctx, c)
+			rep.Cases = append(rep.Cases, res)
 			t.Logf("%s: %s (%s) in %.1fs at scale %.4g", c.Name, res.Verdict, res.Reason, res.Elapsed, res.EffectiveScale)
 			if res.Verdict == harness.Skipped {
 				t.Skip(res.Reason)
 			}
 			if res.Verdict != harness.Expected(c.Class) {
-				path := keepReport(t, s.RunID, res)
 				b, _ := json.MarshalIndent(res, "", "  ")
-				t.Errorf("%s %s: want %s, got %s: %s\nreport kept at %s\n%s", c.Class, c.Name, harness.Expected(c.Class), res.Verdict, res.Reason, path, b)
+				t.Errorf("%s %s: want %s, got %s: %s\nreport (at the end of the run): %s\n%s", c.Class, c.Name, harness.Expected(c.Class), res.Verdict, res.Reason, reportDir(s.RunID), b)
 			}
 		})
 	}

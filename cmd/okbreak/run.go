@@ -13,7 +13,6 @@ import (
 
 	"github.com/okbreak/okbreak/fixtures"
 	"github.com/okbreak/okbreak/harness"
-	"github.com/okbreak/okbreak/harness/alert"
 	"github.com/okbreak/okbreak/harness/catalog"
 	"github.com/okbreak/okbreak/harness/fault"
 	"github.com/okbreak/okbreak/harness/report"
@@ -122,8 +121,8 @@ invalid; 2 bad input (catalog, rules, flags); 3 no Docker engine.`,
 				Version: report.Version(), DataPlane: string(dp), TimeScale: scale, Run: s.RunID,
 				Started: time.Now(), Cases: []harness.Result{},
 			}
-			if rep.Inputs, err = runInputs(def, catalogPath, alertsDir); err != nil {
-				return err
+			if rep.Inputs, err = report.RunInputs(def, catalogPath, alertsDir); err != nil {
+				return badInput("%w", err)
 			}
 			ests := estimates(cases, cat.Defaults, scale)
 			failed := 0
@@ -172,29 +171,6 @@ invalid; 2 bad input (catalog, rules, flags); 3 no Docker engine.`,
 	f.BoolVar(&asJSON, "json", false, "print one JSON document instead of a line per case")
 	f.StringVar(&reportDir, "report", "", "write report.json, junit.xml, report.md and report.html here (default $OKBREAK_REPORT_DIR/<run>, else okbreak-reports/<run>)")
 	return cmd
-}
-
-// runInputs names the stack, catalog and rule files of a run by content
-// hash, for the report.
-func runInputs(def stack.Definition, catalogPath, alertsDir string) ([]report.Input, error) {
-	files, err := def.ComposeFiles()
-	if err != nil {
-		return nil, err
-	}
-	ins := []report.Input{report.HashFiles("stack", "default stack ("+string(def.DataPlane)+")", files)}
-	paths := []string{catalogPath, filepath.Join(alertsDir, alert.CommonRuleFile), filepath.Join(alertsDir, string(def.DataPlane)+".yml")}
-	for i, p := range paths {
-		kind := "rules"
-		if i == 0 {
-			kind = "catalog"
-		}
-		in, err := report.HashFile(kind, p)
-		if err != nil {
-			return nil, badInput("%w", err)
-		}
-		ins = append(ins, in)
-	}
-	return ins, nil
 }
 
 // estimates are each case's estimated wall time at scale.

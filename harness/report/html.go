@@ -29,13 +29,14 @@ const (
 	chartW     = 960.0
 	chartLeft  = 170.0 // room for lane names
 	chartRight = 20.0
+	seriesStep = 1.0 // seconds per point of harness.Result.Series
 	ratioTop   = 22.0
 	ratioH     = 110.0
 	p99Gap     = 16.0
 	p99H       = 80.0
 	laneGap    = 14.0
 	laneH      = 16.0
-	axisH      = 34.0
+	axisH      = 42.0
 )
 
 // HTML writes one self-contained page: no script, style, font or image is
@@ -81,12 +82,12 @@ func scaleText(res harness.Result) string {
 	if res.Plan == nil {
 		return ""
 	}
-	s := fmt.Sprintf("Time scale ×%g", res.EffectiveScale)
+	s := fmt.Sprintf("Time scale ×%.4g", res.EffectiveScale)
 	if res.Plan.CappedBy != "" {
-		s += fmt.Sprintf(" (asked ×%g, capped by %s)", res.Plan.Requested, res.Plan.CappedBy)
+		s += fmt.Sprintf(" (asked ×%.4g, capped by %s)", res.Plan.Requested, res.Plan.CappedBy)
 	}
 	return s + ": the axis is wall-clock seconds; a second of the fault and detection windows stands for " +
-		fmt.Sprintf("%g s of production time; grace and recovery windows are real time.", res.EffectiveScale)
+		fmt.Sprintf("%.4g s of production time; grace and recovery windows are real time.", res.EffectiveScale)
 }
 
 // span is one stretch of an alert's state on a chart lane.
@@ -128,6 +129,9 @@ func alertSpans(tl alert.Timeline, inject time.Time, end float64) (names []strin
 	}
 	for k := range open {
 		closeSpan(k, end)
+	}
+	for _, ss := range spans {
+		sort.SliceStable(ss, func(i, j int) bool { return ss[i].From < ss[j].From })
 	}
 	sort.Strings(names)
 	return names, spans
@@ -177,9 +181,13 @@ func chart(res harness.Result) template.HTML {
 		if p.Count == 0 {
 			continue
 		}
-		cx := x(p.T + 0.5)
-		ratio = append(ratio, fmt.Sprintf("%.1f,%.1f", cx, ratioTop+ratioH*(1-p.SuccessRatio)))
-		p99 = append(p99, fmt.Sprintf("%.1f,%.1f", cx, p99Top+p99H*(1-p.P99Ms/maxP99)))
+		// Steps, not a line between centres: each second's value holds
+		// for that second, so a drop never seems to start before the
+		// fault did.
+		x0, x1 := x(p.T), x(p.T+seriesStep)
+		yr, yp := ratioTop+ratioH*(1-p.SuccessRatio), p99Top+p99H*(1-p.P99Ms/maxP99)
+		ratio = append(ratio, fmt.Sprintf("%.1f,%.1f %.1f,%.1f", x0, yr, x1, yr))
+		p99 = append(p99, fmt.Sprintf("%.1f,%.1f %.1f,%.1f", x0, yp, x1, yp))
 	}
 	fmt.Fprintf(&b, `<polyline class="series success" fill="none" stroke="%s" stroke-width="2.5" points="%s"/>`, ColourSuccess, strings.Join(ratio, " "))
 	fmt.Fprintf(&b, `<polyline class="series p99" fill="none" stroke="%s" stroke-width="2" points="%s"/>`, ColourP99, strings.Join(p99, " "))
@@ -187,6 +195,10 @@ func chart(res harness.Result) template.HTML {
 	// recovery limit when it falls on the chart.
 	bottom := height - axisH
 	mark := func(t float64, label string, dashed bool) {
+		row := 24.0 // inject and revert on one row, the windows' ends below
+		if dashed {
+			row = 36
+		}
 		if t < lo || t > hi {
 			return
 		}
@@ -195,7 +207,7 @@ func chart(res harness.Result) template.HTML {
 			dash = ` stroke-dasharray="4 3"`
 		}
 		fmt.Fprintf(&b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="%s"%s/>`, x(t), ratioTop, x(t), bottom, colourMark, dash)
-		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" class="lbl mark">%s</text>`, x(t)+2, bottom+26, template.HTMLEscapeString(label))
+		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" class="lbl mark">%s</text>`, x(t)+2, bottom+row, template.HTMLEscapeString(label))
 	}
 	mark(0, "inject", false)
 	mark(m.RevertS, "revert", false)

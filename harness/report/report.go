@@ -22,7 +22,9 @@ import (
 	"time"
 
 	"github.com/okbreak/okbreak/harness"
+	"github.com/okbreak/okbreak/harness/alert"
 	"github.com/okbreak/okbreak/harness/catalog"
+	"github.com/okbreak/okbreak/harness/stack"
 )
 
 // Report is one run: what ran, on what, with which inputs, and every case's
@@ -81,6 +83,30 @@ func HashFiles(kind, name string, files map[string][]byte) Input {
 		buf.Write(files[n])
 	}
 	return HashBytes(kind, name, buf.Bytes())
+}
+
+// RunInputs names the stack, catalog and rule files of a run by content
+// hash: the stack's rendering, the catalog, and the two rule files loaded
+// for def's data plane.
+func RunInputs(def stack.Definition, catalogPath, alertsDir string) ([]Input, error) {
+	files, err := def.ComposeFiles()
+	if err != nil {
+		return nil, fmt.Errorf("hash stack: %w", err)
+	}
+	ins := []Input{HashFiles("stack", "default stack ("+string(def.DataPlane)+")", files)}
+	in, err := HashFile("catalog", catalogPath)
+	if err != nil {
+		return nil, err
+	}
+	ins = append(ins, in)
+	for _, f := range []string{alert.CommonRuleFile, string(def.DataPlane) + ".yml"} {
+		in, err := HashFile("rules", filepath.Join(alertsDir, f))
+		if err != nil {
+			return nil, err
+		}
+		ins = append(ins, in)
+	}
+	return ins, nil
 }
 
 // Version is okbreak's version as the Go build recorded it: the module
