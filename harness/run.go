@@ -187,18 +187,15 @@ func (r *Runner) RunCase(ctx context.Context, c catalog.Case) (res Result) {
 		return res
 	}
 
-	// Inject; the guard reverts every fault however this function ends.
-	guard := fault.NewGuard()
+	// Inject; the schedule reverts every fault however this function ends.
+	sched := newSchedule(faults, plan)
 	reverted := false
 	revert := func() (time.Time, error) {
 		if reverted {
-			return time.Time{}, nil
+			return sched.lastEnd(), nil
 		}
 		reverted = true
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fault.RevertTimeout)
-		defer cancel()
-		err := guard.RevertAll(rctx)
-		return time.Now(), err
+		return sched.revertAll(ctx)
 	}
 	defer func() {
 		if p := recover(); p != nil {
@@ -211,42 +208,43 @@ func (r *Runner) RunCase(ctx context.Context, c catalog.Case) (res Result) {
 	}()
 	pr.Mark(probe.MarkInject, inject)
 	tr.phase(PhaseInject)
-	for _, f := range faults {
-		if err := guard.Inject(ctx, f); err != nil {
-			res.Verdict, res.Reason = Invalid, "inject: "+err.Error()
-			res.Evidence = r.evidence(ctx, sess)
-			return res
-		}
+	if err := sched.begin(ctx, inject); err != nil {
+		res.Verdict, res.Reason = Invalid, err.Error()
+		res.Evidence = r.evidence(ctx, sess)
+		return res
 	}
 	r.logf("%s: injected %s", c.Name, res.Fault)
 	tr.phase(PhaseHold)
 
 	// During: ok-to-break cases hold the fault for its whole window; not-ok
 	// cases end it once every expected alert fires (the detection window
-	// is an upper bound, not a wait).
+	// is an upper bound, not a wait). A compound case's faults start and
+	// end on their own schedule meanwhile.
 	// A little over the planned duration, so that the judged window holds
 	// its minimum number of samples: longer is stricter, never looser.
-	faultEnd := inject.Add(plan.Fault + plan.Shortest/20)
+	windowEnd := inject.Add(plan.Fault + plan.Shortest/20)
+	var fired func() bool
 	if c.Class == catalog.NotOK {
-		fired := func() bool {
+		windowEnd = inject.Add(plan.Detection)
+		fired = func() bool {
 			return c.Expect.Alerts.Satisfied(func(name string) bool {
 				_, ok := sess.Timeline().FirstFiredAfter(name, inject)
 				return ok
 			})
 		}
-		dctx, cancel := context.WithDeadline(ctx, inject.Add(plan.Detection))
-		_ = sess.WaitUntil(dctx, fired)
-		cancel()
-		faultEnd = time.Now()
-	} else if err := sleep(ctx, time.Until(faultEnd)); err != nil {
+	}
+	faultEnd, err := sched.hold(ctx, windowEnd, sess, fired)
+	if err != nil {
 		res.Verdict, res.Reason = Failed, err.Error()
+		res.FaultSpans = sched.spans()
 		return res
 	}
-	outcomes := outcomes(ctx, faults)
 	res.Facts = facts(faults)
 
 	tr.phase(PhaseRevert)
 	revertAt, rerr := revert()
+	res.FaultSpans = sched.spans()
+	outcomes := sched.outcomes
 	if rerr != nil {
 		res.Verdict, res.Reason = Failed, "revert: "+rerr.Error()
 		res.Evidence = r.evidence(ctx, sess)
@@ -302,19 +300,6 @@ func (r *Runner) probeTimeout() time.Duration { return probe.DefaultTimeout }
 // recoveryProbeWindow is the sliding window that finds the time to recover.
 const recoveryProbeWindow = time.Second
 
-func (r *Runner) buildFaults(c catalog.Case) ([]fault.Fault, error) {
-	targets := c.Fault.Targets
-	if len(targets) == 0 {
-		targets = c.Fault.Target
-	}
-	spec := fault.Spec{Type: c.Fault.Type, Target: strings.Join(targets, ","), Params: c.Fault.Params, Name: c.Name}
-	f, err := fault.New(spec, r.Stack)
-	if err != nil {
-		return nil, err
-	}
-	return []fault.Fault{f}, nil
-}
-
 func describe(fs []fault.Fault) string {
 	var out []string
 	for _, f := range fs {
@@ -338,20 +323,6 @@ func facts(fs []fault.Fault) map[string]any {
 	}
 	if len(out) == 0 {
 		return nil
-	}
-	return out
-}
-
-// outcomes asks every fault that checks a reaction of its own (an
-// Outcomer) whether it happened, and returns what went otherwise.
-func outcomes(ctx context.Context, fs []fault.Fault) []string {
-	var out []string
-	for _, f := range fs {
-		if o, ok := f.(fault.Outcomer); ok {
-			if err := o.Outcome(ctx); err != nil {
-				out = append(out, err.Error())
-			}
-		}
 	}
 	return out
 }

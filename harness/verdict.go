@@ -83,6 +83,9 @@ type Result struct {
 	// (exit codes, time to exit).
 	Fault string         `json:"fault,omitempty"`
 	Facts map[string]any `json:"facts,omitempty"`
+	// FaultSpans are when each fault was actually in force: one for a
+	// case of one fault, one per fault of a compound case.
+	FaultSpans []FaultSpan `json:"faults,omitempty"`
 	// EffectiveScale and Plan are the time scale and durations in force
 	// after the case's cap.
 	EffectiveScale float64       `json:"effective_scale"`

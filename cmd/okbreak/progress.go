@@ -46,7 +46,7 @@ func newProgressView(live bool, w io.Writer) progressView {
 // phaseLine is the one-line state of a running case.
 func phaseLine(p harness.Progress, color bool) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%-7s %5s elapsed, ~%s left at scale %g", p.Phase, p.Elapsed.Round(time.Second), p.Remaining.Round(time.Second), p.Scale)
+	fmt.Fprintf(&b, "%-7s %5s elapsed, ~%s left at scale %.4g", p.Phase, p.Elapsed.Round(time.Second), p.Remaining.Round(time.Second), p.Scale)
 	if p.Requests > 0 {
 		fmt.Fprintf(&b, ", probe %.2f%% ok of %d", 100*p.SuccessRatio, p.Requests)
 	}

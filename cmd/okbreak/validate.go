@@ -216,13 +216,19 @@ func listCases(w io.Writer, cat *catalog.Catalog, scale float64) error {
 		}
 		wall := harness.EstimateWall(c.Class, plan)
 		total += wall
-		targets := c.Fault.Targets
-		if len(targets) == 0 {
-			targets = c.Fault.Target
+		for i, f := range c.Faults {
+			target := strings.Join(f.TargetNames(), ",")
+			if i > 0 {
+				// A compound case's further faults, each on a row of its own.
+				fmt.Fprintf(tw, "\t\t+ %s\t%s %s\t\t\t\t\n", f.Type, target, slot(f, c.Duration))
+				continue
+			}
+			if c.Compound() {
+				target += " " + slot(f, c.Duration)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%.4g\t%s\n", c.Name, c.Class, f.Type, target,
+				c.Duration, plan.Fault.Round(100*time.Millisecond), plan.Scale, wall.Round(time.Second))
 		}
-		target := strings.Join(targets, ",")
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%.4g\t%s\n", c.Name, c.Class, c.Fault.Type, target,
-			c.Duration, plan.Fault.Round(100*time.Millisecond), plan.Scale, wall.Round(time.Second))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -230,6 +236,11 @@ func listCases(w io.Writer, cat *catalog.Catalog, scale float64) error {
 	fmt.Fprintf(w, "\n%d cases; estimated wall time %s at time scale %g, plus the stack's start (seconds warm, minutes when images are built).\n",
 		len(cat.Cases), total.Round(time.Second), scale)
 	return nil
+}
+
+// slot says when a fault of a compound case is in force, in world time.
+func slot(f catalog.Fault, window time.Duration) string {
+	return fmt.Sprintf("(%s to %s)", f.At, f.End(window))
 }
 
 // reportPath is where a folder's report.json lives.

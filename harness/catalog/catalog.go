@@ -152,9 +152,12 @@ type Case struct {
 	Name  string
 	Class Class
 	// Why says in one line why the case is ok to break, or why it is not.
-	Why   string
-	Fault Fault
-	// Duration is how long the fault stays in force, in world time. For an
+	Why string
+	// Faults are what the case injects: one for a case written with
+	// `fault:`, one or more for `faults:`. Each starts At into the fault
+	// window and stays For (zero: to the window's end); one starts at 0.
+	Faults []Fault
+	// Duration is how long the fault window lasts, in world time. For an
 	// instantaneous fault (crash, restart, terminate, bad_config_at_start) it
 	// is the window in which its consequences are observed before revert.
 	Duration time.Duration
@@ -178,9 +181,6 @@ type Case struct {
 type casePositions struct {
 	name      Pos
 	duration  Pos
-	faultType Pos
-	targets   []Pos
-	params    Pos
 	alerts    []Pos
 	detection Pos
 	recovery  Pos
@@ -202,7 +202,40 @@ type Fault struct {
 	// real values (a toxic's latency, a timeout): the time scale never
 	// touches them.
 	Params map[string]any
+	// At is when the fault starts, from the start of the case's fault
+	// window, and For how long it stays (zero: to the window's end); both
+	// world time, scaled like the case's duration. Only `faults:` entries
+	// set them.
+	At, For time.Duration
+
+	pos faultPositions
 }
+
+// faultPositions remembers where a fault's fields were written.
+type faultPositions struct {
+	node, typ, params, at, dur Pos
+	targets                    []Pos
+}
+
+// End is when the fault ends in a window of the given length (world or
+// real time alike): At + For, or the window's end.
+func (f Fault) End(window time.Duration) time.Duration {
+	if f.For > 0 {
+		return f.At + f.For
+	}
+	return window
+}
+
+// TargetNames are the fault's targets, expanded when Validate has run.
+func (f Fault) TargetNames() []string {
+	if len(f.Targets) > 0 {
+		return f.Targets
+	}
+	return f.Target
+}
+
+// Compound reports whether the case injects more than one fault.
+func (c Case) Compound() bool { return len(c.Faults) > 1 }
 
 // Mechanism names the mechanism a case exercises and its real timer.
 type Mechanism struct {

@@ -53,8 +53,8 @@ func TestFixtureCatalog(t *testing.T) {
 		got[k.Name] = k.Class
 		assert.NotContains(t, k.Why, "\n", "%s: the why is one line", k.Name)
 		assert.NotEmpty(t, k.Why, k.Name)
-		assert.NotEmpty(t, k.Fault.Targets, k.Name)
-		for _, target := range k.Fault.Targets {
+		assert.NotEmpty(t, k.Faults[0].Targets, k.Name)
+		for _, target := range k.Faults[0].Targets {
 			assert.NotContains(t, target, "*", "%s: globs are expanded", k.Name)
 		}
 		for _, scale := range []float64{1, 10, 60, 240, 1000} {
@@ -67,7 +67,7 @@ func TestFixtureCatalog(t *testing.T) {
 
 	all, ok := c.Case("all-backends-slow")
 	require.True(t, ok)
-	assert.Equal(t, []string{"edge->backend-1", "edge->backend-2", "edge->backend-3"}, all.Fault.Targets, "every backend link, not other-1")
+	assert.Equal(t, []string{"edge->backend-1", "edge->backend-2", "edge->backend-3"}, all.Faults[0].Targets, "every backend link, not other-1")
 	etcd, _ := c.Case("etcd-down-2h")
 	p, err := etcd.Plan(240, c.Defaults)
 	require.NoError(t, err)

@@ -27,8 +27,9 @@ var (
 	probeFields      = []string{"rate"}
 	sloFields        = []string{"success", "p50", "p90", "p99", "p999"}
 	prometheusFields = []string{"scrape_interval", "evaluation_interval", "lookback_delta"}
-	caseFields       = []string{"name", "class", "why", "fault", "duration", "mechanism", "expect", "requires", "provenance"}
+	caseFields       = []string{"name", "class", "why", "fault", "faults", "duration", "mechanism", "expect", "requires", "provenance"}
 	faultFields      = []string{"type", "target", "params"}
+	faultsFields     = []string{"type", "target", "params", "at", "for"}
 	mechanismFields  = []string{"what", "timer"}
 	expectFields     = []string{"slo", "alerts", "detection", "recovery"}
 	alertsFields     = []string{string(AllOf), string(AnyOf)}
@@ -654,14 +655,26 @@ func (p *parser) caseNode(n *yaml.Node, i int, d Defaults) (Case, bool) {
 			k.Why = strings.TrimSpace(s)
 		}
 	}
-	if v := required("fault", "add fault: {type: ..., target: ...}"); v != nil {
-		p.fault(v, label, &k)
+	one, hasOne := f["fault"]
+	list, hasList := f["faults"]
+	switch {
+	case hasOne && hasList:
+		p.r.add(pos(list), "write one fault as fault: {...}, or move it into the faults: list", "%s has both fault and faults", label)
+	case hasList:
+		p.faultList(list, label, &k)
+	default:
+		if v := required("fault", "add fault: {type: ..., target: ...}, or faults: [...] for several"); v != nil {
+			k.Faults = []Fault{p.fault(one, "the fault of "+label, faultFields)}
+		}
 	}
 	if v := required("duration", "add duration: 5m (world time; the time scale compresses it)"); v != nil {
 		k.pos.duration = pos(v)
 		if dur, ok := p.duration(v, "duration of "+label, false); ok {
 			k.Duration = dur
 		}
+	}
+	if hasList && len(p.r.errs) == before {
+		p.schedule(label, &k)
 	}
 	if v, ok := f["mechanism"]; ok {
 		p.mechanism(v, label, &k)
@@ -690,50 +703,101 @@ func (p *parser) caseNode(n *yaml.Node, i int, d Defaults) (Case, bool) {
 	return k, len(p.r.errs) == before
 }
 
-func (p *parser) fault(n *yaml.Node, label string, k *Case) {
-	where := "in the fault of " + label
-	f := p.fields(n, where, faultFields)
+// fault reads one fault; what names it in messages ("the fault of case
+// X", "fault 2 of case X"). It returns what it could read, so that
+// Validate can still check the parts that parsed.
+func (p *parser) fault(n *yaml.Node, what string, valid []string) Fault {
+	var out Fault
+	out.pos.node = pos(n)
+	where := "in " + what
+	f := p.fields(n, where, valid)
 	if f == nil {
-		return
+		return out
 	}
 	if v, ok := f["type"]; !ok {
-		p.r.add(pos(n), "add type: latency (or another fault type)", "the fault of %s has no type", label)
+		p.r.add(pos(n), "add type: latency (or another fault type)", "%s has no type", what)
 	} else if s, ok := p.text(v, "fault type"); ok {
-		k.Fault.Type = s
-		k.pos.faultType = pos(v)
+		out.Type = s
+		out.pos.typ = pos(v)
 	}
 	if v, ok := f["target"]; !ok {
-		p.r.add(pos(n), `add target: edge->backend-1 (a link), etcd (a component) or backend (a registry name)`, "the fault of %s has no target", label)
+		p.r.add(pos(n), `add target: edge->backend-1 (a link), etcd (a component) or backend (a registry name)`, "%s has no target", what)
 	} else if ts, at, ok := p.names(v, "fault target", `write target: "edge->backend-1", a list of targets, or a glob such as "edge->backend-*"`, true); ok {
-		k.Fault.Target = ts
-		k.Fault.Targets = append([]string(nil), ts...)
-		k.pos.targets = at
+		out.Target = ts
+		out.Targets = append([]string(nil), ts...)
+		out.pos.targets = at
 	}
 	if v, ok := f["params"]; ok {
-		k.pos.params = pos(v)
-		if v.Kind != yaml.MappingNode {
-			p.r.add(pos(v), "write params: {latency: 2s}", "fault params must be a mapping, not %s", describe(v))
-			return
+		out.pos.params = pos(v)
+		out.Params = p.params(v, where)
+	}
+	if v, ok := f["at"]; ok {
+		out.pos.at = pos(v)
+		out.At, _ = p.duration(v, "at of "+what, true)
+	}
+	if v, ok := f["for"]; ok {
+		out.pos.dur = pos(v)
+		out.For, _ = p.duration(v, "for of "+what, false)
+	}
+	return out
+}
+
+func (p *parser) params(v *yaml.Node, where string) map[string]any {
+	if v.Kind != yaml.MappingNode {
+		p.r.add(pos(v), "write params: {latency: 2s}", "fault params must be a mapping, not %s", describe(v))
+		return nil
+	}
+	params := map[string]any{}
+	for i := 0; i+1 < len(v.Content); i += 2 {
+		kn, vn := v.Content[i], v.Content[i+1]
+		name, ok := p.text(kn, "a fault parameter name")
+		if !ok {
+			continue
 		}
-		params := map[string]any{}
-		for i := 0; i+1 < len(v.Content); i += 2 {
-			kn, vn := v.Content[i], v.Content[i+1]
-			name, ok := p.text(kn, "a fault parameter name")
-			if !ok {
-				continue
-			}
-			if _, dup := params[name]; dup {
-				p.r.add(pos(kn), "", "fault parameter %q set twice %s", name, where)
-				continue
-			}
-			var val any
-			if err := vn.Decode(&val); err != nil {
-				p.r.add(pos(vn), "", "fault parameter %q: %v", name, err)
-				continue
-			}
-			params[name] = val
+		if _, dup := params[name]; dup {
+			p.r.add(pos(kn), "", "fault parameter %q set twice %s", name, where)
+			continue
 		}
-		k.Fault.Params = params
+		var val any
+		if err := vn.Decode(&val); err != nil {
+			p.r.add(pos(vn), "", "fault parameter %q: %v", name, err)
+			continue
+		}
+		params[name] = val
+	}
+	return params
+}
+
+// faultList reads `faults:`, a list of faults with at and for.
+func (p *parser) faultList(n *yaml.Node, label string, k *Case) {
+	const hint = "write faults: [{type: down, target: edge->xds}, {type: crash, target: backend-2, at: 1m}]"
+	if n.Kind != yaml.SequenceNode || len(n.Content) == 0 {
+		p.r.add(pos(n), hint, "faults of %s must be a list of one or more faults, not %s", label, describe(n))
+		return
+	}
+	for i, fn := range n.Content {
+		k.Faults = append(k.Faults, p.fault(fn, fmt.Sprintf("fault %d of %s", i+1, label), faultsFields))
+	}
+}
+
+// schedule checks a `faults:` list against the case's duration: every
+// fault starts and ends inside the window, and the window starts with a
+// fault (one has at: 0), so that time to detect counts from a fault.
+func (p *parser) schedule(label string, k *Case) {
+	first := false
+	for i, f := range k.Faults {
+		what := fmt.Sprintf("fault %d of %s", i+1, label)
+		switch {
+		case f.At >= k.Duration:
+			p.r.add(f.pos.at, fmt.Sprintf("start it before the case's duration %s ends", k.Duration), "%s starts at %s, not inside the case's %s window", what, f.At, k.Duration)
+		case f.For > 0 && f.At+f.For > k.Duration:
+			at := f.pos.dur
+			p.r.add(at, fmt.Sprintf("make for at most %s, or lengthen the case's duration to %s", k.Duration-f.At, f.At+f.For), "%s runs to %s (at %s + for %s), past the case's duration %s", what, f.At+f.For, f.At, f.For, k.Duration)
+		}
+		first = first || f.At == 0
+	}
+	if !first {
+		p.r.add(k.Faults[0].pos.node, "give the first fault at: 0s (or leave at out): the fault window starts with a fault, and time to detect counts from it", "no fault of %s starts at 0", label)
 	}
 }
 

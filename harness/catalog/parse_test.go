@@ -73,8 +73,8 @@ func TestParseValidCase(t *testing.T) {
 	k := c.Cases[0]
 	assert.Equal(t, "etcd-down-10m", k.Name)
 	assert.Equal(t, OkToBreak, k.Class)
-	assert.Equal(t, "stop", k.Fault.Type)
-	assert.Equal(t, []string{"etcd"}, k.Fault.Target)
+	assert.Equal(t, "stop", k.Faults[0].Type)
+	assert.Equal(t, []string{"etcd"}, k.Faults[0].Target)
 	assert.Equal(t, 10*time.Minute, k.Duration)
 	assert.Equal(t, Pos{3, 5}, k.Pos)
 	assert.Equal(t, BuiltinDefaults(), c.Defaults, "no defaults section: the built-in ones")
@@ -257,8 +257,8 @@ cases:
 	assert.Equal(t, 5*time.Second, d.MinWindow, "fields not in the file keep the built-in defaults")
 
 	k := c.Cases[0]
-	assert.Equal(t, []string{"edge->backend-1", "edge->backend-*"}, k.Fault.Target)
-	assert.Equal(t, map[string]any{"latency": "2s", "jitter": 0}, k.Fault.Params)
+	assert.Equal(t, []string{"edge->backend-1", "edge->backend-*"}, k.Faults[0].Target)
+	assert.Equal(t, map[string]any{"latency": "2s", "jitter": 0}, k.Faults[0].Params)
 	assert.Equal(t, Alerts{Match: AnyOf, Names: []string{"UpstreamErrorRateHigh", "NoHealthyUpstream"}}, k.Expect.Alerts)
 	assert.Equal(t, time.Hour, k.DetectionWindow())
 	assert.Equal(t, 250*time.Millisecond, k.Mechanism.Timer)

@@ -38,6 +38,18 @@ type Plan struct {
 	ScrapeInterval time.Duration `json:"scrape_interval"`
 	EvalInterval   time.Duration `json:"evaluation_interval"`
 	Lookback       time.Duration `json:"lookback_delta"`
+
+	// Schedule is when each fault of a compound case starts and how long
+	// it stays, in real time, in the order of the case's faults; empty for
+	// a case whose one fault fills the window.
+	Schedule []Slot `json:"schedule,omitempty"`
+}
+
+// Slot is one fault's place in the fault window, in real time: it starts At
+// after the window's start and stays For (zero: to the window's end).
+type Slot struct {
+	At  time.Duration `json:"at"`
+	For time.Duration `json:"for,omitempty"`
 }
 
 // Compress turns a world duration (an alert rule's `for:`, a range
@@ -205,6 +217,11 @@ func (c Case) plan(requested, scale float64, capped string, d Defaults) Plan {
 		ScrapeInterval: compress(d.ScrapeInterval, scale),
 		EvalInterval:   compress(d.EvalInterval, scale),
 		Lookback:       compress(d.Lookback, scale),
+	}
+	if len(c.Faults) > 1 || (len(c.Faults) == 1 && (c.Faults[0].At > 0 || c.Faults[0].For > 0)) {
+		for _, f := range c.Faults {
+			p.Schedule = append(p.Schedule, Slot{At: compress(f.At, scale), For: compress(f.For, scale)})
+		}
 	}
 	switch c.Class {
 	case OkToBreak:

@@ -122,6 +122,7 @@ func TestSchemaMatchesParser(t *testing.T) {
 		{[]string{"defaults", "prometheus"}, prometheusFields},
 		{[]string{"cases", "[]"}, caseFields},
 		{[]string{"cases", "[]", "fault"}, faultFields},
+		{[]string{"cases", "[]", "faults", "[]"}, faultsFields},
 		{[]string{"cases", "[]", "mechanism"}, mechanismFields},
 		{[]string{"cases", "[]", "expect"}, expectFields},
 		{[]string{"cases", "[]", "expect", "slo"}, sloFields},
@@ -132,7 +133,12 @@ func TestSchemaMatchesParser(t *testing.T) {
 		assert.ElementsMatch(t, tt.fields, keys(o.Properties), "fields at %v", tt.path)
 		assert.Equal(t, false, o.AdditionalProperties, "the object at %v is closed, as the parser is strict", tt.path)
 	}
-	assert.ElementsMatch(t, []string{"name", "class", "why", "fault", "duration"}, obj("cases", "[]").Required)
+	assert.ElementsMatch(t, []string{"name", "class", "why", "duration"}, obj("cases", "[]").Required)
+	var oneOf [][]string
+	for _, b := range obj("cases", "[]").OneOf {
+		oneOf = append(oneOf, b.Required)
+	}
+	assert.ElementsMatch(t, [][]string{{"fault"}, {"faults"}}, oneOf, "a case holds fault or faults, not both")
 	assert.ElementsMatch(t, []string{string(OkToBreak), string(NotOK)}, obj("cases", "[]").Properties["class"].Enum)
 	assert.ElementsMatch(t, knownRequires, obj("cases", "[]").Properties["requires"].Items.Enum)
 	assert.ElementsMatch(t, fakeFaults{}.Types(), obj("cases", "[]", "fault").Properties["type"].Enum, "the fault types the fault package registers")

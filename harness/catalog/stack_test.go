@@ -77,7 +77,7 @@ func TestFixtureTargetsExistInTheDefaultStack(t *testing.T) {
 			c, err := catalog.Load(filepath.Join("..", "..", "fixtures", "catalog.yaml"), catalog.Checks{Faults: names})
 			require.NoError(t, err)
 			all, _ := c.Case("all-backends-slow")
-			assert.Equal(t, []string{"edge->backend-1", "edge->backend-2", "edge->backend-3"}, all.Fault.Targets)
+			assert.Equal(t, []string{"edge->backend-1", "edge->backend-2", "edge->backend-3"}, all.Faults[0].Targets)
 		})
 	}
 }

@@ -68,8 +68,14 @@ func (c *Catalog) Validate(checks Checks) error {
 		if k.Name == "" {
 			label = fmt.Sprintf("the case at line %d", k.Pos.Line)
 		}
-		if checks.Faults != nil && k.Fault.Type != "" && len(k.Fault.Target) > 0 {
-			checkFault(r, label, k, checks.Faults)
+		if checks.Faults != nil {
+			for j := range k.Faults {
+				f := &k.Faults[j]
+				if f.Type != "" && len(f.Target) > 0 {
+					checkFault(r, label, f, checks.Faults)
+				}
+			}
+			checkOverlaps(r, label, k)
 		}
 		if checks.Alerts != nil && k.Class == NotOK && (checks.DataPlane == "" || k.SkipReason(checks.DataPlane) == "") {
 			checkAlerts(r, label, k, checks.Alerts, c.Defaults)
@@ -80,17 +86,17 @@ func (c *Catalog) Validate(checks Checks) error {
 	return r.errs.err()
 }
 
-func checkFault(r *report, label string, k *Case, fc FaultChecker) {
+func checkFault(r *report, label string, k *Fault, fc FaultChecker) {
 	types := slices.Sorted(slices.Values(fc.Types()))
-	if !slices.Contains(types, k.Fault.Type) {
-		r.add(k.pos.faultType, suggest(k.Fault.Type, "types", types), "unknown fault type %q in %s", k.Fault.Type, label)
+	if !slices.Contains(types, k.Type) {
+		r.add(k.pos.typ, suggest(k.Type, "types", types), "unknown fault type %q in %s", k.Type, label)
 		return
 	}
-	known := slices.Sorted(slices.Values(fc.Targets(k.Fault.Type)))
+	known := slices.Sorted(slices.Values(fc.Targets(k.Type)))
 	var expanded []string
 	seen := map[string]bool{}
 	ok := true
-	for i, t := range k.Fault.Target {
+	for i, t := range k.Target {
 		at := Pos{}
 		if i < len(k.pos.targets) {
 			at = k.pos.targets[i]
@@ -108,13 +114,13 @@ func checkFault(r *report, label string, k *Case, fc FaultChecker) {
 				}
 			}
 			if len(matched) == 0 {
-				r.add(at, fmt.Sprintf("valid targets of %s faults: %s", k.Fault.Type, strings.Join(known, ", ")), "target pattern %q in %s matches no %s target", t, label, k.Fault.Type)
+				r.add(at, fmt.Sprintf("valid targets of %s faults: %s", k.Type, strings.Join(known, ", ")), "target pattern %q in %s matches no %s target", t, label, k.Type)
 				ok = false
 				continue
 			}
 		} else {
 			if !slices.Contains(known, t) {
-				r.add(at, suggest(t, "targets of "+k.Fault.Type+" faults", known), "unknown target %q for a %s fault in %s", t, k.Fault.Type, label)
+				r.add(at, suggest(t, "targets of "+k.Type+" faults", known), "unknown target %q for a %s fault in %s", t, k.Type, label)
 				ok = false
 				continue
 			}
@@ -130,18 +136,40 @@ func checkFault(r *report, label string, k *Case, fc FaultChecker) {
 	if !ok {
 		return
 	}
-	k.Fault.Targets = expanded
+	k.Targets = expanded
 	at := k.pos.params
 	if at == (Pos{}) {
-		at = k.pos.faultType
+		at = k.pos.typ
 	}
 	// One message per distinct problem: the same bad parameter on every
 	// target of a glob is one mistake.
 	reported := map[string]bool{}
 	for _, t := range expanded {
-		if err := fc.Check(k.Fault.Type, t, k.Fault.Params); err != nil && !reported[err.Error()] {
+		if err := fc.Check(k.Type, t, k.Params); err != nil && !reported[err.Error()] {
 			reported[err.Error()] = true
-			r.add(at, "", "%s fault on %s in %s: %v", k.Fault.Type, t, label, err)
+			r.add(at, "", "%s fault on %s in %s: %v", k.Type, t, label, err)
+		}
+	}
+}
+
+// checkOverlaps refuses two faults of one case on the same target at the
+// same time: the second would change what the first put in force, and
+// their reverts would fight.
+func checkOverlaps(r *report, label string, k *Case) {
+	for j := 1; j < len(k.Faults); j++ {
+		b := k.Faults[j]
+		for i := 0; i < j; i++ {
+			a := k.Faults[i]
+			if a.At >= b.End(k.Duration) || b.At >= a.End(k.Duration) {
+				continue
+			}
+			for _, t := range b.TargetNames() {
+				if slices.Contains(a.TargetNames(), t) {
+					r.add(b.pos.node, fmt.Sprintf("one fault at a time on a target: start fault %d at %s or later, or end fault %d (for:) by %s", j+1, a.End(k.Duration), i+1, b.At),
+						"faults %d and %d of %s overlap on %s (from %s to %s)", i+1, j+1, label, t, max(a.At, b.At), min(a.End(k.Duration), b.End(k.Duration)))
+					break
+				}
+			}
 		}
 	}
 }

@@ -69,8 +69,8 @@ func TestValidateExpandsGlobs(t *testing.T) {
 	src := fmt.Sprintf(faultCase, "latency", `[edge->backend-2, "edge->backend-*"]`, ", params: {latency: 2s}")
 	c, es := validateErrs(t, src, Checks{Faults: fakeFaults{}})
 	require.Empty(t, es)
-	assert.Equal(t, []string{"edge->backend-2", "edge->backend-1", "edge->backend-3"}, c.Cases[0].Fault.Targets, "listed order, then glob matches, without repeats")
-	assert.Equal(t, []string{"edge->backend-2", "edge->backend-*"}, c.Cases[0].Fault.Target, "as written")
+	assert.Equal(t, []string{"edge->backend-2", "edge->backend-1", "edge->backend-3"}, c.Cases[0].Faults[0].Targets, "listed order, then glob matches, without repeats")
+	assert.Equal(t, []string{"edge->backend-2", "edge->backend-*"}, c.Cases[0].Faults[0].Target, "as written")
 }
 
 const alertCase = `version: 1

@@ -19,9 +19,11 @@ const (
 	ColourSuccess = "#1f6feb" // probe success ratio
 	ColourP99     = "#8250df" // probe p99 latency
 	ColourFault   = "#f7d4cf" // the fault window's shading
-	ColourPending = "#e3b341" // an alert pending
-	ColourFiring  = "#cf222e" // an alert firing
-	colourMark    = "#57606a"
+	// ColourFaultSpan marks each fault of a compound case on its own lane.
+	ColourFaultSpan = "#b0413e"
+	ColourPending   = "#e3b341" // an alert pending
+	ColourFiring    = "#cf222e" // an alert firing
+	colourMark      = "#57606a"
 )
 
 // Chart geometry, in SVG user units.
@@ -145,8 +147,14 @@ func chart(res harness.Result) template.HTML {
 		return template.HTML(`<p class="nochart">No timeline: the case ended before its fault was injected.</p>`)
 	}
 	names, spans := alertSpans(res.Timeline, m.Injected, m.EndS)
+	// A compound case gets a lane per fault above the alerts' lanes.
+	var faultLanes []harness.FaultSpan
+	if len(res.FaultSpans) > 1 {
+		faultLanes = res.FaultSpans
+	}
 	lanesTop := ratioTop + ratioH + p99Gap + p99H + laneGap
-	height := lanesTop + float64(max(len(names), 1))*(laneH+4) + axisH
+	alertsTop := lanesTop + float64(len(faultLanes))*(laneH+4)
+	height := alertsTop + float64(max(len(names), 1))*(laneH+4) + axisH
 	lo, hi := m.StartS, m.EndS
 	if hi <= lo {
 		hi = lo + 1
@@ -160,7 +168,7 @@ func chart(res harness.Result) template.HTML {
 		chartW, height, chartW, height, template.HTMLEscapeString(res.Name))
 	// The fault window over every panel.
 	fmt.Fprintf(&b, `<rect class="fault" x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"/>`,
-		x(0), ratioTop, math.Max(x(m.RevertS)-x(0), 1), lanesTop-ratioTop+float64(max(len(names), 1))*(laneH+4), ColourFault)
+		x(0), ratioTop, math.Max(x(m.RevertS)-x(0), 1), alertsTop-ratioTop+float64(max(len(names), 1))*(laneH+4), ColourFault)
 	fmt.Fprintf(&b, `<text x="%.1f" y="14" class="lbl">fault %.1f s</text>`, x(0)+2, m.RevertS)
 	// Panels' frames and labels.
 	p99Top := ratioTop + ratioH + p99Gap
@@ -216,12 +224,23 @@ func chart(res harness.Result) template.HTML {
 		mark(m.RevertS+m.GraceS, "grace end", true)
 	}
 	mark(m.RevertS+m.RecoveryS, "recovery limit", true)
+	// Fault lanes: when each fault of a compound case was in force.
+	for i, f := range faultLanes {
+		y := lanesTop + float64(i)*(laneH+4)
+		end := m.RevertS
+		if f.EndS != nil {
+			end = *f.EndS
+		}
+		fmt.Fprintf(&b, `<text x="8" y="%.1f" class="lbl">fault %d</text>`, y+12, i+1)
+		fmt.Fprintf(&b, `<rect class="fault-span" x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"><title>%s from %+.1f s to %+.1f s</title></rect>`,
+			x(f.StartS), y, math.Max(x(end)-x(f.StartS), 2), laneH, ColourFaultSpan, template.HTMLEscapeString(f.Fault), f.StartS, end)
+	}
 	// Alert lanes.
 	if len(names) == 0 {
-		fmt.Fprintf(&b, `<text x="8" y="%.1f" class="lbl">no alert pending or firing</text>`, lanesTop+12)
+		fmt.Fprintf(&b, `<text x="8" y="%.1f" class="lbl">no alert pending or firing</text>`, alertsTop+12)
 	}
 	for i, n := range names {
-		y := lanesTop + float64(i)*(laneH+4)
+		y := alertsTop + float64(i)*(laneH+4)
 		fmt.Fprintf(&b, `<text x="8" y="%.1f" class="lbl">%s</text>`, y+12, template.HTMLEscapeString(n))
 		for _, s := range spans[n] {
 			colour := ColourPending

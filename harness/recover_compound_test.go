@@ -1,0 +1,149 @@
+package harness
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/okbreak/okbreak/fixtures"
+	"github.com/okbreak/okbreak/harness/fault"
+	"github.com/okbreak/okbreak/harness/retry"
+	"github.com/okbreak/okbreak/harness/stack"
+	"github.com/okbreak/okbreak/harness/stack/stacktest"
+)
+
+// envCompoundRunner makes the test binary the runner child of
+// TestRecoverAfterKillDuringASecondFault; envCompoundCatalog names its
+// catalog.
+const (
+	envCompoundRunner  = "OKBREAK_RECOVER_TEST_COMPOUND_RUN"
+	envCompoundCatalog = "OKBREAK_RECOVER_TEST_COMPOUND_CATALOG"
+)
+
+// compoundCatalog is a compound case whose second fault starts a second
+// into the window (1m at scale 60) and that would hold both for 10 s.
+const compoundCatalog = `version: 1
+cases:
+  - name: killed-mid-compound
+    class: ok-to-break
+    why: the runner is killed while its second fault is in force
+    faults:
+      - {type: latency, target: edge->backend-1, params: {latency: 500ms}}
+      - {type: pause, target: backend-2, at: 1m}
+    duration: 10m
+`
+
+// TestCompoundRunnerChild runs the compound case through the real runner
+// against the parent's stack, until it is killed.
+func TestCompoundRunnerChild(t *testing.T) {
+	run := os.Getenv(envCompoundRunner)
+	if run == "" {
+		t.Skip("runs only as the child of TestRecoverAfterKillDuringASecondFault")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	def := stack.Default(stack.GRPC, fixtures.EnvoyBootstrap())
+	s, err := stack.Attach(ctx, run, def)
+	require.NoError(t, err)
+	cat, rules, err := LoadCatalog(os.Getenv(envCompoundCatalog), filepath.Join("..", "fixtures", "alerts"), def)
+	require.NoError(t, err)
+	r := &Runner{Stack: s, Defaults: cat.Defaults, Rules: rules, TimeScale: 60, Logf: t.Logf}
+	res := r.RunCase(ctx, cat.Cases[0])
+	t.Fatalf("never killed; the case ended %s: %s", res.Verdict, res.Reason)
+}
+
+// TestRecoverAfterKillDuringASecondFault kills the runner (SIGKILL: no
+// revert runs) while both faults of a compound case are in force, then
+// requires okbreak recover's path to leave nothing in force.
+func TestRecoverAfterKillDuringASecondFault(t *testing.T) {
+	requireDocker(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	t.Setenv(stack.EnvStateDir, t.TempDir())
+	s := stacktest.Up(t, ctx, stack.GRPC, stack.WithReadyTimeout(150*time.Second))
+	api, err := s.ToxiproxyAPI(ctx)
+	require.NoError(t, err)
+	catPath := filepath.Join(t.TempDir(), "catalog.yaml")
+	require.NoError(t, os.WriteFile(catPath, []byte(compoundCatalog), 0o644))
+
+	cmd := exec.Command(os.Args[0], "-test.run=^TestCompoundRunnerChild$", "-test.count=1", "-test.v")
+	cmd.Env = append(os.Environ(), envCompoundRunner+"="+s.RunID, envCompoundCatalog+"="+catPath)
+	out, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	cmd.Stderr = cmd.Stdout
+	require.NoError(t, cmd.Start())
+	killed := false
+	defer func() {
+		if !killed {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+	}()
+	var mu sync.Mutex
+	var log strings.Builder
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			mu.Lock()
+			log.WriteString(sc.Text() + "\n")
+			mu.Unlock()
+		}
+	}()
+	output := func() string { mu.Lock(); defer mu.Unlock(); return log.String() }
+
+	// Wait until the journal holds both faults open: the second is in force.
+	j := fault.OpenJournal(s.StateDir())
+	var open []fault.Entry
+	err = retry.Until(ctx, "the second fault in force", 120*time.Second, 20*time.Millisecond, func(context.Context) error {
+		entries, err := j.Entries()
+		if err != nil {
+			return err
+		}
+		open = fault.OpenInjections(entries)
+		if len(open) < 2 {
+			return errFewOpen
+		}
+		return nil
+	})
+	require.NoError(t, err, "child's output:\n%s", output())
+	require.NoError(t, cmd.Process.Kill())
+	_ = cmd.Wait()
+	killed = true
+	names := []string{open[0].Fault, open[1].Fault}
+	require.ElementsMatch(t, []string{"killed-mid-compound#1", "killed-mid-compound#2"}, names)
+
+	// The pause may still be on its way when the journal says so: the
+	// journal is written before the fault acts, so recovery must cope
+	// either way. Recover as `okbreak recover` does.
+	rec, err := Recover(ctx, RecoverRun(s.RunID), RecoverLogf(t.Logf))
+	t.Logf("recovery:\n%s", rec)
+	require.NoError(t, err)
+	for _, n := range names {
+		require.Contains(t, rec.String(), n)
+	}
+
+	st, err := fault.InspectToxiproxy(ctx, api)
+	require.NoError(t, err)
+	require.True(t, st.Clean(), "%s", st)
+	ctrs, err := stack.RunContainers(ctx, s.RunID)
+	require.NoError(t, err)
+	require.Len(t, ctrs, len(s.Def.Components))
+	for _, c := range ctrs {
+		require.Equal(t, "running", c.State, c.Name)
+	}
+	entries, err := j.Entries()
+	require.NoError(t, err)
+	require.Empty(t, fault.OpenInjections(entries))
+	require.NoError(t, s.WaitServing(ctx))
+}
+
+var errFewOpen = errors.New("fewer than two faults open in the journal")
