@@ -1,14 +1,10 @@
 package harness
 
 import (
-	"bufio"
 	"context"
-	"errors"
+	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -75,30 +71,7 @@ func TestRecoverAfterKillDuringASecondFault(t *testing.T) {
 	catPath := filepath.Join(t.TempDir(), "catalog.yaml")
 	require.NoError(t, os.WriteFile(catPath, []byte(compoundCatalog), 0o644))
 
-	cmd := exec.Command(os.Args[0], "-test.run=^TestCompoundRunnerChild$", "-test.count=1", "-test.v")
-	cmd.Env = append(os.Environ(), envCompoundRunner+"="+s.RunID, envCompoundCatalog+"="+catPath)
-	out, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	cmd.Stderr = cmd.Stdout
-	require.NoError(t, cmd.Start())
-	killed := false
-	defer func() {
-		if !killed {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-		}
-	}()
-	var mu sync.Mutex
-	var log strings.Builder
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			mu.Lock()
-			log.WriteString(sc.Text() + "\n")
-			mu.Unlock()
-		}
-	}()
-	output := func() string { mu.Lock(); defer mu.Unlock(); return log.String() }
+	runner := startChild(t, "TestCompoundRunnerChild", envCompoundRunner+"="+s.RunID, envCompoundCatalog+"="+catPath)
 
 	// Wait until the journal holds both faults open: the second is in force.
 	j := fault.OpenJournal(s.StateDir())
@@ -110,20 +83,30 @@ func TestRecoverAfterKillDuringASecondFault(t *testing.T) {
 		}
 		open = fault.OpenInjections(entries)
 		if len(open) < 2 {
-			return errFewOpen
+			return fmt.Errorf("%d fault(s) open in the journal, want 2", len(open))
 		}
 		return nil
 	})
-	require.NoError(t, err, "child's output:\n%s", output())
-	require.NoError(t, cmd.Process.Kill())
-	_ = cmd.Wait()
-	killed = true
+	require.NoError(t, err, "child's output:\n%s", runner.output())
+	// The journal is written before a fault acts: wait for the pause itself.
+	err = retry.Until(ctx, "backend-2 paused", 30*time.Second, 20*time.Millisecond, func(ctx context.Context) error {
+		ctrs, err := stack.RunContainers(ctx, s.RunID)
+		if err != nil {
+			return err
+		}
+		for _, c := range ctrs {
+			if c.Name == stack.ContainerName(s.RunID, "backend-2") && c.State == "paused" {
+				return nil
+			}
+		}
+		return retry.ErrNotYet
+	})
+	require.NoError(t, err, "child's output:\n%s", runner.output())
+	runner.kill()
 	names := []string{open[0].Fault, open[1].Fault}
 	require.ElementsMatch(t, []string{"killed-mid-compound#1", "killed-mid-compound#2"}, names)
 
-	// The pause may still be on its way when the journal says so: the
-	// journal is written before the fault acts, so recovery must cope
-	// either way. Recover as `okbreak recover` does.
+	// Recover as `okbreak recover` does.
 	rec, err := Recover(ctx, RecoverRun(s.RunID), RecoverLogf(t.Logf))
 	t.Logf("recovery:\n%s", rec)
 	require.NoError(t, err)
@@ -145,5 +128,3 @@ func TestRecoverAfterKillDuringASecondFault(t *testing.T) {
 	require.Empty(t, fault.OpenInjections(entries))
 	require.NoError(t, s.WaitServing(ctx))
 }
-
-var errFewOpen = errors.New("fewer than two faults open in the journal")

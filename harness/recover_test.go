@@ -3,11 +3,14 @@ package harness
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +21,7 @@ import (
 
 	"github.com/okbreak/okbreak/fixtures"
 	"github.com/okbreak/okbreak/harness/fault"
+	"github.com/okbreak/okbreak/harness/retry"
 	"github.com/okbreak/okbreak/harness/stack"
 	"github.com/okbreak/okbreak/harness/stack/stacktest"
 	"github.com/okbreak/okbreak/internal/registry"
@@ -63,6 +67,78 @@ func TestInjectorChild(t *testing.T) {
 	t.Fatal("never killed")
 }
 
+// child is this test binary run again in one of its child roles; what it
+// prints is kept for failure messages.
+type child struct {
+	cmd    *exec.Cmd
+	mu     sync.Mutex
+	log    []string
+	exited bool
+	done   sync.Once
+}
+
+// startChild runs the test named test in a child process with env added;
+// the child is killed when the test ends, if not before.
+func startChild(t *testing.T, test string, env ...string) *child {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^"+test+"$", "-test.count=1", "-test.v")
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	cmd.Stderr = cmd.Stdout
+	require.NoError(t, cmd.Start())
+	c := &child{cmd: cmd}
+	t.Cleanup(c.kill)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			c.mu.Lock()
+			c.log = append(c.log, sc.Text())
+			c.mu.Unlock()
+		}
+		c.mu.Lock()
+		c.exited = true
+		c.mu.Unlock()
+	}()
+	return c
+}
+
+// kill sends SIGKILL (no revert runs in the child) and reaps it; safe to
+// call more than once.
+func (c *child) kill() {
+	c.done.Do(func() {
+		_ = c.cmd.Process.Kill()
+		_ = c.cmd.Wait()
+	})
+}
+
+func (c *child) output() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return strings.Join(c.log, "\n")
+}
+
+// waitLine waits until the child printed line, and fails the test when it
+// ended or timed out first.
+func (c *child) waitLine(t *testing.T, ctx context.Context, line string, timeout time.Duration) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	err := retry.Until(ctx, "the child's "+line, timeout, 20*time.Millisecond, func(context.Context) error {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if slices.Contains(c.log, line) {
+			return nil
+		}
+		if c.exited {
+			cancel() // it will never print it
+			return errors.New("the child ended first")
+		}
+		return retry.ErrNotYet
+	})
+	require.NoError(t, err, "child's output:\n%s", c.output())
+}
+
 func requireDocker(t *testing.T) {
 	t.Helper()
 	if os.Getenv("OKBREAK_SKIP_DOCKER_TESTS") == "1" {
@@ -90,43 +166,8 @@ func TestRecoverAfterTheInjectorIsKilled(t *testing.T) {
 	require.NoError(t, err)
 
 	// The injector: this test binary again, in its child role.
-	cmd := exec.Command(os.Args[0], "-test.run=^TestInjectorChild$", "-test.count=1", "-test.v")
-	cmd.Env = append(os.Environ(), envInjector+"="+s.RunID)
-	out, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	cmd.Stderr = cmd.Stdout
-	require.NoError(t, cmd.Start())
-	killed := false
-	defer func() {
-		if !killed {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-		}
-	}()
-	lines := make(chan string, 100)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-	}()
-	var log []string
-wait:
-	for {
-		select {
-		case l, ok := <-lines:
-			if !ok {
-				t.Fatalf("the injector ended before injecting:\n%s", strings.Join(log, "\n"))
-			}
-			log = append(log, l)
-			if l == "INJECTED" {
-				break wait
-			}
-		case <-time.After(90 * time.Second):
-			t.Fatalf("the injector did not inject in time:\n%s", strings.Join(log, "\n"))
-		}
-	}
+	inj := startChild(t, "TestInjectorChild", envInjector+"="+s.RunID)
+	inj.waitLine(t, ctx, "INJECTED", 90*time.Second)
 
 	// Every fault is in force.
 	st, err := fault.InspectToxiproxy(ctx, api)
@@ -158,13 +199,11 @@ wait:
 	open := fault.OpenInjections(entries)
 	require.Len(t, open, len(injected))
 	for _, e := range open {
-		require.Equal(t, cmd.Process.Pid, e.By.PID)
+		require.Equal(t, inj.cmd.Process.Pid, e.By.PID)
 	}
 
 	// SIGKILL: no revert runs in the injector.
-	require.NoError(t, cmd.Process.Kill())
-	_ = cmd.Wait()
-	killed = true
+	inj.kill()
 	require.False(t, open[0].By.Alive())
 
 	t0 := time.Now()

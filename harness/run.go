@@ -244,7 +244,7 @@ func (r *Runner) RunCase(ctx context.Context, c catalog.Case) (res Result) {
 	tr.phase(PhaseRevert)
 	revertAt, rerr := revert()
 	res.FaultSpans = sched.spans()
-	outcomes := sched.outcomes
+	outcomes := sched.outcomesSeen()
 	if rerr != nil {
 		res.Verdict, res.Reason = Failed, "revert: "+rerr.Error()
 		res.Evidence = r.evidence(ctx, sess)
@@ -283,6 +283,7 @@ func (r *Runner) RunCase(ctx context.Context, c catalog.Case) (res Result) {
 		EndS: end.Sub(inject).Seconds(), GraceS: plan.Grace.Seconds(), RecoveryS: plan.Recovery.Seconds(),
 	}
 
+	res.LeftActive = activeNames(sess)
 	tr.phase(PhaseJudge)
 	if c.Class == catalog.NotOK {
 		r.judgeNotOK(&res, c, sess, inject, faultEnd)
@@ -312,11 +313,17 @@ func describe(fs []fault.Fault) string {
 	return strings.Join(out, "; ")
 }
 
+// facts gathers what the faults observed; a compound case's facts are
+// keyed by the fault's place in the case ("2.exit_code"), so that two
+// faults' observations never overwrite each other.
 func facts(fs []fault.Fault) map[string]any {
 	out := map[string]any{}
-	for _, f := range fs {
+	for i, f := range fs {
 		if o, ok := f.(fault.Observer); ok {
 			for k, v := range o.Facts() {
+				if len(fs) > 1 {
+					k = fmt.Sprintf("%d.%s", i+1, k)
+				}
 				out[k] = v
 			}
 		}
@@ -441,11 +448,7 @@ func (r *Runner) waitNoAlerts(ctx context.Context, sess *alert.Session) error {
 	defer cancel()
 	quiet := func() bool { return sess.Evaluations() >= 2 && len(sess.Active("")) == 0 }
 	if err := sess.WaitUntil(wctx, quiet); err != nil {
-		var names []string
-		for _, a := range sess.Active("") {
-			names = append(names, fmt.Sprintf("%s (%s)", a.Alert, a.State))
-		}
-		return fmt.Errorf("alerts still active after %s: %s", timeout, strings.Join(names, ", "))
+		return fmt.Errorf("alerts still active after %s: %s", timeout, strings.Join(activeNames(sess), ", "))
 	}
 	return nil
 }
@@ -531,6 +534,19 @@ func alertsFired(tl alert.Timeline, inject time.Time) []AlertFired {
 		out = append(out, a)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].FirstFiredS < out[j].FirstFiredS })
+	return out
+}
+
+// activeNames lists the alerts pending or firing now, once each, e.g.
+// "ControlPlaneDisconnected (pending)".
+func activeNames(sess *alert.Session) []string {
+	var out []string
+	for _, a := range sess.Active("") {
+		n := fmt.Sprintf("%s (%s)", a.Alert, a.State)
+		if !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
 	return out
 }
 

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/okbreak/okbreak/harness/alert"
@@ -30,7 +32,8 @@ const (
 	slotDone
 )
 
-// scheduled is one fault of a case with its real offsets.
+// scheduled is one fault of a case with its real offsets. Its state and
+// times are guarded by the schedule's mutex.
 type scheduled struct {
 	f     fault.Fault
 	desc  string
@@ -39,25 +42,37 @@ type scheduled struct {
 	state slotState
 	start time.Time
 	end   time.Time
+	ended chan struct{} // closed once it is reverted
 }
 
 // schedule puts a case's faults in force and takes them out at their own
 // times, through one Guard: whatever is still in force when the case ends
-// (success, failure, panic, timeout, Ctrl-C) is reverted by RevertAll, and
+// (success, failure, panic, timeout, Ctrl-C) is reverted by revertAll, and
 // every fault is journalled before it acts, so that a killed run is
 // repaired by okbreak recover. A case with one fault is a schedule of one
-// slot at 0 that lasts the whole window. Not safe for concurrent use.
+// slot at 0 that lasts the whole window.
+//
+// The faults due at 0 are injected by begin, in order; every later start
+// and every end of its own runs on a goroutine of its own, so that a slow
+// inject (a stop waiting for its container) never delays another fault.
+// begin, hold and revertAll are called in that order from one goroutine.
 type schedule struct {
-	guard    *fault.Guard
-	slots    []*scheduled
-	inject   time.Time
+	guard  *fault.Guard
+	slots  []*scheduled
+	inject time.Time
+
+	mu       sync.Mutex
 	outcomes []string
+	failed   error         // the first inject or revert error of a timed slot
+	changed  chan struct{} // a slot ended or failed
+	stop     chan struct{} // closed when the window is over
+	wg       sync.WaitGroup
 }
 
 func newSchedule(faults []fault.Fault, plan catalog.Plan) *schedule {
-	s := &schedule{guard: fault.NewGuard()}
+	s := &schedule{guard: fault.NewGuard(), changed: make(chan struct{}, len(faults)), stop: make(chan struct{})}
 	for i, f := range faults {
-		sl := &scheduled{f: f, desc: describe([]fault.Fault{f})}
+		sl := &scheduled{f: f, desc: describe([]fault.Fault{f}), ended: make(chan struct{})}
 		if i < len(plan.Schedule) {
 			sl.at, sl.dur = plan.Schedule[i].At, plan.Schedule[i].For
 		}
@@ -66,78 +81,129 @@ func newSchedule(faults []fault.Fault, plan catalog.Plan) *schedule {
 	return s
 }
 
-// begin starts the window at t and puts in force every fault due at 0.
+// begin starts the window at t: it injects every fault due at 0, in order,
+// and starts the timers of the rest. An inject error ends the case.
 func (s *schedule) begin(ctx context.Context, t time.Time) error {
 	s.inject = t
-	return s.step(ctx, t)
-}
-
-// step starts the faults due by now and reverts those whose own time is
-// over; a fault's Outcome is taken just before its revert.
-func (s *schedule) step(ctx context.Context, now time.Time) error {
 	for _, sl := range s.slots {
-		if sl.state == slotInForce && sl.dur > 0 && !now.Before(s.inject.Add(sl.at+sl.dur)) {
-			if err := s.revert(ctx, sl); err != nil {
-				return err
-			}
+		if sl.at > 0 {
+			continue
+		}
+		if err := s.start(ctx, sl); err != nil {
+			return err
 		}
 	}
 	for _, sl := range s.slots {
-		if sl.state == slotPending && !now.Before(s.inject.Add(sl.at)) {
-			sl.state, sl.start = slotInForce, time.Now()
-			if err := s.guard.Inject(ctx, sl.f); err != nil {
-				return fmt.Errorf("inject %s: %w", sl.desc, err)
-			}
+		if sl.at > 0 || sl.dur > 0 {
+			s.wg.Add(1)
+			go s.run(ctx, sl)
 		}
 	}
 	return nil
 }
 
+func (s *schedule) start(ctx context.Context, sl *scheduled) error {
+	s.mu.Lock()
+	sl.state, sl.start = slotInForce, time.Now()
+	s.mu.Unlock()
+	if err := s.guard.Inject(ctx, sl.f); err != nil {
+		return fmt.Errorf("inject %s: %w", sl.desc, err)
+	}
+	return nil
+}
+
+// run waits for a slot's start (when later than 0) and its own end (when
+// it has one), unless the window ends first.
+func (s *schedule) run(ctx context.Context, sl *scheduled) {
+	defer s.wg.Done()
+	if sl.at > 0 {
+		if !s.wait(ctx, s.inject.Add(sl.at)) || !s.afterEarlierEnds(ctx, sl) {
+			return
+		}
+		if err := s.start(ctx, sl); err != nil {
+			s.fail(err)
+			return
+		}
+	}
+	if sl.dur <= 0 || !s.wait(ctx, s.inject.Add(sl.at+sl.dur)) {
+		return
+	}
+	if err := s.revert(ctx, sl); err != nil {
+		s.fail(err)
+		return
+	}
+	s.changed <- struct{}{}
+}
+
+// afterEarlierEnds waits for every fault that ends by sl's start to be
+// reverted, so that faults in sequence on one target never overlap; false
+// when the window or ctx ended first.
+func (s *schedule) afterEarlierEnds(ctx context.Context, sl *scheduled) bool {
+	for _, o := range s.slots {
+		if o == sl || o.dur <= 0 || o.at+o.dur > sl.at {
+			continue
+		}
+		select {
+		case <-o.ended:
+		case <-s.stop:
+			return false
+		case <-ctx.Done():
+			return false
+		}
+	}
+	return true
+}
+
+// wait sleeps until t; false when the window or ctx ended first.
+func (s *schedule) wait(ctx context.Context, t time.Time) bool {
+	timer := time.NewTimer(time.Until(t))
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return true
+	case <-s.stop:
+		return false
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func (s *schedule) fail(err error) {
+	s.mu.Lock()
+	if s.failed == nil {
+		s.failed = err
+	}
+	s.mu.Unlock()
+	s.changed <- struct{}{}
+}
+
+// revert takes one fault out, its Outcome taken just before.
 func (s *schedule) revert(ctx context.Context, sl *scheduled) error {
-	s.outcome(ctx, sl)
+	if o, ok := sl.f.(fault.Outcomer); ok {
+		if err := o.Outcome(ctx); err != nil {
+			s.mu.Lock()
+			s.outcomes = append(s.outcomes, err.Error())
+			s.mu.Unlock()
+		}
+	}
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fault.RevertTimeout)
 	defer cancel()
 	if err := s.guard.Revert(rctx, sl.f); err != nil {
 		return fmt.Errorf("revert %s: %w", sl.desc, err)
 	}
-	sl.state, sl.end = slotDone, time.Now()
+	s.mu.Lock()
+	if sl.state != slotDone {
+		sl.state, sl.end = slotDone, time.Now()
+		close(sl.ended)
+	}
+	s.mu.Unlock()
 	return nil
 }
 
-// outcome asks a fault that checks a reaction of its own (an Outcomer)
-// whether it happened, and keeps what went otherwise.
-func (s *schedule) outcome(ctx context.Context, sl *scheduled) {
-	if o, ok := sl.f.(fault.Outcomer); ok {
-		if err := o.Outcome(ctx); err != nil {
-			s.outcomes = append(s.outcomes, err.Error())
-		}
-	}
-}
-
-// next is the time of the schedule's next start or end, and false when
-// nothing is left to start or end before the window's end.
-func (s *schedule) next() (time.Time, bool) {
-	var t time.Time
-	for _, sl := range s.slots {
-		var at time.Time
-		switch {
-		case sl.state == slotPending:
-			at = s.inject.Add(sl.at)
-		case sl.state == slotInForce && sl.dur > 0:
-			at = s.inject.Add(sl.at + sl.dur)
-		default:
-			continue
-		}
-		if t.IsZero() || at.Before(t) {
-			t = at
-		}
-	}
-	return t, !t.IsZero()
-}
-
-// idle reports whether every fault has run its course: nothing pending,
-// nothing in force.
+// idle reports whether every fault has run its course.
 func (s *schedule) idle() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	for _, sl := range s.slots {
 		if sl.state != slotDone {
 			return false
@@ -146,44 +212,54 @@ func (s *schedule) idle() bool {
 	return true
 }
 
-// hold runs the schedule until end, or until stop (checked on every alert
-// evaluation, when sess is set) says the window is over. It returns when
-// the window ended.
+// hold waits until end, until stop (checked on every alert evaluation,
+// when sess is set) says the window is over, until every fault has run
+// its course, or until a timed fault failed; then it stops the timers and
+// returns when the window ended. No fault starts after hold returns.
 func (s *schedule) hold(ctx context.Context, end time.Time, sess *alert.Session, stop func() bool) (time.Time, error) {
+	defer func() {
+		close(s.stop)
+		s.wg.Wait()
+	}()
+	hctx, cancel := context.WithDeadline(ctx, end)
+	defer cancel()
+	// Alerts are checked on each evaluation, in the background.
+	alerted := make(chan struct{})
+	if sess != nil && stop != nil {
+		go func() {
+			if sess.WaitUntil(hctx, stop) == nil {
+				close(alerted)
+			}
+		}()
+	}
 	for {
-		until := end
-		if t, ok := s.next(); ok && t.Before(end) {
-			until = t
-		}
-		if sess != nil && stop != nil {
-			wctx, cancel := context.WithDeadline(ctx, until)
-			_ = sess.WaitUntil(wctx, stop)
-			cancel()
-			if stop() {
+		select {
+		case <-alerted:
+			return time.Now(), nil
+		case <-hctx.Done():
+			if err := ctx.Err(); err != nil {
+				return time.Now(), err
+			}
+			return time.Now(), nil
+		case <-s.changed:
+			s.mu.Lock()
+			err := s.failed
+			s.mu.Unlock()
+			if err != nil {
+				return time.Now(), err
+			}
+			if s.idle() {
 				return time.Now(), nil
 			}
-		} else if err := sleep(ctx, time.Until(until)); err != nil {
-			return time.Now(), err
-		}
-		if err := ctx.Err(); err != nil {
-			return time.Now(), err
-		}
-		now := time.Now()
-		if !now.Before(end) {
-			return now, nil
-		}
-		if err := s.step(ctx, now); err != nil {
-			return now, err
-		}
-		if s.idle() {
-			return now, nil
 		}
 	}
 }
 
 // revertAll takes out everything still in force (Outcomes first) and
-// returns when the last fault's revert finished.
+// returns when the last fault's revert finished. Call it after hold (or
+// instead of it, on an early exit): no timer runs then.
 func (s *schedule) revertAll(ctx context.Context) (time.Time, error) {
+	s.halt()
 	var errs []error
 	for i := len(s.slots) - 1; i >= 0; i-- {
 		sl := s.slots[i]
@@ -202,8 +278,20 @@ func (s *schedule) revertAll(ctx context.Context) (time.Time, error) {
 	return s.lastEnd(), errors.Join(errs...)
 }
 
+// halt stops the timers and waits for them, once.
+func (s *schedule) halt() {
+	select {
+	case <-s.stop:
+	default:
+		close(s.stop)
+	}
+	s.wg.Wait()
+}
+
 // lastEnd is when the last revert finished (now when none did).
 func (s *schedule) lastEnd() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	var t time.Time
 	for _, sl := range s.slots {
 		if sl.end.After(t) {
@@ -218,6 +306,8 @@ func (s *schedule) lastEnd() time.Time {
 
 // spans are the faults' actual times, relative to the window's start.
 func (s *schedule) spans() []FaultSpan {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	out := make([]FaultSpan, 0, len(s.slots))
 	for _, sl := range s.slots {
 		sp := FaultSpan{Fault: sl.desc}
@@ -233,12 +323,12 @@ func (s *schedule) spans() []FaultSpan {
 	return out
 }
 
-func (s *schedule) faults() []fault.Fault {
-	out := make([]fault.Fault, len(s.slots))
-	for i, sl := range s.slots {
-		out[i] = sl.f
-	}
-	return out
+// outcomesSeen are what faults that check a reaction of their own found
+// otherwise than demanded.
+func (s *schedule) outcomesSeen() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.outcomes)
 }
 
 // buildFaults makes the case's faults. The faults of a compound case are

@@ -26,6 +26,13 @@ type recFault struct {
 }
 
 func (f *recFault) Name() string { return f.name }
+
+// in says whether the fault has been injected yet.
+func (f *recFault) in() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return !f.injected.IsZero()
+}
 func (f *recFault) Inject(context.Context) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -60,8 +67,8 @@ func TestScheduleRunsFaultsAtTheirOwnTimes(t *testing.T) {
 	ctx := context.Background()
 	start := time.Now()
 	require.NoError(t, s.begin(ctx, start))
-	assert.False(t, a.injected.IsZero(), "a starts at 0")
-	assert.True(t, b.injected.IsZero(), "b waits for its at")
+	assert.True(t, a.in(), "a starts at 0")
+	assert.False(t, b.in(), "b waits for its at")
 
 	end, err := s.hold(ctx, start.Add(800*time.Millisecond), nil, nil)
 	require.NoError(t, err)
@@ -121,5 +128,51 @@ func TestScheduleAsksAnOutcomerBeforeItsOwnRevert(t *testing.T) {
 	_, err := s.hold(context.Background(), start.Add(time.Second), nil, nil)
 	require.NoError(t, err)
 	assert.True(t, o.asked)
-	assert.Equal(t, []string{"still running after 10s"}, s.outcomes)
+	assert.Equal(t, []string{"still running after 10s"}, s.outcomesSeen())
 }
+
+// slowFault takes a while to inject, as a stop waiting for its container.
+type slowFault struct {
+	*recFault
+	delay time.Duration
+}
+
+func (f slowFault) Inject(ctx context.Context) error {
+	time.Sleep(f.delay)
+	return f.recFault.Inject(ctx)
+}
+
+func TestScheduleKeepsTimeWhenAnInjectIsSlow(t *testing.T) {
+	slow := slowFault{&recFault{name: "slow"}, 400 * time.Millisecond}
+	a, b := &recFault{name: "a"}, &recFault{name: "b"}
+	plan := catalog.Plan{Schedule: []catalog.Slot{{At: 0}, {At: 100 * time.Millisecond}, {At: 150 * time.Millisecond, For: 100 * time.Millisecond}}}
+	s := newSchedule([]fault.Fault{a, slow, b}, plan)
+	start := time.Now()
+	require.NoError(t, s.begin(context.Background(), start))
+	_, err := s.hold(context.Background(), start.Add(700*time.Millisecond), nil, nil)
+	require.NoError(t, err)
+	assert.WithinDuration(t, start.Add(150*time.Millisecond), b.injected, 60*time.Millisecond, "b starts on time while slow is still injecting")
+	assert.WithinDuration(t, start.Add(250*time.Millisecond), b.reverted, 60*time.Millisecond)
+	_, err = s.revertAll(context.Background())
+	require.NoError(t, err)
+	assert.False(t, slow.reverted.IsZero())
+}
+
+func TestScheduleEndsOnAFailedLaterInject(t *testing.T) {
+	a := &recFault{name: "a"}
+	bad := failingFault{&recFault{name: "bad"}}
+	plan := catalog.Plan{Schedule: []catalog.Slot{{At: 0}, {At: 50 * time.Millisecond}}}
+	s := newSchedule([]fault.Fault{a, bad}, plan)
+	start := time.Now()
+	require.NoError(t, s.begin(context.Background(), start))
+	end, err := s.hold(context.Background(), start.Add(5*time.Second), nil, nil)
+	require.ErrorContains(t, err, "inject bad: no such target")
+	assert.Less(t, end.Sub(start), time.Second)
+	_, err = s.revertAll(context.Background())
+	require.NoError(t, err)
+	assert.False(t, a.reverted.IsZero())
+}
+
+type failingFault struct{ *recFault }
+
+func (f failingFault) Inject(context.Context) error { return errors.New("no such target") }

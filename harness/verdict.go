@@ -99,6 +99,11 @@ type Result struct {
 	TimeToDetectS  *float64 `json:"time_to_detect_s"`
 	TimeToRecoverS *float64 `json:"time_to_recover_s"`
 	Windows        *Windows `json:"windows,omitempty"`
+	// LeftActive are the alerts still pending or firing when the case
+	// ended: what the next case's steady-state gate waits to see cleared.
+	// A case that leaves one for good leaves the system out of its steady
+	// state even when its verdict is right.
+	LeftActive []string `json:"left_active,omitempty"`
 	// Timeline is every alert state transition, in time order.
 	Timeline alert.Timeline `json:"timeline,omitempty"`
 	// Series is the probe second by second and Marks the case's moments,

@@ -130,10 +130,10 @@ func withoutRoutingAround(dp stack.DataPlane) stack.Definition {
 const roundRobinDropsClosedConnections = "grpc data plane: round robin drops the closed connection's subchannel before any RPC reaches it, " +
 	"so retries and ejection are not what saves this case here, and gRPC-Go cannot switch that off (runs on envoy)"
 
-// TestOkToBreakCasesFailWithoutTheirMechanism runs the one-backend cases on a
-// stack without retries, per-attempt deadlines and outlier detection, and
-// requires each to fail: those mechanisms, not luck, are what make them
-// survivable.
+// TestOkToBreakCasesFailWithoutTheirMechanism runs the one-backend cases and
+// the compound two-backends-slow on a stack without retries, per-attempt
+// deadlines and outlier detection, and requires each to fail: those
+// mechanisms, not luck, are what make them survivable.
 func TestOkToBreakCasesFailWithoutTheirMechanism(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -148,6 +148,7 @@ func TestOkToBreakCasesFailWithoutTheirMechanism(t *testing.T) {
 		{name: "one-backend-slow"},
 		{name: "one-backend-resets", grpcSkip: roundRobinDropsClosedConnections},
 		{name: "one-backend-killed", grpcSkip: roundRobinDropsClosedConnections},
+		{name: "two-backends-slow"},
 	} {
 		name := tc.name
 		t.Run(name, func(t *testing.T) {

@@ -14,6 +14,8 @@ func newRecoverCmd() *cobra.Command {
 	var force bool
 	cmd := &cobra.Command{
 		Use:   "recover",
+		Example: `  okbreak recover                 # every run whose owner is dead
+  okbreak recover --run 28b91400  # one run, by its ID`,
 		Short: "Revert every fault a killed run left in force, and sweep dead runs",
 		Long: `recover brings okbreak's stacks back to their steady state after a run was
 killed with faults in force. From each run's journal (in $OKBREAK_STATE_DIR,

@@ -25,6 +25,11 @@ func newRunCmd() *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "run",
+		Example: `  okbreak run                                   # the whole catalog, a live line per case
+  okbreak run --only '^one-backend-' --time-scale 60
+  okbreak run --json > run.json                 # one JSON document on stdout, progress on stderr
+  okbreak run --report out/                     # report.json, junit.xml, report.md, report.html in out/
+  okbreak run --catalog my-catalog.yaml --alerts my-rules/`,
 		Short: "Bring the default stack up and run the catalog: every case survived or alerted",
 		Long: `run brings the default stack up, then runs every case of the catalog one at a
 time on it: steady state, fault (always reverted), recovery, and a verdict from

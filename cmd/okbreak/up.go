@@ -78,6 +78,8 @@ func newUpCmd() *cobra.Command {
 	var readyTimeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "up",
+		Example: `  okbreak up                      # the default stack; Ctrl-C tears it down
+  okbreak up --data-plane grpc`,
 		Short: "Bring the default stack up, print its endpoints, and wait for Ctrl-C",
 		Long: `up brings the default system under test up on a private Docker network:
 etcd, Toxiproxy, the control plane, backend-1..3, other-1 and the data plane
@@ -131,6 +133,8 @@ func newImagesCmd() *cobra.Command {
 	var withEnvoy bool
 	cmd := &cobra.Command{
 		Use:   "images",
+		Example: `  okbreak images                                  # build (or reuse) every image
+  OKBREAK_ETCD_IMAGE=my/etcd:3.6 okbreak images   # use an image of your own`,
 		Short: "Find or build every component image and tag it okbreak/<name>:latest",
 		Long: `images resolves every component image the way a run does (a configured
 OKBREAK_<NAME>_IMAGE present locally, else pulled, else built from source) and
@@ -176,6 +180,7 @@ func newComposeCmd() *cobra.Command {
 	var dataPlane, dir string
 	cmd := &cobra.Command{
 		Use:   "compose",
+		Example: `  okbreak compose --data-plane grpc --dir .   # docker-compose.yml and fixtures/compose/`,
 		Short: "Write docker-compose.yml and its files from the stack definition",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

@@ -142,9 +142,10 @@ func TestListShowsEveryCaseAndTheWallTime(t *testing.T) {
 	assert.Contains(t, lines[0], "WALL (EST.)")
 	assert.Contains(t, out, "etcd-down-2h")
 	assert.Contains(t, out, "2h0m0s")
-	assert.Contains(t, out, "16 cases; estimated wall time")
+	assert.Contains(t, out, "19 cases; estimated wall time")
+	assert.Regexp(t, `\n\s+\+ terminate\s+backend-2 \(1m0s to 10m0s\)`, out, "a compound case's further faults on rows of their own, with their times")
 	slow, _ := execute(t, "list", "--catalog", defaultCatalog, "--alerts", defaultAlerts, "--time-scale", "1")
-	assert.Contains(t, slow, "estimated wall time 3h", "real time takes hours: %s", slow)
+	assert.Contains(t, slow, "estimated wall time 4h", "real time takes hours: %s", slow)
 	_, code = execute(t, "list", "--time-scale", "0")
 	assert.Equal(t, exitBadInput, code)
 }
