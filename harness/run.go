@@ -83,217 +83,273 @@ func (r *Runner) targets() []alert.Target {
 	return append(ts, alert.ContainerTarget(stateSource(r.Stack)))
 }
 
-// RunCase runs one case and returns its verdict. It never leaves the fault
-// in force: the revert runs whatever happens, ctx's end included.
+// RunCase runs one case and returns its verdict. It never leaves a fault
+// in force: the revert runs whatever happens, ctx's end and a panic
+// included. The case runs in stages (steady, inject, hold, revert, settle,
+// judge); each stage that cannot go on sets the verdict and ends the case.
 func (r *Runner) RunCase(ctx context.Context, c catalog.Case) (res Result) {
 	res = Result{Name: c.Name, Class: c.Class, Why: c.Why, Started: time.Now(), AlertsFired: []AlertFired{}}
-	tr := r.track(ctx, c)
+	k := &caseRun{r: r, c: c, res: &res, tr: r.track(ctx, c)}
 	defer func() {
 		res.Elapsed = time.Since(res.Started).Seconds()
-		tr.finish(res.Verdict)
+		k.tr.finish(res.Verdict)
 	}()
-	if why := c.SkipReason(string(r.Stack.Def.DataPlane)); why != "" {
-		res.Verdict, res.Reason = Skipped, why
+	if !k.prepare() {
 		return res
 	}
-	plan, err := c.Plan(max(r.TimeScale, 1), r.Defaults)
-	if err != nil {
-		res.Verdict, res.Reason = Invalid, fmt.Sprintf("time scale: %v", err)
+	defer k.stopWatching()
+	if !k.steady(ctx) {
 		return res
 	}
-	res.Plan, res.EffectiveScale = &plan, plan.Scale
-	tr.planned(c, plan)
-	r.logf("%s: %s", c.Name, plan)
-
-	faults, err := r.buildFaults(c)
-	if err != nil {
-		res.Verdict, res.Reason = Invalid, err.Error()
-		return res
-	}
-	res.Fault = describe(faults)
-
-	if err := r.WaitSteady(ctx); err != nil {
-		res.Verdict, res.Reason = Invalid, "no steady state before the fault: "+err.Error()
-		res.Evidence = r.evidence(ctx, nil)
-		return res
-	}
-
-	sess, err := alert.NewSession(alert.Config{Rules: r.Rules, Targets: r.targets(), Factor: plan.Scale})
-	if err != nil {
-		res.Verdict, res.Reason = Invalid, err.Error()
-		return res
-	}
-	if err := sess.Start(ctx); err != nil {
-		res.Verdict, res.Reason = Invalid, err.Error()
-		return res
-	}
+	// Inject; the schedule reverts every fault however this function ends.
+	k.sched = newSchedule(k.faults, k.plan)
 	defer func() {
-		if err := sess.Stop(); err != nil {
-			r.logf("%s: stop alert session: %v", c.Name, err)
+		if p := recover(); p != nil {
+			_, _ = k.revertFaults(ctx)
+			panic(p)
+		}
+		if _, err := k.revertFaults(ctx); err != nil {
+			res.Verdict, res.Reason = Failed, "revert: "+err.Error()
 		}
 	}()
+	if k.injectAndHold(ctx) && k.revert(ctx) && k.settle(ctx) {
+		k.judge(ctx)
+	}
+	return res
+}
+
+// caseRun is one case in flight: what its stages share. It belongs to the
+// goroutine running RunCase.
+type caseRun struct {
+	r   *Runner
+	c   catalog.Case
+	res *Result
+	tr  *tracker
+
+	plan   catalog.Plan
+	slo    probe.SLO
+	faults []fault.Fault
+	sess   *alert.Session
+	pr     *probe.Probe
+	sched  *schedule
+
+	reverted                               bool
+	start, inject, faultEnd, revertAt, end time.Time
+	before                                 probe.Stats
+	recovered                              recovery
+}
+
+// conclude ends the case early with a verdict; it returns false, for the
+// stage to return.
+func (k *caseRun) conclude(v Verdict, reason string) bool {
+	k.res.Verdict, k.res.Reason = v, reason
+	return false
+}
+
+// concludeWithEvidence also keeps the components' logs, Toxiproxy's state
+// and the data plane's config.
+func (k *caseRun) concludeWithEvidence(ctx context.Context, v Verdict, reason string) bool {
+	k.res.Evidence = k.r.evidence(ctx, k.sess)
+	return k.conclude(v, reason)
+}
+
+// prepare checks the case can run here and builds its plan and faults.
+func (k *caseRun) prepare() bool {
+	if why := k.c.SkipReason(string(k.r.Stack.Def.DataPlane)); why != "" {
+		return k.conclude(Skipped, why)
+	}
+	plan, err := k.c.Plan(max(k.r.TimeScale, 1), k.r.Defaults)
+	if err != nil {
+		return k.conclude(Invalid, fmt.Sprintf("time scale: %v", err))
+	}
+	k.plan, k.slo = plan, toProbeSLO(k.c.EffectiveSLO(k.r.Defaults))
+	k.res.Plan, k.res.EffectiveScale = &k.plan, plan.Scale
+	k.tr.planned(k.c, plan)
+	k.r.logf("%s: %s", k.c.Name, plan)
+	if k.faults, err = k.r.buildFaults(k.c); err != nil {
+		return k.conclude(Invalid, err.Error())
+	}
+	k.res.Fault = describe(k.faults)
+	return true
+}
+
+// steady waits for the steady state, starts a fresh rule manager and the
+// probe, and measures the before window; the case is invalid without it.
+func (k *caseRun) steady(ctx context.Context) bool {
+	const notSteady = "no steady state before the fault: "
+	r := k.r
+	if err := r.WaitSteady(ctx); err != nil {
+		return k.concludeWithEvidence(ctx, Invalid, notSteady+err.Error())
+	}
+	sess, err := alert.NewSession(alert.Config{Rules: r.Rules, Targets: r.targets(), Factor: k.plan.Scale})
+	if err != nil {
+		return k.conclude(Invalid, err.Error())
+	}
+	if err := sess.Start(ctx); err != nil {
+		return k.conclude(Invalid, err.Error())
+	}
+	k.sess = sess
 	edge, err := r.Stack.EdgeURL(ctx)
 	if err != nil {
-		res.Verdict, res.Reason = Invalid, err.Error()
-		return res
+		return k.conclude(Invalid, err.Error())
 	}
 	pr, err := probe.New(probe.Config{URL: edge, Rate: int(r.Defaults.ProbeRate)})
 	if err != nil {
-		res.Verdict, res.Reason = Invalid, err.Error()
-		return res
+		return k.conclude(Invalid, err.Error())
 	}
 	if err := pr.Start(ctx); err != nil {
-		res.Verdict, res.Reason = Invalid, err.Error()
-		return res
+		return k.conclude(Invalid, err.Error())
 	}
-	defer pr.Stop()
-	tr.watch(pr, sess)
+	k.pr = pr
+	k.tr.watch(pr, sess)
 
 	// The stack is only in its steady state once this case's own rule
 	// manager sees no alert pending or firing: a previous case's
 	// consequences (a control plane still reconnecting to etcd) must not
 	// leak into this one.
 	if err := r.waitNoAlerts(ctx, sess); err != nil {
-		res.Verdict, res.Reason = Invalid, "no steady state before the fault: "+err.Error()
-		res.Timeline = sess.Timeline()
-		res.Evidence = r.evidence(ctx, sess)
-		return res
+		k.res.Timeline = sess.Timeline()
+		return k.concludeWithEvidence(ctx, Invalid, notSteady+err.Error())
 	}
-	start := time.Now()
-
-	slo := toProbeSLO(c.EffectiveSLO(r.Defaults))
+	k.start = time.Now()
 	// A little over the shortest window, so that the before window holds
 	// its minimum number of samples even with one in flight at injection.
-	if err := sleep(ctx, plan.Before+plan.Before/20); err != nil {
-		res.Verdict, res.Reason = Invalid, err.Error()
-		return res
+	if err := sleep(ctx, k.plan.Before+k.plan.Before/20); err != nil {
+		return k.conclude(Invalid, err.Error())
 	}
-	inject := time.Now()
-	before := probe.Compute(pr.Samples(), start, inject)
-	if ok, why := before.Meets(slo, r.Defaults.MinSamples); !ok {
-		res.Verdict, res.Reason = Invalid, "no steady state before the fault: "+why.Error()
-		res.Windows = &Windows{Before: before}
-		res.Evidence = r.evidence(ctx, sess)
-		return res
+	k.inject = time.Now()
+	k.before = probe.Compute(pr.Samples(), k.start, k.inject)
+	if ok, why := k.before.Meets(k.slo, r.Defaults.MinSamples); !ok {
+		k.res.Windows = &Windows{Before: k.before}
+		return k.concludeWithEvidence(ctx, Invalid, notSteady+why.Error())
 	}
 	if down := downTargets(sess.Targets()); len(down) > 0 {
-		res.Verdict, res.Reason = Invalid, "scrape targets down before the fault: "+strings.Join(down, ", ")
-		res.Evidence = r.evidence(ctx, sess)
-		return res
+		return k.concludeWithEvidence(ctx, Invalid, "scrape targets down before the fault: "+strings.Join(down, ", "))
 	}
-	if firing := sess.Timeline().FiringAt(inject); len(firing) > 0 {
-		res.Verdict, res.Reason = Invalid, "alerts firing before the fault: "+strings.Join(firing, ", ")
-		res.Evidence = r.evidence(ctx, sess)
-		return res
+	if firing := sess.Timeline().FiringAt(k.inject); len(firing) > 0 {
+		return k.concludeWithEvidence(ctx, Invalid, "alerts firing before the fault: "+strings.Join(firing, ", "))
 	}
+	return true
+}
 
-	// Inject; the schedule reverts every fault however this function ends.
-	sched := newSchedule(faults, plan)
-	reverted := false
-	revert := func() (time.Time, error) {
-		if reverted {
-			return sched.lastEnd(), nil
-		}
-		reverted = true
-		return sched.revertAll(ctx)
+// stopWatching stops the probe and the rule manager, whichever started.
+func (k *caseRun) stopWatching() {
+	if k.pr != nil {
+		k.pr.Stop()
 	}
-	defer func() {
-		if p := recover(); p != nil {
-			_, _ = revert()
-			panic(p)
+	if k.sess != nil {
+		if err := k.sess.Stop(); err != nil {
+			k.r.logf("%s: stop alert session: %v", k.c.Name, err)
 		}
-		if _, err := revert(); err != nil {
-			res.Verdict, res.Reason = Failed, "revert: "+err.Error()
-		}
-	}()
-	pr.Mark(probe.MarkInject, inject)
-	tr.phase(PhaseInject)
-	if err := sched.begin(ctx, inject); err != nil {
-		res.Verdict, res.Reason = Invalid, err.Error()
-		res.Evidence = r.evidence(ctx, sess)
-		return res
 	}
-	r.logf("%s: injected %s", c.Name, res.Fault)
-	tr.phase(PhaseHold)
+}
 
-	// During: ok-to-break cases hold the fault for its whole window; not-ok
-	// cases end it once every expected alert fires (the detection window
-	// is an upper bound, not a wait). A compound case's faults start and
-	// end on their own schedule meanwhile.
+// injectAndHold puts the faults in force and holds them: ok-to-break cases
+// for their whole window; not-ok cases until every expected alert fires
+// (the detection window is an upper bound, not a wait). A compound case's
+// faults start and end on their own schedule meanwhile.
+func (k *caseRun) injectAndHold(ctx context.Context) bool {
+	k.pr.Mark(probe.MarkInject, k.inject)
+	k.tr.phase(PhaseInject)
+	if err := k.sched.begin(ctx, k.inject); err != nil {
+		return k.concludeWithEvidence(ctx, Invalid, err.Error())
+	}
+	k.r.logf("%s: injected %s", k.c.Name, k.res.Fault)
+	k.tr.phase(PhaseHold)
+
 	// A little over the planned duration, so that the judged window holds
 	// its minimum number of samples: longer is stricter, never looser.
-	windowEnd := inject.Add(plan.Fault + plan.Shortest/20)
+	windowEnd := k.inject.Add(k.plan.Fault + k.plan.Shortest/20)
 	var fired func() bool
-	if c.Class == catalog.NotOK {
-		windowEnd = inject.Add(plan.Detection)
+	if k.c.Class == catalog.NotOK {
+		windowEnd = k.inject.Add(k.plan.Detection)
 		fired = func() bool {
-			return c.Expect.Alerts.Satisfied(func(name string) bool {
-				_, ok := sess.Timeline().FirstFiredAfter(name, inject)
+			return k.c.Expect.Alerts.Satisfied(func(name string) bool {
+				_, ok := k.sess.Timeline().FirstFiredAfter(name, k.inject)
 				return ok
 			})
 		}
 	}
-	faultEnd, err := sched.hold(ctx, windowEnd, sess, fired)
+	var err error
+	k.faultEnd, err = k.sched.hold(ctx, windowEnd, k.sess, fired)
 	if err != nil {
-		res.Verdict, res.Reason = Failed, err.Error()
-		res.FaultSpans = sched.spans()
-		return res
+		k.res.FaultSpans = k.sched.spans()
+		return k.conclude(Failed, err.Error())
 	}
-	res.Facts = facts(faults)
+	k.res.Facts = facts(k.faults)
+	return true
+}
 
-	tr.phase(PhaseRevert)
-	revertAt, rerr := revert()
-	res.FaultSpans = sched.spans()
-	outcomes := sched.outcomesSeen()
-	if rerr != nil {
-		res.Verdict, res.Reason = Failed, "revert: "+rerr.Error()
-		res.Evidence = r.evidence(ctx, sess)
-		return res
+// revertFaults takes out every fault still in force, once; later calls
+// return the first call's time.
+func (k *caseRun) revertFaults(ctx context.Context) (time.Time, error) {
+	if k.reverted {
+		return k.sched.lastEnd(), nil
 	}
-	pr.Mark(probe.MarkRevert, revertAt)
-	r.logf("%s: reverted after %s", c.Name, revertAt.Sub(inject).Round(time.Millisecond))
+	k.reverted = true
+	return k.sched.revertAll(ctx)
+}
 
-	// Recovery: the probe meets the SLO again, every component healthy,
-	// every backend answering; then an after window of the shortest length.
-	// Not-ok cases only wait for recovery (the next case's steady-state
-	// gate needs it); ok-to-break cases are judged on a full after window.
-	tr.phase(PhaseSettle)
-	recovered := r.waitRecovered(ctx, pr, revertAt, slo, plan)
+// revert ends the fault window.
+func (k *caseRun) revert(ctx context.Context) bool {
+	k.tr.phase(PhaseRevert)
+	at, err := k.revertFaults(ctx)
+	k.res.FaultSpans = k.sched.spans()
+	if err != nil {
+		return k.concludeWithEvidence(ctx, Failed, "revert: "+err.Error())
+	}
+	k.revertAt = at
+	k.pr.Mark(probe.MarkRevert, at)
+	k.r.logf("%s: reverted after %s", k.c.Name, at.Sub(k.inject).Round(time.Millisecond))
+	return true
+}
+
+// settle waits for recovery (the probe meets the SLO again, every
+// component healthy, every backend answering), then an after window of the
+// shortest length for ok-to-break cases (not-ok cases only wait for
+// recovery, which the next case's steady-state gate needs), and records
+// what the judge reads.
+func (k *caseRun) settle(ctx context.Context) bool {
+	k.tr.phase(PhaseSettle)
+	k.recovered = k.r.waitRecovered(ctx, k.pr, k.revertAt, k.slo, k.plan)
 	afterEnd := time.Now()
-	if c.Class == catalog.OkToBreak {
-		afterEnd = revertAt.Add(plan.Grace + plan.Shortest + plan.Shortest/20)
+	if k.c.Class == catalog.OkToBreak {
+		afterEnd = k.revertAt.Add(k.plan.Grace + k.plan.Shortest + k.plan.Shortest/20)
 	}
-	if err := sleep(ctx, time.Until(afterEnd)+r.probeTimeout()); err != nil {
-		res.Verdict, res.Reason = Failed, err.Error()
-		return res
+	if err := sleep(ctx, time.Until(afterEnd)+k.r.probeTimeout()); err != nil {
+		return k.conclude(Failed, err.Error())
 	}
-	end := time.Now().Add(-r.probeTimeout())
-	pr.Stop()
-	samples := pr.Samples()
-	w := probe.Split(samples, start, inject, revertAt, end, plan.Grace)
-	res.Windows = &Windows{Before: before, During: w.During, After: w.After}
-	if recovered.ok {
-		res.TimeToRecoverS = seconds(recovered.at.Sub(revertAt))
+	k.end = time.Now().Add(-k.r.probeTimeout())
+	k.pr.Stop()
+	samples := k.pr.Samples()
+	res := k.res
+	w := probe.Split(samples, k.start, k.inject, k.revertAt, k.end, k.plan.Grace)
+	res.Windows = &Windows{Before: k.before, During: w.During, After: w.After}
+	if k.recovered.ok {
+		res.TimeToRecoverS = seconds(k.recovered.at.Sub(k.revertAt))
 	}
-	res.Timeline = sess.Timeline()
-	res.AlertsFired = alertsFired(res.Timeline, inject)
-	res.Series = series(samples, start, end, inject)
+	res.Timeline = k.sess.Timeline()
+	res.AlertsFired = alertsFired(res.Timeline, k.inject)
+	res.Series = series(samples, k.start, k.end, k.inject)
 	res.Marks = &Marks{
-		Injected: inject, StartS: start.Sub(inject).Seconds(), RevertS: revertAt.Sub(inject).Seconds(),
-		EndS: end.Sub(inject).Seconds(), GraceS: plan.Grace.Seconds(), RecoveryS: plan.Recovery.Seconds(),
+		Injected: k.inject, StartS: k.start.Sub(k.inject).Seconds(), RevertS: k.revertAt.Sub(k.inject).Seconds(),
+		EndS: k.end.Sub(k.inject).Seconds(), GraceS: k.plan.Grace.Seconds(), RecoveryS: k.plan.Recovery.Seconds(),
 	}
+	res.LeftActive = activeNames(k.sess)
+	return true
+}
 
-	res.LeftActive = activeNames(sess)
-	tr.phase(PhaseJudge)
-	if c.Class == catalog.NotOK {
-		r.judgeNotOK(&res, c, sess, inject, faultEnd)
+// judge gives the verdict from what was recorded.
+func (k *caseRun) judge(ctx context.Context) {
+	k.tr.phase(PhaseJudge)
+	if k.c.Class == catalog.NotOK {
+		k.r.judgeNotOK(k.res, k.c, k.sess, k.inject, k.faultEnd)
 	} else {
-		r.judgeOkToBreak(&res, c, sess, slo, inject, end, recovered, outcomes)
+		k.r.judgeOkToBreak(k.res, k.c, k.sess, k.slo, k.inject, k.end, k.recovered, k.sched.outcomesSeen())
 	}
-	if res.Verdict != Expected(c.Class) {
-		res.Evidence = r.evidence(ctx, sess)
+	if k.res.Verdict != Expected(k.c.Class) {
+		k.res.Evidence = k.r.evidence(ctx, k.sess)
 	}
-	return res
 }
 
 func (r *Runner) probeTimeout() time.Duration { return probe.DefaultTimeout }

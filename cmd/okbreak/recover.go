@@ -13,7 +13,7 @@ func newRecoverCmd() *cobra.Command {
 	var run string
 	var force bool
 	cmd := &cobra.Command{
-		Use:   "recover",
+		Use: "recover",
 		Example: `  okbreak recover                 # every run whose owner is dead
   okbreak recover --run 28b91400  # one run, by its ID`,
 		Short: "Revert every fault a killed run left in force, and sweep dead runs",

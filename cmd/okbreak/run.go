@@ -24,7 +24,7 @@ func newRunCmd() *cobra.Command {
 	var scale float64
 	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "run",
+		Use: "run",
 		Example: `  okbreak run                                   # the whole catalog, a live line per case
   okbreak run --only '^one-backend-' --time-scale 60
   okbreak run --json > run.json                 # one JSON document on stdout, progress on stderr

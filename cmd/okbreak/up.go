@@ -77,7 +77,7 @@ func newUpCmd() *cobra.Command {
 	var dataPlane string
 	var readyTimeout time.Duration
 	cmd := &cobra.Command{
-		Use:   "up",
+		Use: "up",
 		Example: `  okbreak up                      # the default stack; Ctrl-C tears it down
   okbreak up --data-plane grpc`,
 		Short: "Bring the default stack up, print its endpoints, and wait for Ctrl-C",
@@ -132,7 +132,7 @@ Toxiproxy API, then waits. Ctrl-C (or SIGTERM) tears everything down.`,
 func newImagesCmd() *cobra.Command {
 	var withEnvoy bool
 	cmd := &cobra.Command{
-		Use:   "images",
+		Use: "images",
 		Example: `  okbreak images                                  # build (or reuse) every image
   OKBREAK_ETCD_IMAGE=my/etcd:3.6 okbreak images   # use an image of your own`,
 		Short: "Find or build every component image and tag it okbreak/<name>:latest",
@@ -179,10 +179,10 @@ hash of their build inputs: unchanged code is not rebuilt.`,
 func newComposeCmd() *cobra.Command {
 	var dataPlane, dir string
 	cmd := &cobra.Command{
-		Use:   "compose",
+		Use:     "compose",
 		Example: `  okbreak compose --data-plane grpc --dir .   # docker-compose.yml and fixtures/compose/`,
-		Short: "Write docker-compose.yml and its files from the stack definition",
-		Args:  cobra.NoArgs,
+		Short:   "Write docker-compose.yml and its files from the stack definition",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			dp, err := stack.ParseDataPlane(dataPlane)
 			if err != nil {

@@ -46,10 +46,12 @@ func chromium(t *testing.T) string {
 // full-page screenshot is kept beside the report.
 func TestHTMLReportInChromium(t *testing.T) {
 	exe := chromium(t)
-	dir := t.TempDir()
-	if d := os.Getenv("OKBREAK_REPORT_DIR"); d != "" {
-		dir = filepath.Join(d, "report-fixture")
+	// Kept after the test, beside the runs' reports, for a person to look at.
+	base := os.Getenv("OKBREAK_REPORT_DIR")
+	if base == "" {
+		base = filepath.Join(os.TempDir(), "okbreak-reports")
 	}
+	dir := filepath.Join(base, "report-fixture")
 	r := fixture(t)
 	require.NoError(t, Write(dir, r, true))
 	page, err := filepath.Abs(filepath.Join(dir, "report.html"))

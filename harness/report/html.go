@@ -255,6 +255,9 @@ func chart(res harness.Result) template.HTML {
 	fmt.Fprintf(&b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="%s"/>`, chartLeft, bottom, chartW-chartRight, bottom, colourMark)
 	step := tickStep(hi - lo)
 	for t := math.Ceil(lo/step) * step; t <= hi; t += step {
+		if t == 0 {
+			t = 0 // not -0: Ceil keeps the sign of a negative start
+		}
 		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" class="lbl tick">%g s</text>`, x(t), bottom+12, t)
 	}
 	b.WriteString(`</svg>`)
@@ -288,7 +291,7 @@ pre{background:#f6f8fa;padding:8px;overflow:auto;max-height:320px;font-size:12px
 </style></head><body>
 <h1>okbreak run {{.Report.Run}}</h1>
 <p class="meta">{{len .Report.Cases}} cases on the {{.Report.DataPlane}} data plane at time scale {{.Report.TimeScale}} in {{.Elapsed}}: {{.Summary}}. okbreak {{.Report.Version}}{{if not .Report.Started.IsZero}}, started {{.Report.Started.UTC.Format "2006-01-02 15:04 UTC"}}{{end}}.</p>
-<p class="legend">Legend:<span style="background:#1f6feb"></span>success ratio<span style="background:#8250df"></span>p99 latency<span style="background:#f7d4cf"></span>fault in force<span style="background:#e3b341"></span>alert pending<span style="background:#cf222e"></span>alert firing. Alert states come from the Prometheus rule engine, which knows pending as well as firing.</p>
+<p class="legend">Legend:<span style="background:#1f6feb"></span>success ratio<span style="background:#8250df"></span>p99 latency<span style="background:#f7d4cf"></span>fault in force<span style="background:#b0413e"></span>one fault of a compound case<span style="background:#e3b341"></span>alert pending<span style="background:#cf222e"></span>alert firing. Alert states come from the Prometheus rule engine, which knows pending as well as firing.</p>
 {{if .Report.Inputs}}<table><tr><th>Input</th><th>Name</th><th>SHA-256</th></tr>{{range .Report.Inputs}}<tr><td>{{.Kind}}</td><td>{{.Name}}</td><td><code>{{printf "%.16s" .SHA256}}…</code></td></tr>{{end}}</table>{{end}}
 {{range .Cases}}<section class="case" id="{{.Name}}">
 <h2>{{.Name}}<span class="verdict {{if eq .Verdict "skipped"}}skip{{else if .Passed}}pass{{else}}fail{{end}}">{{.Verdict}}{{if not .Passed}} (want {{.Expected}}){{end}}</span></h2>

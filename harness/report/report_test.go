@@ -29,16 +29,22 @@ func fixture(t *testing.T) *Report {
 
 func TestFixtureIsARealRunOfTheWholeCatalog(t *testing.T) {
 	r := fixture(t)
-	require.Len(t, r.Cases, 16)
+	require.Len(t, r.Cases, 19)
 	c := r.Counts()
-	assert.Equal(t, 9, c.Survived)
-	assert.Equal(t, 7, c.Alerted)
+	assert.Equal(t, 11, c.Survived)
+	assert.Equal(t, 8, c.Alerted)
+	compound := 0
 	for _, res := range r.Cases {
 		assert.True(t, Passed(res), "%s: %s", res.Name, res.Verdict)
 		assert.NotEmpty(t, res.Series, "%s has a probe series", res.Name)
+		assert.NotEmpty(t, res.FaultSpans, "%s has its faults' spans", res.Name)
+		if len(res.FaultSpans) > 1 {
+			compound++
+		}
 		require.NotNil(t, res.Marks, res.Name)
 		assert.Greater(t, res.Marks.RevertS, 0.0, res.Name)
 	}
+	assert.Equal(t, 3, compound, "the compound cases, each with a span per fault")
 	assert.NotEmpty(t, r.Inputs)
 	assert.NotEmpty(t, r.Version)
 }
@@ -73,7 +79,7 @@ func TestJUnitParsesBackWithTheRightElements(t *testing.T) {
 	require.Len(t, doc.Suites, 1)
 	s := doc.Suites[0]
 	require.Len(t, s.Cases, len(r.Cases))
-	assert.Equal(t, 16, doc.Tests)
+	assert.Equal(t, 19, doc.Tests)
 	assert.Equal(t, 1, doc.Failures)
 	assert.Equal(t, 1, doc.Errors)
 	assert.Equal(t, 1, doc.Skipped)
@@ -170,8 +176,8 @@ func TestMarkdownTablesHoldEveryCaseAsTheJSONSays(t *testing.T) {
 			assert.Equal(t, fmtSeconds(tt.time(res)), rows[i][3], res.Name)
 		}
 	}
-	assert.Len(t, mdRows(t, md, "Ok to break"), 9)
-	assert.Len(t, mdRows(t, md, "Not ok"), 7)
+	assert.Len(t, mdRows(t, md, "Ok to break"), 11)
+	assert.Len(t, mdRows(t, md, "Not ok"), 8)
 }
 
 func TestMarkdownMarksAWrongVerdict(t *testing.T) {
@@ -230,6 +236,10 @@ func TestHTMLIsSelfContainedAndEscaped(t *testing.T) {
 	for _, col := range []string{ColourSuccess, ColourP99, ColourFault, ColourFiring} {
 		assert.Contains(t, page, col)
 	}
+	assert.NotContains(t, page, ">-0 s<", "the axis' zero has no sign")
+	// A compound case gets a lane per fault: the fixture has three, of two
+	// faults each.
+	assert.Equal(t, 6, strings.Count(page, `<rect class="fault-span"`))
 }
 
 func countNoChart(r *Report) int {
