@@ -14,7 +14,6 @@ import (
 	"github.com/okbreak/okbreak/harness/fault"
 	"github.com/okbreak/okbreak/harness/retry"
 	"github.com/okbreak/okbreak/harness/stack"
-	"github.com/okbreak/okbreak/harness/stack/stacktest"
 )
 
 // envCompoundRunner makes the test binary the runner child of
@@ -61,13 +60,7 @@ func TestCompoundRunnerChild(t *testing.T) {
 // revert runs) while both faults of a compound case are in force, then
 // requires okbreak recover's path to leave nothing in force.
 func TestRecoverAfterKillDuringASecondFault(t *testing.T) {
-	requireDocker(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	defer cancel()
-	t.Setenv(stack.EnvStateDir, t.TempDir())
-	s := stacktest.Up(t, ctx, stack.GRPC, stack.WithReadyTimeout(150*time.Second))
-	api, err := s.ToxiproxyAPI(ctx)
-	require.NoError(t, err)
+	ctx, s, api := recoveryStack(t)
 	catPath := filepath.Join(t.TempDir(), "catalog.yaml")
 	require.NoError(t, os.WriteFile(catPath, []byte(compoundCatalog), 0o644))
 
@@ -76,7 +69,7 @@ func TestRecoverAfterKillDuringASecondFault(t *testing.T) {
 	// Wait until the journal holds both faults open: the second is in force.
 	j := fault.OpenJournal(s.StateDir())
 	var open []fault.Entry
-	err = retry.Until(ctx, "the second fault in force", 120*time.Second, 20*time.Millisecond, func(context.Context) error {
+	err := retry.Until(ctx, "the second fault in force", 120*time.Second, 20*time.Millisecond, func(context.Context) error {
 		entries, err := j.Entries()
 		if err != nil {
 			return err

@@ -153,10 +153,13 @@ func requireDocker(t *testing.T) {
 	require.NoError(t, err, "recovery tests need a Docker engine (set OKBREAK_SKIP_DOCKER_TESTS=1 to skip them on purpose)")
 }
 
-func TestRecoverAfterTheInjectorIsKilled(t *testing.T) {
+// recoveryStack brings up a stack for a recovery test, with a journal of
+// its own; the context bounds the whole test.
+func recoveryStack(t *testing.T) (context.Context, *stack.Stack, string) {
+	t.Helper()
 	requireDocker(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	defer cancel()
+	t.Cleanup(cancel)
 	t.Setenv(stack.EnvStateDir, t.TempDir())
 	// The ready timeout also bounds the wait for traffic after recovery: it
 	// must outlast gRPC's reconnect backoff (up to 120 s), which grows while
@@ -164,6 +167,11 @@ func TestRecoverAfterTheInjectorIsKilled(t *testing.T) {
 	s := stacktest.Up(t, ctx, stack.GRPC, stack.WithReadyTimeout(150*time.Second))
 	api, err := s.ToxiproxyAPI(ctx)
 	require.NoError(t, err)
+	return ctx, s, api
+}
+
+func TestRecoverAfterTheInjectorIsKilled(t *testing.T) {
+	ctx, s, api := recoveryStack(t)
 
 	// The injector: this test binary again, in its child role.
 	inj := startChild(t, "TestInjectorChild", envInjector+"="+s.RunID)

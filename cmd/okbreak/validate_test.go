@@ -149,3 +149,36 @@ func TestListShowsEveryCaseAndTheWallTime(t *testing.T) {
 	_, code = execute(t, "list", "--time-scale", "0")
 	assert.Equal(t, exitBadInput, code)
 }
+
+// TestBadCompoundCasesExitTwo: a compound case whose faults overlap on one
+// target, or run past the case, is bad input for validate and run alike,
+// named by file, line and column with the fix.
+func TestBadCompoundCasesExitTwo(t *testing.T) {
+	const bad = `version: 1
+cases:
+  - name: overlapping
+    class: ok-to-break
+    why: two faults on one link at once
+    faults:
+      - {type: latency, target: edge->backend-2, params: {latency: 2s}}
+      - {type: down, target: edge->backend-2, at: 1m}
+    duration: 5m
+  - name: too-long
+    class: ok-to-break
+    why: the second fault outlives the case
+    faults:
+      - {type: stop, target: etcd}
+      - {type: crash, target: control-plane, at: 4m, for: 2m}
+    duration: 5m
+`
+	path := filepath.Join(t.TempDir(), "catalog.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(bad), 0o644))
+	for _, cmd := range []string{"validate", "run"} {
+		out, code := execute(t, cmd, "--catalog", path, "--alerts", defaultAlerts)
+		require.Equal(t, exitBadInput, code, "%s: %s", cmd, out)
+		assert.Contains(t, out, path+`:8:9: faults 1 and 2 of case "overlapping" overlap on edge->backend-2`, cmd)
+		assert.Contains(t, out, "start fault 2 at 5m0s or later", cmd)
+		assert.Contains(t, out, path+`:15:59: fault 2 of case "too-long" runs to 6m0s`, cmd)
+		assert.Contains(t, out, "make for at most 1m0s", cmd)
+	}
+}

@@ -20,8 +20,9 @@ func readFixture(t testing.TB) []byte {
 	return b
 }
 
-// catalogMD is every case of CATALOG.md with its class: the fixture must
-// hold exactly these.
+// catalogMD is every case of the first catalog with its class, and the
+// compound cases with the class running them found: the fixture must hold
+// exactly these.
 var catalogMD = map[string]Class{
 	"control-plane-down-5m": OkToBreak,
 	"control-plane-restart": OkToBreak,
@@ -39,6 +40,10 @@ var catalogMD = map[string]Class{
 	"all-backends-slow":     NotOK,
 	"backend-crash-loop":    NotOK,
 	"backend-terminated":    NotOK,
+
+	"two-backends-slow":                     OkToBreak,
+	"control-plane-down-backend-terminated": NotOK,
+	"etcd-away-control-plane-restart":       OkToBreak,
 }
 
 func TestFixtureCatalog(t *testing.T) {
@@ -53,9 +58,11 @@ func TestFixtureCatalog(t *testing.T) {
 		got[k.Name] = k.Class
 		assert.NotContains(t, k.Why, "\n", "%s: the why is one line", k.Name)
 		assert.NotEmpty(t, k.Why, k.Name)
-		assert.NotEmpty(t, k.Faults[0].Targets, k.Name)
-		for _, target := range k.Faults[0].Targets {
-			assert.NotContains(t, target, "*", "%s: globs are expanded", k.Name)
+		for _, f := range k.Faults {
+			assert.NotEmpty(t, f.Targets, k.Name)
+			for _, target := range f.Targets {
+				assert.NotContains(t, target, "*", "%s: globs are expanded", k.Name)
+			}
 		}
 		for _, scale := range []float64{1, 10, 60, 240, 1000} {
 			p, err := k.Plan(scale, c.Defaults)
@@ -76,6 +83,11 @@ func TestFixtureCatalog(t *testing.T) {
 	// intact.
 	assert.Equal(t, "2m0s", p.Fault.String(), "15s scrape interval / 250ms floor caps the scale at 60")
 	assert.InDelta(t, 60, p.Scale, 1e-9)
+	etcdAway, ok := c.Case("etcd-away-control-plane-restart")
+	require.True(t, ok)
+	require.True(t, etcdAway.Compound())
+	assert.Equal(t, "etcd-away-control-plane-restart", c.Cases[len(c.Cases)-1].Name,
+		"last: it leaves the data plane's xDS gauge at 0 (README, Known bugs), so a case after it would be invalid")
 	slow, _ := c.Case("one-backend-slow")
 	assert.Equal(t, "30s", slow.RecoveryWindow(c.Defaults).String(), "3× the 10s base ejection time")
 }
