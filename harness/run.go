@@ -558,7 +558,7 @@ func (r *Runner) judgeOkToBreak(res *Result, c catalog.Case, sess *alert.Session
 	if !rec.ok {
 		problems = append(problems, "no recovery within "+res.Plan.Recovery.String()+": "+rec.why)
 	}
-	pages := res.Timeline.FiringDuring(inject, end, "page")
+	pages := res.Timeline.PagesDuring(inject, end, r.Defaults.PageLabels)
 	if len(pages) > 0 {
 		problems = append(problems, "paged: "+strings.Join(pages, ", "))
 	}

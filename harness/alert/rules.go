@@ -73,6 +73,8 @@ func LoadRules(fsys fs.FS, dataPlane string) ([]RuleFile, error) {
 type AlertInfo struct {
 	Name     string
 	Severity string
+	// Labels are the rule's static labels (severity among them).
+	Labels map[string]string
 	// For is the rule's production hold duration (unscaled).
 	For     time.Duration
 	Summary string
@@ -91,7 +93,7 @@ func Alerts(files []RuleFile) []AlertInfo {
 					continue
 				}
 				out = append(out, AlertInfo{
-					Name: r.Alert, Severity: r.Labels["severity"], For: time.Duration(r.For),
+					Name: r.Alert, Severity: r.Labels["severity"], Labels: r.Labels, For: time.Duration(r.For),
 					Summary: r.Annotations["summary"], File: f.Name, Group: g.Name,
 				})
 			}
@@ -104,6 +106,17 @@ func Alerts(files []RuleFile) []AlertInfo {
 		return out[i].File < out[j].File
 	})
 	return out
+}
+
+// Pages reports whether the rule carries every label of page (the
+// catalog's page_label).
+func (a AlertInfo) Pages(page map[string]string) bool {
+	for k, v := range page {
+		if a.Labels[k] != v {
+			return false
+		}
+	}
+	return len(page) > 0
 }
 
 // Groups flattens files into their rule groups.

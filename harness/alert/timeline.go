@@ -131,6 +131,30 @@ func (tl Timeline) FiringDuring(from, to time.Time, severity string) []string {
 	return sortedKeys(set)
 }
 
+// PagesDuring returns the names of the alerts firing at any time in
+// [from, to] whose labels carry every label of page (the catalog's
+// page_label, e.g. {severity: page} or {severity: critical}).
+func (tl Timeline) PagesDuring(from, to time.Time, page map[string]string) []string {
+	set := map[string]bool{}
+	consider := func(tr Transition) {
+		for k, v := range page {
+			if tr.Labels[k] != v {
+				return
+			}
+		}
+		set[tr.Alert] = true
+	}
+	for _, tr := range tl.firingAt(from) {
+		consider(tr)
+	}
+	for _, tr := range tl {
+		if tr.To == StateFiring && !tr.At.Before(from) && !tr.At.After(to) {
+			consider(tr)
+		}
+	}
+	return sortedKeys(set)
+}
+
 func sortedKeys(set map[string]bool) []string {
 	out := make([]string, 0, len(set))
 	for k := range set {
