@@ -114,42 +114,35 @@ func (tl Timeline) firingAt(t time.Time) []Transition {
 // any) that fired at any point in [from, to]: already firing at from, or
 // going firing within the window. Sorted.
 func (tl Timeline) FiringDuring(from, to time.Time, severity string) []string {
-	set := map[string]bool{}
-	consider := func(tr Transition) {
-		if severity == "" || tr.Severity == severity {
-			set[tr.Alert] = true
-		}
-	}
-	for _, tr := range tl.firingAt(from) {
-		consider(tr)
-	}
-	for _, tr := range tl {
-		if tr.To == StateFiring && !tr.At.Before(from) && !tr.At.After(to) {
-			consider(tr)
-		}
-	}
-	return sortedKeys(set)
+	return tl.firingDuring(from, to, func(tr Transition) bool { return severity == "" || tr.Severity == severity })
 }
 
 // PagesDuring returns the names of the alerts firing at any time in
 // [from, to] whose labels carry every label of page (the catalog's
-// page_label, e.g. {severity: page} or {severity: critical}).
+// page_label, e.g. {severity: page} or {severity: critical}). Sorted.
 func (tl Timeline) PagesDuring(from, to time.Time, page map[string]string) []string {
-	set := map[string]bool{}
-	consider := func(tr Transition) {
+	return tl.firingDuring(from, to, func(tr Transition) bool {
 		for k, v := range page {
 			if tr.Labels[k] != v {
-				return
+				return false
 			}
 		}
-		set[tr.Alert] = true
-	}
+		return true
+	})
+}
+
+// firingDuring names the alerts that keep accepts among those already
+// firing at from or going firing within [from, to].
+func (tl Timeline) firingDuring(from, to time.Time, keep func(Transition) bool) []string {
+	set := map[string]bool{}
 	for _, tr := range tl.firingAt(from) {
-		consider(tr)
+		if keep(tr) {
+			set[tr.Alert] = true
+		}
 	}
 	for _, tr := range tl {
-		if tr.To == StateFiring && !tr.At.Before(from) && !tr.At.After(to) {
-			consider(tr)
+		if tr.To == StateFiring && !tr.At.Before(from) && !tr.At.After(to) && keep(tr) {
+			set[tr.Alert] = true
 		}
 	}
 	return sortedKeys(set)
