@@ -136,7 +136,17 @@ func optSeconds(p *float64) string {
 func evidenceText(res harness.Result) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s: want %s, got %s\n%s\n", res.Class, res.Name, harness.Expected(res.Class), res.Verdict, res.Reason)
-	if res.Fault != "" {
+	switch {
+	case len(res.FaultSpans) > 1:
+		b.WriteString("\nfaults:\n")
+		for i, f := range res.FaultSpans {
+			end := "never reverted"
+			if f.EndS != nil {
+				end = fmt.Sprintf("to %+.1f s", *f.EndS)
+			}
+			fmt.Fprintf(&b, "  %d. %s: from %+.1f s %s\n", i+1, f.Fault, f.StartS, end)
+		}
+	case res.Fault != "":
 		fmt.Fprintf(&b, "\nfault: %s\n", res.Fault)
 	}
 	if w := res.Windows; w != nil {
@@ -149,6 +159,9 @@ func evidenceText(res harness.Result) string {
 		for _, a := range res.AlertsFired {
 			fmt.Fprintf(&b, "  %s (%s) at %+.1f s\n", a.Name, a.Severity, a.FirstFiredS)
 		}
+	}
+	if len(res.LeftActive) > 0 {
+		fmt.Fprintf(&b, "\nstill active at the end: %s\n", strings.Join(res.LeftActive, ", "))
 	}
 	if ev := res.Evidence; ev != nil {
 		for _, t := range ev.Targets {

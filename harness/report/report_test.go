@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"encoding/xml"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -291,4 +292,36 @@ func TestWriteWritesTheFourFiles(t *testing.T) {
 	a, _ := json.Marshal(r)
 	b, _ := json.Marshal(back)
 	assert.JSONEq(t, string(a), string(b), "report.json round-trips")
+}
+
+// TestJUnitNamesEachFaultOfAFailedCompoundCase: the failure text a person
+// reads in CI says when each fault of a compound case was in force, and
+// what the case left active.
+func TestJUnitNamesEachFaultOfAFailedCompoundCase(t *testing.T) {
+	r := fixture(t)
+	var compound *harness.Result
+	for i := range r.Cases {
+		if len(r.Cases[i].FaultSpans) > 1 && r.Cases[i].Class == catalog.OkToBreak {
+			compound = &r.Cases[i]
+		}
+	}
+	require.NotNil(t, compound, "the fixture holds a compound ok-to-break case")
+	compound.Verdict, compound.Reason = harness.Failed, "paged: DataPlaneDown"
+	compound.LeftActive = []string{"ControlPlaneDisconnected (firing)"}
+	var buf bytes.Buffer
+	require.NoError(t, JUnit(&buf, r))
+	var doc junitSuites
+	require.NoError(t, xml.Unmarshal(buf.Bytes(), &doc))
+	for _, jc := range doc.Suites[0].Cases {
+		if jc.Name != compound.Name {
+			continue
+		}
+		require.NotNil(t, jc.Failure)
+		for i, f := range compound.FaultSpans {
+			assert.Contains(t, jc.Failure.Body, fmt.Sprintf("%d. %s: from %+.1f s to %+.1f s", i+1, f.Fault, f.StartS, *f.EndS))
+		}
+		assert.Contains(t, jc.Failure.Body, "still active at the end: ControlPlaneDisconnected (firing)")
+		return
+	}
+	t.Fatalf("no testcase %s", compound.Name)
 }
