@@ -11,7 +11,7 @@ import (
 // Verdict is the outcome of one case.
 type Verdict string
 
-// Verdicts, as ARCHITECTURE.md defines them.
+// Verdicts, as README "One case, start to finish" defines them.
 const (
 	// Survived: an ok-to-break case held its SLO during and after the
 	// fault, recovered, and paged nobody.

@@ -17,7 +17,7 @@ import (
 	"github.com/okbreak/okbreak/fixtures/alerts"
 )
 
-// The alert names CATALOG.md's cases refer to.
+// The alert names the catalog's cases refer to (README, "The catalog").
 var (
 	requiredPages    = []string{"DataPlaneDown", "UpstreamErrorRateHigh", "NoHealthyUpstream", "WrongServiceAnswers", "EtcdDownTooLong", "LatencySLOBreach", "CrashLooping", "InstanceMissing"}
 	requiredWarnings = []string{"XDSConfigRejected", "ControlPlaneDisconnected"}

@@ -60,7 +60,7 @@ func (c *Catalog) Names() []string {
 	return out
 }
 
-// Defaults are the values of ARCHITECTURE.md's "Defaults" table, plus the
+// Defaults are the harness's defaults (README, "One case, start to finish"), plus the
 // settings the time scale needs. A case may tighten the SLO; nothing a case
 // says may loosen them.
 type Defaults struct {
@@ -95,7 +95,7 @@ type Defaults struct {
 	MinScrapePoints int
 }
 
-// BuiltinDefaults returns ARCHITECTURE.md's defaults; a catalog's defaults
+// BuiltinDefaults returns the harness's defaults; a catalog's defaults
 // section overrides them field by field.
 func BuiltinDefaults() Defaults {
 	return Defaults{

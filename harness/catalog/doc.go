@@ -7,7 +7,7 @@
 // # Format
 //
 //	version: 1
-//	defaults:                      # ARCHITECTURE.md's defaults; all optional
+//	defaults:                      # the harness's defaults; all optional
 //	  probe: {rate: 100/s}
 //	  slo: {success: 99%, p99: 1s}
 //	  grace: 2s                    # real time

@@ -51,7 +51,7 @@ func TestFixtureCatalog(t *testing.T) {
 	c, err := Load(path, Checks{Faults: fakeFaults{}, Alerts: pagingAlerts()})
 	require.NoError(t, err)
 
-	assert.Equal(t, BuiltinDefaults(), c.Defaults, "the fixture's defaults are ARCHITECTURE.md's, as the code has them")
+	assert.Equal(t, BuiltinDefaults(), c.Defaults, "the fixture's defaults are the harness's, as the code has them")
 
 	got := map[string]Class{}
 	for _, k := range c.Cases {
@@ -70,7 +70,7 @@ func TestFixtureCatalog(t *testing.T) {
 			checkPlanInvariants(t, k, c.Defaults, p)
 		}
 	}
-	assert.Equal(t, catalogMD, got, "the fixture holds every case of CATALOG.md")
+	assert.Equal(t, catalogMD, got, "the fixture holds every case of the catalog (README, "The catalog")")
 
 	all, ok := c.Case("all-backends-slow")
 	require.True(t, ok)
@@ -78,7 +78,7 @@ func TestFixtureCatalog(t *testing.T) {
 	etcd, _ := c.Case("etcd-down-2h")
 	p, err := etcd.Plan(240, c.Defaults)
 	require.NoError(t, err)
-	// ARCHITECTURE.md's example (240 turns 2h into 30s) would scrape every
+	// The naive reading of scale 240 (2h into 30s) would scrape every
 	// 62.5ms; the 250ms scrape floor caps the scale at 60 instead, ratios
 	// intact.
 	assert.Equal(t, "2m0s", p.Fault.String(), "15s scrape interval / 250ms floor caps the scale at 60")

@@ -12,7 +12,7 @@ import (
 	"github.com/okbreak/okbreak/harness/stack"
 )
 
-// catalogFaults are the faults of CATALOG.md, as fixtures/catalog.yaml
+// catalogFaults are the single-fault cases of the catalog, as fixtures/catalog.yaml
 // writes them, by case name.
 var catalogFaults = map[string]fault.Spec{
 	"control-plane-down-5m": {Type: "down", Target: "edge->xds"},
@@ -41,7 +41,7 @@ func defs() map[stack.DataPlane]stack.Definition {
 }
 
 func TestEveryCatalogFaultValidatesOnBothDataPlanes(t *testing.T) {
-	require.Len(t, catalogFaults, 16, "CATALOG.md has 16 cases")
+	require.Len(t, catalogFaults, 16, "the catalog has 16 single-fault cases")
 	for dp, def := range defs() {
 		for name, spec := range catalogFaults {
 			require.NoError(t, fault.Validate(spec, def), "%s on %s", name, dp)

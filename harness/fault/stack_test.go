@@ -167,7 +167,7 @@ func TestFaultsOnTheStack(t *testing.T) {
 		},
 		func(t *testing.T, _ fault.Fault) { require.True(t, h.raw(ctx, 5*time.Second).complete()) })
 
-	// --- the catalog's faults (CATALOG.md), observed through the system ---
+	// --- the catalog's faults (README, "The catalog"), observed through the system ---
 
 	run("control-plane-down-5m: down on edge->xds", catalogFaults["control-plane-down-5m"],
 		func(t *testing.T, _ fault.Fault) {

@@ -30,7 +30,7 @@ import (
 	"github.com/okbreak/okbreak/internal/registry"
 )
 
-// Defaults from ARCHITECTURE.md ("Defaults").
+// Defaults of the catalog (fixtures/catalog.yaml, defaults).
 const (
 	// DefaultRate is the probe's default arrival rate, per second.
 	DefaultRate = 100
@@ -84,7 +84,7 @@ type Config struct {
 	// AllowRemote lets URL name a host that is not loopback (a running
 	// environment). Off by default: the stack's edge is published on
 	// 127.0.0.1, and a probe aimed elsewhere (testcontainers' 192.0.2.1
-	// gateway guess, see ENVIRONMENT.md) must fail loudly, not send.
+	// gateway guess, see README "Configuration") must fail loudly, not send.
 	AllowRemote bool
 }
 

@@ -149,7 +149,7 @@ type Link struct {
 }
 
 // Definition is a whole stack as data. Default builds the one of
-// ARCHITECTURE.md; the harness and the compose generator both read it, so
+// README "Architecture"; the harness and the compose generator both read it, so
 // that a game-day stack and a test stack cannot drift apart.
 type Definition struct {
 	DataPlane  DataPlane         `json:"data_plane"`
@@ -241,7 +241,7 @@ func GRPCBootstrap(nodeID string) []byte {
 	return b
 }
 
-// Default returns the default stack of ARCHITECTURE.md for a data plane:
+// Default returns the default stack (README, "Architecture") for a data plane:
 // etcd, Toxiproxy, the control plane, three backend instances, one other
 // instance, and the data plane as "edge", every hop through Toxiproxy.
 func Default(dp DataPlane, envoyBootstrap []byte) Definition {
