@@ -70,7 +70,7 @@ func TestFixtureCatalog(t *testing.T) {
 			checkPlanInvariants(t, k, c.Defaults, p)
 		}
 	}
-	assert.Equal(t, catalogMD, got, "the fixture holds every case of the catalog (README, "The catalog")")
+	assert.Equal(t, catalogMD, got, "the fixture holds every case of the catalog (README, The catalog)")
 
 	all, ok := c.Case("all-backends-slow")
 	require.True(t, ok)
