@@ -17,7 +17,10 @@ import (
 // alertsDir). Errors carry file:line:column.
 func LoadCatalog(path, alertsDir string, def stack.Definition) (*catalog.Catalog, []alert.RuleFile, error) {
 	dp := string(def.DataPlane)
-	files := []string{filepath.Join(alertsDir, alert.CommonRuleFile), filepath.Join(alertsDir, dp+".yml")}
+	var files []string
+	for _, name := range alert.RuleFileNames(dp) {
+		files = append(files, filepath.Join(alertsDir, name))
+	}
 	idx, err := catalog.LoadRuleIndex(files...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("alert rules in %s: %w", alertsDir, err)

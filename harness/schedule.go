@@ -217,10 +217,7 @@ func (s *schedule) idle() bool {
 // its course, or until a timed fault failed; then it stops the timers and
 // returns when the window ended. No fault starts after hold returns.
 func (s *schedule) hold(ctx context.Context, end time.Time, sess *alert.Session, stop func() bool) (time.Time, error) {
-	defer func() {
-		close(s.stop)
-		s.wg.Wait()
-	}()
+	defer s.halt()
 	hctx, cancel := context.WithDeadline(ctx, end)
 	defer cancel()
 	// Alerts are checked on each evaluation, in the background.
@@ -237,10 +234,7 @@ func (s *schedule) hold(ctx context.Context, end time.Time, sess *alert.Session,
 		case <-alerted:
 			return time.Now(), nil
 		case <-hctx.Done():
-			if err := ctx.Err(); err != nil {
-				return time.Now(), err
-			}
-			return time.Now(), nil
+			return time.Now(), ctx.Err() // nil when the window's end came
 		case <-s.changed:
 			s.mu.Lock()
 			err := s.failed

@@ -29,17 +29,18 @@ type Marks struct {
 	RecoveryS float64   `json:"recovery_s"`
 }
 
-// seriesStep is the width of one Point.
-const seriesStep = time.Second
+// SeriesStep is the width of one Point: a report draws each Point as a
+// step this wide.
+const SeriesStep = time.Second
 
 // series cuts the samples of [from, to) into seconds relative to inject,
 // aligned on it: no second straddles the injection, so a chart never shows
 // a drop starting before the fault did.
 func series(samples []probe.Sample, from, to, inject time.Time) []Point {
 	if lead := inject.Sub(from); lead > 0 {
-		from = inject.Add(-(lead + seriesStep - 1) / seriesStep * seriesStep)
+		from = inject.Add(-(lead + SeriesStep - 1) / SeriesStep * SeriesStep)
 	}
-	buckets := probe.Buckets(samples, from, to, seriesStep)
+	buckets := probe.Buckets(samples, from, to, SeriesStep)
 	out := make([]Point, 0, len(buckets))
 	for _, b := range buckets {
 		out = append(out, Point{

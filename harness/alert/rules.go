@@ -25,6 +25,12 @@ const (
 // plane's own file is "<data plane>.yml" (envoy.yml, grpc.yml).
 const CommonRuleFile = "common.yml"
 
+// RuleFileNames are the rule files a data plane loads, in load order:
+// common.yml, then "<data plane>.yml".
+func RuleFileNames(dataPlane string) []string {
+	return []string{CommonRuleFile, dataPlane + ".yml"}
+}
+
 // RuleFile is one parsed Prometheus rule file.
 type RuleFile struct {
 	// Name identifies the file (its base name, e.g. "common.yml"); the rule
@@ -54,7 +60,7 @@ func LoadRules(fsys fs.FS, dataPlane string) ([]RuleFile, error) {
 		return nil, errors.New("load rules: no data plane given")
 	}
 	var files []RuleFile
-	for _, name := range []string{CommonRuleFile, dataPlane + ".yml"} {
+	for _, name := range RuleFileNames(dataPlane) {
 		b, err := fs.ReadFile(fsys, name)
 		if err != nil {
 			return nil, fmt.Errorf("load rules for data plane %s: %w", dataPlane, err)

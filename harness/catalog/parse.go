@@ -663,7 +663,7 @@ func (p *parser) caseNode(n *yaml.Node, i int, d Defaults) (Case, bool) {
 	case hasList:
 		p.faultList(list, label, &k)
 	default:
-		if v := required("fault", "add fault: {type: ..., target: ...}, or faults: [...] for several"); v != nil {
+		if required("fault", "add fault: {type: ..., target: ...}, or faults: [...] for several") != nil {
 			k.Faults = []Fault{p.fault(one, "the fault of "+label, faultFields)}
 		}
 	}
@@ -791,8 +791,7 @@ func (p *parser) schedule(label string, k *Case) {
 		case f.At >= k.Duration:
 			p.r.add(f.pos.at, fmt.Sprintf("start it before the case's duration %s ends", k.Duration), "%s starts at %s, not inside the case's %s window", what, f.At, k.Duration)
 		case f.For > 0 && f.At+f.For > k.Duration:
-			at := f.pos.dur
-			p.r.add(at, fmt.Sprintf("make for at most %s, or lengthen the case's duration to %s", k.Duration-f.At, f.At+f.For), "%s runs to %s (at %s + for %s), past the case's duration %s", what, f.At+f.For, f.At, f.For, k.Duration)
+			p.r.add(f.pos.dur, fmt.Sprintf("make for at most %s, or lengthen the case's duration to %s", k.Duration-f.At, f.At+f.For), "%s runs to %s (at %s + for %s), past the case's duration %s", what, f.At+f.For, f.At, f.For, k.Duration)
 		}
 		first = first || f.At == 0
 	}

@@ -70,8 +70,7 @@ func (c *Catalog) Validate(checks Checks) error {
 		}
 		if checks.Faults != nil {
 			for j := range k.Faults {
-				f := &k.Faults[j]
-				if f.Type != "" && len(f.Target) > 0 {
+				if f := &k.Faults[j]; f.Type != "" && len(f.Target) > 0 {
 					checkFault(r, label, f, checks.Faults)
 				}
 			}
@@ -86,20 +85,20 @@ func (c *Catalog) Validate(checks Checks) error {
 	return r.errs.err()
 }
 
-func checkFault(r *report, label string, k *Fault, fc FaultChecker) {
+func checkFault(r *report, label string, f *Fault, fc FaultChecker) {
 	types := slices.Sorted(slices.Values(fc.Types()))
-	if !slices.Contains(types, k.Type) {
-		r.add(k.pos.typ, suggest(k.Type, "types", types), "unknown fault type %q in %s", k.Type, label)
+	if !slices.Contains(types, f.Type) {
+		r.add(f.pos.typ, suggest(f.Type, "types", types), "unknown fault type %q in %s", f.Type, label)
 		return
 	}
-	known := slices.Sorted(slices.Values(fc.Targets(k.Type)))
+	known := slices.Sorted(slices.Values(fc.Targets(f.Type)))
 	var expanded []string
 	seen := map[string]bool{}
 	ok := true
-	for i, t := range k.Target {
+	for i, t := range f.Target {
 		at := Pos{}
-		if i < len(k.pos.targets) {
-			at = k.pos.targets[i]
+		if i < len(f.pos.targets) {
+			at = f.pos.targets[i]
 		}
 		var matched []string
 		if strings.ContainsAny(t, "*?[\\") {
@@ -114,13 +113,13 @@ func checkFault(r *report, label string, k *Fault, fc FaultChecker) {
 				}
 			}
 			if len(matched) == 0 {
-				r.add(at, fmt.Sprintf("valid targets of %s faults: %s", k.Type, strings.Join(known, ", ")), "target pattern %q in %s matches no %s target", t, label, k.Type)
+				r.add(at, fmt.Sprintf("valid targets of %s faults: %s", f.Type, strings.Join(known, ", ")), "target pattern %q in %s matches no %s target", t, label, f.Type)
 				ok = false
 				continue
 			}
 		} else {
 			if !slices.Contains(known, t) {
-				r.add(at, suggest(t, "targets of "+k.Type+" faults", known), "unknown target %q for a %s fault in %s", t, k.Type, label)
+				r.add(at, suggest(t, "targets of "+f.Type+" faults", known), "unknown target %q for a %s fault in %s", t, f.Type, label)
 				ok = false
 				continue
 			}
@@ -136,18 +135,18 @@ func checkFault(r *report, label string, k *Fault, fc FaultChecker) {
 	if !ok {
 		return
 	}
-	k.Targets = expanded
-	at := k.pos.params
+	f.Targets = expanded
+	at := f.pos.params
 	if at == (Pos{}) {
-		at = k.pos.typ
+		at = f.pos.typ
 	}
 	// One message per distinct problem: the same bad parameter on every
 	// target of a glob is one mistake.
 	reported := map[string]bool{}
 	for _, t := range expanded {
-		if err := fc.Check(k.Type, t, k.Params); err != nil && !reported[err.Error()] {
+		if err := fc.Check(f.Type, t, f.Params); err != nil && !reported[err.Error()] {
 			reported[err.Error()] = true
-			r.add(at, "", "%s fault on %s in %s: %v", k.Type, t, label, err)
+			r.add(at, "", "%s fault on %s in %s: %v", f.Type, t, label, err)
 		}
 	}
 }

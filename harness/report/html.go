@@ -31,7 +31,6 @@ const (
 	chartW     = 960.0
 	chartLeft  = 170.0 // room for lane names
 	chartRight = 20.0
-	seriesStep = 1.0 // seconds per point of harness.Result.Series
 	ratioTop   = 22.0
 	ratioH     = 110.0
 	p99Gap     = 16.0
@@ -192,7 +191,7 @@ func chart(res harness.Result) template.HTML {
 		// Steps, not a line between centres: each second's value holds
 		// for that second, so a drop never seems to start before the
 		// fault did.
-		x0, x1 := x(p.T), x(p.T+seriesStep)
+		x0, x1 := x(p.T), x(p.T+harness.SeriesStep.Seconds())
 		yr, yp := ratioTop+ratioH*(1-p.SuccessRatio), p99Top+p99H*(1-p.P99Ms/maxP99)
 		ratio = append(ratio, fmt.Sprintf("%.1f,%.1f %.1f,%.1f", x0, yr, x1, yr))
 		p99 = append(p99, fmt.Sprintf("%.1f,%.1f %.1f,%.1f", x0, yp, x1, yp))

@@ -99,7 +99,7 @@ func RunInputs(def stack.Definition, catalogPath, alertsDir string) ([]Input, er
 		return nil, err
 	}
 	ins = append(ins, in)
-	for _, f := range []string{alert.CommonRuleFile, string(def.DataPlane) + ".yml"} {
+	for _, f := range alert.RuleFileNames(string(def.DataPlane)) {
 		in, err := HashFile("rules", filepath.Join(alertsDir, f))
 		if err != nil {
 			return nil, err
