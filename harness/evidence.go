@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/okbreak/okbreak/harness/alert"
-	"github.com/okbreak/okbreak/harness/stack"
+	"github.com/okbreak/okbreak/harness/fault"
 )
 
 // evidenceLogLines is how many of each component's last log lines a failed
@@ -23,22 +23,36 @@ func (r *Runner) evidence(ctx context.Context, sess *alert.Session) *Evidence {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
 	defer cancel()
 	ev := &Evidence{Logs: map[string]string{}}
-	for _, c := range r.Stack.Def.Components {
-		if tail, err := r.Stack.LogTail(ctx, c.Name, evidenceLogLines); err == nil {
-			ev.Logs[c.Name] = tail
+	def := r.System.Definition()
+	if lt, ok := r.System.(LogTailer); ok {
+		for _, c := range def.Components {
+			if tail, err := lt.LogTail(ctx, c.Name, evidenceLogLines); err == nil {
+				ev.Logs[c.Name] = tail
+			}
 		}
 	}
-	if api, err := r.Stack.ToxiproxyAPI(ctx); err == nil {
-		ev.Toxiproxy = httpGet(ctx, api+"/proxies")
+	if te, ok := r.System.(fault.ToxiproxyEnv); ok {
+		if api, err := te.ToxiproxyAPI(ctx); err == nil {
+			ev.Toxiproxy = httpGet(ctx, api+"/proxies")
+		}
 	}
-	if addr, err := r.Stack.HostAddr(ctx, stack.Edge, "admin"); err == nil {
-		ev.DataPlaneConfig = httpGet(ctx, "http://"+addr+"/config_dump")
+	for _, e := range def.Evidence {
+		addr, err := r.System.HostAddr(ctx, e.Component, e.Port)
+		if err != nil {
+			continue
+		}
+		if ev.Endpoints == nil {
+			ev.Endpoints = map[string]string{}
+		}
+		ev.Endpoints[e.Name] = httpGet(ctx, "http://"+addr+e.Path)
 	}
 	if sess != nil {
 		ev.Targets = sess.Targets()
 	}
-	if states, err := stateSource(r.Stack).ContainerStates(ctx); err == nil {
-		ev.Containers = states
+	if cs, ok := r.System.(ContainerStater); ok {
+		if states, err := stateSource(cs).ContainerStates(ctx); err == nil {
+			ev.Containers = states
+		}
 	}
 	return ev
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/okbreak/okbreak/harness/fault"
 	"github.com/okbreak/okbreak/harness/retry"
 	"github.com/okbreak/okbreak/harness/stack"
+	"github.com/okbreak/okbreak/sample"
 )
 
 // envCompoundRunner makes the test binary the runner child of
@@ -46,12 +47,12 @@ func TestCompoundRunnerChild(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	def := stack.Default(stack.GRPC, fixtures.EnvoyBootstrap())
+	def := sample.Definition(stack.GRPC, fixtures.EnvoyBootstrap())
 	s, err := stack.Attach(ctx, run, def)
 	require.NoError(t, err)
 	cat, rules, err := LoadCatalog(os.Getenv(envCompoundCatalog), filepath.Join("..", "fixtures", "alerts"), def)
 	require.NoError(t, err)
-	r := &Runner{Stack: s, Defaults: cat.Defaults, Rules: rules, TimeScale: 60, Logf: t.Logf}
+	r := &Runner{System: s, Defaults: cat.Defaults, Rules: rules, TimeScale: 60, Logf: t.Logf}
 	res := r.RunCase(ctx, cat.Cases[0])
 	t.Fatalf("never killed; the case ended %s: %s", res.Verdict, res.Reason)
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/okbreak/okbreak/harness/stack"
 	"github.com/okbreak/okbreak/harness/stack/stacktest"
 	"github.com/okbreak/okbreak/internal/registry"
+	"github.com/okbreak/okbreak/sample"
 )
 
 // envInjector makes the test binary the injector child of
@@ -41,7 +42,7 @@ var injected = []fault.Spec{
 	{Type: "pause", Target: "backend-2"},
 	{Type: "stop", Target: "other-1", Params: map[string]any{"grace": "1s"}},
 	{Type: "crash_loop", Target: "backend-3"},
-	{Type: "bad_config_at_start", Target: stack.Edge},
+	{Type: "bad_config_at_start", Target: sample.Edge},
 	{Type: "route_to_other", Target: registry.BackendRoute},
 	{Type: "empty_endpoints", Target: registry.OtherService},
 }
@@ -55,7 +56,7 @@ func TestInjectorChild(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	s, err := stack.Attach(ctx, run, stack.Default(stack.GRPC, fixtures.EnvoyBootstrap()))
+	s, err := stack.Attach(ctx, run, sample.Definition(stack.GRPC, fixtures.EnvoyBootstrap()))
 	require.NoError(t, err)
 	for _, spec := range injected {
 		f, err := fault.New(spec, s)
@@ -240,13 +241,7 @@ func TestRecoverAfterTheInjectorIsKilled(t *testing.T) {
 		require.NoError(t, err)
 		require.NotContains(t, ins.Config.Env, fault.EnvExitAtStart+"=1", c.Name)
 	}
-	want, err := registry.Encode(s.Def.Registry)
-	require.NoError(t, err)
-	got := readRegistry(t, ctx, s)
-	require.Len(t, got, len(want))
-	for _, kv := range want {
-		require.Equal(t, string(kv.Value), got[kv.Key], kv.Key)
-	}
+	require.Equal(t, s.Def.SeedMap(), readRegistry(t, ctx, s), "the registry as seeded")
 	entries, err = j.Entries()
 	require.NoError(t, err)
 	require.Empty(t, fault.OpenInjections(entries))

@@ -18,14 +18,13 @@ import (
 	"github.com/okbreak/okbreak/harness/fault"
 	"github.com/okbreak/okbreak/harness/probe"
 	"github.com/okbreak/okbreak/harness/retry"
-	"github.com/okbreak/okbreak/harness/stack"
 )
 
 // Runner runs the cases of a catalog against one stack, one case at a time.
 // It is not safe for concurrent use: cases share the stack.
 type Runner struct {
-	// Stack is the system under test.
-	Stack *stack.Stack
+	// System is the system under test, already running.
+	System System
 	// Defaults are the catalog's defaults.
 	Defaults catalog.Defaults
 	// Rules are the alert rule files for the stack's data plane, as
@@ -50,8 +49,8 @@ func (r *Runner) logf(format string, args ...any) {
 	}
 }
 
-// stateSource adapts the stack's container states to the alert package's.
-func stateSource(s *stack.Stack) alert.StateSource {
+// stateSource adapts the system's container states to the alert package's.
+func stateSource(s ContainerStater) alert.StateSource {
 	return alert.StateSourceFunc(func(ctx context.Context) ([]alert.ContainerState, error) {
 		states, err := s.ContainerStates(ctx)
 		if err != nil {
@@ -74,13 +73,17 @@ func stateSource(s *stack.Stack) alert.StateSource {
 // port can change.
 func (r *Runner) targets() []alert.Target {
 	var ts []alert.Target
-	for _, c := range r.Stack.Def.Components {
+	for _, c := range r.System.Definition().Components {
 		name := c.Name
-		t := alert.ComponentTarget(name, "")
-		t.Resolve = func(ctx context.Context) (string, error) { return r.Stack.MetricsURL(ctx, name) }
-		ts = append(ts, t)
+		ts = append(ts, alert.Target{
+			Job: c.JobOf(), Instance: name, Labels: c.Labels,
+			Resolve: func(ctx context.Context) (string, error) { return r.System.MetricsURL(ctx, name) },
+		})
 	}
-	return append(ts, alert.ContainerTarget(stateSource(r.Stack)))
+	if cs, ok := r.System.(ContainerStater); ok {
+		ts = append(ts, alert.ContainerTarget(stateSource(cs)))
+	}
+	return ts
 }
 
 // RunCase runs one case and returns its verdict. It never leaves a fault
@@ -155,7 +158,7 @@ func (k *caseRun) concludeWithEvidence(ctx context.Context, v Verdict, reason st
 
 // prepare checks the case can run here and builds its plan and faults.
 func (k *caseRun) prepare() bool {
-	if why := k.c.SkipReason(string(k.r.Stack.Def.DataPlane)); why != "" {
+	if why := k.c.SkipReason(string(k.r.System.Definition().DataPlane)); why != "" {
 		return k.conclude(Skipped, why)
 	}
 	plan, err := k.c.Plan(max(k.r.TimeScale, 1), k.r.Defaults)
@@ -189,11 +192,12 @@ func (k *caseRun) steady(ctx context.Context) bool {
 		return k.conclude(Invalid, err.Error())
 	}
 	k.sess = sess
-	edge, err := r.Stack.EdgeURL(ctx)
+	entry, err := r.System.EntryURL(ctx)
 	if err != nil {
 		return k.conclude(Invalid, err.Error())
 	}
-	pr, err := probe.New(probe.Config{URL: edge, Rate: int(r.Defaults.ProbeRate)})
+	e := r.System.Definition().Entry
+	pr, err := probe.New(probe.Config{URL: entry, Host: e.Host, Path: e.Path, Check: e.Check, Rate: int(r.Defaults.ProbeRate)})
 	if err != nil {
 		return k.conclude(Invalid, err.Error())
 	}
@@ -418,7 +422,7 @@ func (r *Runner) waitRecovered(ctx context.Context, pr *probe.Probe, revertAt ti
 			rec.why = "the probe has not met the SLO over a full window since revert"
 			return errors.New(rec.why)
 		}
-		if err := r.everyBackendAnswers(pr, at); err != nil {
+		if err := r.everyInstanceAnswers(pr, at); err != nil {
 			rec.why = err.Error()
 			return err
 		}
@@ -431,11 +435,12 @@ func (r *Runner) waitRecovered(ctx context.Context, pr *probe.Probe, revertAt ti
 	return rec
 }
 
-// everyBackendAnswers checks that each backend answered the probe since t.
-func (r *Runner) everyBackendAnswers(pr *probe.Probe, t time.Time) error {
+// everyInstanceAnswers checks that each instance the entry names answered
+// the probe since t.
+func (r *Runner) everyInstanceAnswers(pr *probe.Probe, t time.Time) error {
 	st := probe.Compute(pr.Samples(), t, time.Now())
 	var missing []string
-	for _, b := range r.Stack.Def.Backends() {
+	for _, b := range r.System.Definition().Entry.Instances {
 		if st.ByInstance[b] == 0 {
 			missing = append(missing, b)
 		}
@@ -446,9 +451,14 @@ func (r *Runner) everyBackendAnswers(pr *probe.Probe, t time.Time) error {
 	return nil
 }
 
-// componentsHealthy checks that every component's container runs, unpaused.
+// componentsHealthy checks that every component's container runs, unpaused
+// (on a system that can say).
 func (r *Runner) componentsHealthy(ctx context.Context) error {
-	states, err := r.Stack.ContainerStates(ctx)
+	cs, ok := r.System.(ContainerStater)
+	if !ok {
+		return nil
+	}
+	states, err := cs.ContainerStates(ctx)
 	if err != nil {
 		return err
 	}
@@ -481,18 +491,20 @@ func (r *Runner) WaitSteady(ctx context.Context) error {
 		if err := r.componentsHealthy(ctx); err != nil {
 			return err
 		}
-		api, err := r.Stack.ToxiproxyAPI(ctx)
-		if err != nil {
-			return err
+		if te, ok := r.System.(fault.ToxiproxyEnv); ok {
+			api, err := te.ToxiproxyAPI(ctx)
+			if err != nil {
+				return err
+			}
+			st, err := fault.InspectToxiproxy(ctx, api)
+			if err != nil {
+				return err
+			}
+			if !st.Clean() {
+				return fmt.Errorf("toxiproxy not clean: %+v", st)
+			}
 		}
-		st, err := fault.InspectToxiproxy(ctx, api)
-		if err != nil {
-			return err
-		}
-		if !st.Clean() {
-			return fmt.Errorf("toxiproxy not clean: %+v", st)
-		}
-		return r.Stack.WaitServing(ctx)
+		return r.System.WaitServing(ctx)
 	})
 }
 

@@ -336,7 +336,7 @@ func (r *Runner) buildFaults(c catalog.Case) ([]fault.Fault, error) {
 			name = fmt.Sprintf("%s#%d", c.Name, i+1)
 		}
 		spec := fault.Spec{Type: cf.Type, Target: strings.Join(cf.TargetNames(), ","), Params: cf.Params, Name: name}
-		f, err := fault.New(spec, r.Stack)
+		f, err := fault.New(spec, r.System)
 		if err != nil {
 			return nil, err
 		}

@@ -62,9 +62,9 @@ type Evidence struct {
 	Logs map[string]string `json:"logs,omitempty"`
 	// Toxiproxy is the Toxiproxy API's /proxies answer at the end.
 	Toxiproxy string `json:"toxiproxy,omitempty"`
-	// DataPlaneConfig is the data plane's config as it saw it
-	// (/config_dump).
-	DataPlaneConfig string `json:"data_plane_config,omitempty"`
+	// Endpoints holds the answers of the definition's evidence endpoints
+	// by name (the sample system's data_plane_config: its /config_dump).
+	Endpoints map[string]string `json:"endpoints,omitempty"`
 	// Targets is the scrape targets' health.
 	Targets []alert.TargetHealth `json:"targets,omitempty"`
 	// Containers is the engine's view of every component at the end.

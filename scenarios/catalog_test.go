@@ -27,6 +27,7 @@ import (
 	"github.com/okbreak/okbreak/harness/report"
 	"github.com/okbreak/okbreak/harness/stack"
 	"github.com/okbreak/okbreak/harness/stack/stacktest"
+	"github.com/okbreak/okbreak/sample"
 )
 
 // caseBudget is how long one case may take at most (the longest window plus
@@ -89,14 +90,14 @@ func setup(t *testing.T, ctx context.Context, def stack.Definition) (*catalog.Ca
 	cat, rules, err := harness.LoadCatalog(catalogPath, alertsPath, def)
 	require.NoError(t, err)
 	s := stacktest.UpDef(t, ctx, def)
-	return cat, &harness.Runner{Stack: s, Defaults: cat.Defaults, Rules: rules, TimeScale: timeScale(t), Logf: t.Logf}
+	return cat, &harness.Runner{System: s, Defaults: cat.Defaults, Rules: rules, TimeScale: timeScale(t), Logf: t.Logf}
 }
 
 func TestCatalog(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	cat, r := setup(t, ctx, stack.Default(dataPlane(t), fixtures.EnvoyBootstrap()))
-	s := r.Stack
+	cat, r := setup(t, ctx, sample.Definition(dataPlane(t), fixtures.EnvoyBootstrap()))
+	s := r.System.(*stack.Stack)
 	deadline, hasDeadline := t.Deadline()
 	started := time.Now()
 	rep := &report.Report{Version: report.Version(), DataPlane: string(s.Def.DataPlane), TimeScale: r.TimeScale,

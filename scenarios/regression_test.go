@@ -17,6 +17,7 @@ import (
 	"github.com/okbreak/okbreak/harness/catalog"
 	"github.com/okbreak/okbreak/harness/stack"
 	"github.com/okbreak/okbreak/internal/registry"
+	"github.com/okbreak/okbreak/sample"
 )
 
 // A harness that cannot fail is worthless: these tests take out what makes
@@ -53,7 +54,7 @@ func withoutRules(files []alert.RuleFile, names []string) []alert.RuleFile {
 func TestNotOKCasesFailWithoutTheirAlertRule(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	cat, base := setup(t, ctx, stack.Default(dataPlane(t), fixtures.EnvoyBootstrap()))
+	cat, base := setup(t, ctx, sample.Definition(dataPlane(t), fixtures.EnvoyBootstrap()))
 	for _, c := range cat.Cases {
 		if c.Class != catalog.NotOK {
 			continue
@@ -106,16 +107,39 @@ func ruleNames(files []alert.RuleFile) []string {
 // deadline to another host (one attempt, no per-attempt deadline), the
 // route's retry policy, and outlier detection.
 func withoutRoutingAround(dp stack.DataPlane) stack.Definition {
-	def := stack.Default(dp, fixtures.EnvoyBootstrap())
+	def := sample.Definition(dp, fixtures.EnvoyBootstrap())
 	if dp == stack.GRPC {
-		def = withCommandFlags(dp, stack.Edge, "--attempts=1", "--attempt-timeout=0")
+		def = withCommandFlags(dp, sample.Edge, "--attempts=1", "--attempt-timeout=0")
 	}
-	route := def.Registry.Routes[registry.BackendRoute]
-	route.Retry = nil
-	def.Registry.Routes[registry.BackendRoute] = route
-	svc := def.Registry.Services[registry.BackendService]
-	svc.OutlierDetection = nil
-	def.Registry.Services[registry.BackendService] = svc
+	return editRegistry(def, func(reg *registry.Registry) {
+		route := reg.Routes[registry.BackendRoute]
+		route.Retry = nil
+		reg.Routes[registry.BackendRoute] = route
+		svc := reg.Services[registry.BackendService]
+		svc.OutlierDetection = nil
+		reg.Services[registry.BackendService] = svc
+	})
+}
+
+// editRegistry changes the sample registry the definition seeds into etcd.
+func editRegistry(def stack.Definition, edit func(*registry.Registry)) stack.Definition {
+	kvs := make([]registry.KV, 0, len(def.Seed))
+	for _, kv := range def.Seed {
+		kvs = append(kvs, registry.KV{Key: kv.Key, Value: []byte(kv.Value)})
+	}
+	reg, errs := registry.Decode(kvs)
+	if len(errs) > 0 {
+		panic(fmt.Sprintf("the sample's own seed: %v", errs)) // a bug in package sample
+	}
+	edit(&reg)
+	out, err := registry.Encode(reg)
+	if err != nil {
+		panic(fmt.Sprintf("encode the edited registry: %v", err))
+	}
+	def.Seed = nil
+	for _, kv := range out {
+		def.Seed = append(def.Seed, stack.KV{Key: kv.Key, Value: string(kv.Value)})
+	}
 	return def
 }
 
@@ -166,7 +190,7 @@ func TestOkToBreakCasesFailWithoutTheirMechanism(t *testing.T) {
 
 // withCommandFlags is the default stack with extra flags on one component.
 func withCommandFlags(dp stack.DataPlane, component string, flags ...string) stack.Definition {
-	def := stack.Default(dp, fixtures.EnvoyBootstrap())
+	def := sample.Definition(dp, fixtures.EnvoyBootstrap())
 	for i, c := range def.Components {
 		if c.Name == component {
 			def.Components[i].Cmd = append(slices.Clone(c.Cmd), flags...)
@@ -181,7 +205,7 @@ func withCommandFlags(dp stack.DataPlane, component string, flags ...string) sta
 func TestEtcdOutageFailsWithoutTheControlPlaneCache(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	cat, r := setup(t, ctx, withCommandFlags(dataPlane(t), stack.ControlPlane, "--on-etcd-loss=clear"))
+	cat, r := setup(t, ctx, withCommandFlags(dataPlane(t), sample.ControlPlane, "--on-etcd-loss=clear"))
 	c, ok := cat.Case("etcd-down-10m")
 	require.True(t, ok)
 	res := r.RunCase(ctx, c)
@@ -200,7 +224,7 @@ func TestControlPlaneOutagesFailWithoutStaticStability(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	cat, r := setup(t, ctx, withCommandFlags(dp, stack.Edge, "--require-xds-connected"))
+	cat, r := setup(t, ctx, withCommandFlags(dp, sample.Edge, "--require-xds-connected"))
 	for _, name := range []string{"control-plane-down-5m", "control-plane-restart"} {
 		t.Run(name, func(t *testing.T) {
 			c, ok := cat.Case(name)
@@ -236,7 +260,7 @@ func TestFrontendCasesFailWithoutTheirMechanism(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			cat, r := setup(t, ctx, withCommandFlags(dp, stack.Edge, tc.flag))
+			cat, r := setup(t, ctx, withCommandFlags(dp, sample.Edge, tc.flag))
 			c, ok := cat.Case(tc.name)
 			require.True(t, ok, "case %s is in the catalog", tc.name)
 			res := r.RunCase(ctx, c)

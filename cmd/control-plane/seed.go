@@ -15,17 +15,18 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/okbreak/okbreak/harness/retry"
-	"github.com/okbreak/okbreak/internal/registry"
 )
 
-// seed writes a registry (JSON, as registry.Registry) into etcd and exits: the
-// one-shot step docker-compose.yml runs before the control plane, doing what
-// the harness does when it seeds a test stack. It waits for etcd to answer.
+// seed writes a list of etcd keys and values (JSON: [{"key": ..., "value":
+// ...}], a stack definition's Seed) into etcd in one transaction and exits:
+// the one-shot step docker-compose.yml runs before the later stages start,
+// doing what the harness does when it seeds a test stack. It waits for etcd
+// to answer.
 func seed(args []string, stderr io.Writer) int {
 	fs := flag.NewFlagSet("control-plane seed", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	etcd := fs.String("etcd", "etcd:2379", "comma-separated etcd endpoints")
-	file := fs.String("file", "", "registry JSON file to write (required)")
+	file := fs.String("file", "", "JSON list of {key, value} to write (required)")
 	timeout := fs.Duration("timeout", 60*time.Second, "how long to wait for etcd")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -34,7 +35,7 @@ func seed(args []string, stderr io.Writer) int {
 		return 2
 	}
 	if *file == "" || fs.NArg() > 0 {
-		fmt.Fprintln(stderr, "control-plane seed: usage: control-plane seed --file REGISTRY.json [--etcd HOST:PORT]")
+		fmt.Fprintln(stderr, "control-plane seed: usage: control-plane seed --file SEED.json [--etcd HOST:PORT]")
 		return 2
 	}
 	b, err := os.ReadFile(*file)
@@ -42,10 +43,13 @@ func seed(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "control-plane seed: %v\n", err)
 		return 2
 	}
-	var reg registry.Registry
+	var kvs []struct {
+		Key   string `json:"key"`
+		Value string `json:"value"`
+	}
 	dec := json.NewDecoder(strings.NewReader(string(b)))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&reg); err != nil {
+	if err := dec.Decode(&kvs); err != nil {
 		fmt.Fprintf(stderr, "control-plane seed: %s: %v\n", *file, err)
 		return 2
 	}
@@ -57,15 +61,20 @@ func seed(args []string, stderr io.Writer) int {
 		return 1
 	}
 	defer cli.Close()
-	err = retry.Until(ctx, "seed the registry into etcd "+*etcd, 0, 500*time.Millisecond, func(ctx context.Context) error {
+	err = retry.Until(ctx, "seed etcd "+*etcd, 0, 500*time.Millisecond, func(ctx context.Context) error {
 		rctx, rcancel := context.WithTimeout(ctx, 2*time.Second)
 		defer rcancel()
-		return registry.Replace(rctx, cli, reg)
+		ops := make([]clientv3.Op, 0, len(kvs))
+		for _, kv := range kvs {
+			ops = append(ops, clientv3.OpPut(kv.Key, kv.Value))
+		}
+		_, err := cli.Txn(rctx).Then(ops...).Commit()
+		return err
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "control-plane seed: %v\n", err)
 		return 1
 	}
-	fmt.Fprintf(stderr, "control-plane seed: registry from %s written to %s\n", *file, *etcd)
+	fmt.Fprintf(stderr, "control-plane seed: %d keys from %s written to %s\n", len(kvs), *file, *etcd)
 	return 0
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/okbreak/okbreak/harness/stack"
 	"github.com/spf13/cobra"
 	tclog "github.com/testcontainers/testcontainers-go/log"
 )
@@ -79,6 +80,10 @@ Exit codes (every command):
 }
 
 func main() {
+	// testcontainers-go reads its settings once, when first used: set
+	// okbreak's (loopback only, no Ryuk) before anything can use it. A
+	// user's own values win; stack.Up refuses unsafe ones.
+	stack.SetEnvironmentDefaults()
 	// testcontainers-go logs every container's life; okbreak prints its own
 	// progress instead.
 	tclog.SetDefault(tclog.NewNoopLogger())

@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"time"
 
+	"github.com/okbreak/okbreak/sample"
+
 	"github.com/spf13/cobra"
 
 	"github.com/okbreak/okbreak/fixtures"
@@ -68,7 +70,7 @@ invalid; 2 bad input (catalog, rules, flags); 3 no Docker engine.`,
 			if dataPlane == string(stack.Envoy) {
 				probeDP = stack.Envoy
 			}
-			if _, _, err := harness.LoadCatalog(catalogPath, alertsDir, stack.Default(probeDP, fixtures.EnvoyBootstrap())); err != nil {
+			if _, _, err := harness.LoadCatalog(catalogPath, alertsDir, sample.Definition(probeDP, fixtures.EnvoyBootstrap())); err != nil {
 				return badInput("%w", err)
 			}
 			if err := checkDocker(ctx); err != nil {
@@ -78,7 +80,7 @@ invalid; 2 bad input (catalog, rules, flags); 3 no Docker engine.`,
 			if err != nil {
 				return err
 			}
-			def := stack.Default(dp, fixtures.EnvoyBootstrap())
+			def := sample.Definition(dp, fixtures.EnvoyBootstrap())
 			cat, rules, err := harness.LoadCatalog(catalogPath, alertsDir, def)
 			if err != nil {
 				return badInput("%w", err)
@@ -118,7 +120,7 @@ invalid; 2 bad input (catalog, rules, flags); 3 no Docker engine.`,
 				out = os.Stderr // stdout holds the one JSON document
 			}
 			view := newProgressView(live, out)
-			r := &harness.Runner{Stack: s, Defaults: cat.Defaults, Rules: rules, TimeScale: scale, OnProgress: view.update}
+			r := &harness.Runner{System: s, Defaults: cat.Defaults, Rules: rules, TimeScale: scale, OnProgress: view.update}
 			if !live && !asJSON {
 				r.Logf = logf
 			}

@@ -6,6 +6,8 @@ import (
 	"os"
 	"time"
 
+	"github.com/okbreak/okbreak/sample"
+
 	"github.com/spf13/cobra"
 
 	"github.com/okbreak/okbreak/fixtures"
@@ -101,7 +103,7 @@ Toxiproxy API, then waits. Ctrl-C (or SIGTERM) tears everything down.`,
 				return err
 			}
 			sweepDead(ctx)
-			s, err := stack.Up(ctx, stack.Default(dp, fixtures.EnvoyBootstrap()), stack.WithLogf(logf), stack.WithReadyTimeout(readyTimeout))
+			s, err := stack.Up(ctx, sample.Definition(dp, fixtures.EnvoyBootstrap()), stack.WithLogf(logf), stack.WithReadyTimeout(readyTimeout))
 			defer func() {
 				if s == nil {
 					return
@@ -188,7 +190,7 @@ func newComposeCmd() *cobra.Command {
 			if err != nil {
 				return badInput("--data-plane: %w", err)
 			}
-			files, err := stack.Default(dp, fixtures.EnvoyBootstrap()).ComposeFiles()
+			files, err := sample.Definition(dp, fixtures.EnvoyBootstrap()).ComposeFiles()
 			if err != nil {
 				return err
 			}

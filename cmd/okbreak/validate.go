@@ -9,6 +9,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/okbreak/okbreak/sample"
+
 	"github.com/spf13/cobra"
 
 	"github.com/okbreak/okbreak/fixtures"
@@ -107,7 +109,7 @@ func validate(catalogPath, alertsDir string, dps []stack.DataPlane) (errs, warns
 		}
 	}
 	for _, dp := range dps {
-		def := stack.Default(dp, fixtures.EnvoyBootstrap())
+		def := sample.Definition(dp, fixtures.EnvoyBootstrap())
 		if _, err := def.ComposeFiles(); err != nil {
 			add(&errs, fmt.Errorf("stack (%s): %w", dp, err))
 		}
@@ -190,7 +192,7 @@ run's wall time. No Docker needed.`,
 			if err != nil {
 				return err
 			}
-			cat, _, err := harness.LoadCatalog(catalogPath, alertsDir, stack.Default(dps[len(dps)-1], fixtures.EnvoyBootstrap()))
+			cat, _, err := harness.LoadCatalog(catalogPath, alertsDir, sample.Definition(dps[len(dps)-1], fixtures.EnvoyBootstrap()))
 			if err != nil {
 				return badInput("%w", err)
 			}

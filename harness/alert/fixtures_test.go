@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -128,7 +129,7 @@ func newFakeStack(t *testing.T, ctx context.Context, dataPlane string) *fakeStac
 	t.Cleanup(st.wg.Wait)
 	for _, c := range sampleComponents {
 		f := newFakeTarget(t)
-		svc := JobFor(c)
+		svc := jobOf(c)
 		f.setRate(fmt.Sprintf(`okbreak_sample_requests_total{service=%q,instance=%q,protocol="grpc",code="OK"}`, svc, c), 33)
 		if svc == "other" {
 			f.setRate(`okbreak_sample_requests_total{service="other",instance="other-1",protocol="grpc",code="OK"}`, 0)
@@ -211,13 +212,13 @@ func (st *fakeStack) traffic(ok, unavailable, deadline, denied, latency float64)
 
 func (st *fakeStack) targets() []Target {
 	ts := []Target{
-		ComponentTarget("edge", st.edge.url()),
-		ComponentTarget("control-plane", st.cp.url()),
-		ComponentTarget("etcd", st.etcd.url()),
+		componentTarget("edge", st.edge.url()),
+		componentTarget("control-plane", st.cp.url()),
+		componentTarget("etcd", st.etcd.url()),
 		ContainerTarget(st.containers),
 	}
 	for _, c := range sampleComponents {
-		ts = append(ts, ComponentTarget(c, st.samples[c].url()))
+		ts = append(ts, componentTarget(c, st.samples[c].url()))
 	}
 	return ts
 }
@@ -544,4 +545,14 @@ func TestFixtureScenarios(t *testing.T) {
 			}
 		})
 	}
+}
+
+// jobOf is the sample system's job for a component: its service, the name
+// without an instance number ("backend-2" -> "backend").
+func jobOf(component string) string {
+	return regexp.MustCompile(`-[0-9]+$`).ReplaceAllString(component, "")
+}
+
+func componentTarget(component, url string) Target {
+	return Target{Job: jobOf(component), Instance: component, URL: url}
 }

@@ -6,27 +6,32 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math"
 	"net/http"
-	"regexp"
+	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/textparse"
 	"github.com/prometheus/prometheus/model/value"
 	"github.com/prometheus/prometheus/storage"
 )
 
-// Target is one scrape target. Job and Instance become the job and instance
-// labels of every series scraped from it, as in Prometheus with
-// honor_labels: false (a scraped job or instance label is kept as
-// exported_job / exported_instance).
+// Target is one scrape target. Job, Instance and Labels become labels of
+// every series scraped from it, as in Prometheus with honor_labels: false
+// (a scraped label of the same name is kept as exported_<name>).
 type Target struct {
 	Job      string
 	Instance string
+	// Labels are static labels of the target (namespace, pod, container,
+	// ...), as a static_config's labels; they may not set job or instance.
+	Labels map[string]string
 	// URL is the metrics endpoint, e.g. http://127.0.0.1:32771/metrics.
 	URL string
 	// Resolve, when set instead of URL, is called before each scrape to
@@ -46,21 +51,6 @@ type Source interface {
 }
 
 func (t Target) String() string { return fmt.Sprintf("%s/%s", t.Job, t.Instance) }
-
-var instanceSuffix = regexp.MustCompile(`-[0-9]+$`)
-
-// JobFor is the job label of a component's target: its service, i.e. the
-// name without an instance number ("backend-2" -> "backend"). The rule files
-// select on these jobs.
-func JobFor(component string) string {
-	return instanceSuffix.ReplaceAllString(component, "")
-}
-
-// ComponentTarget is the target of one component's metrics endpoint, with
-// the job and instance the rule files expect.
-func ComponentTarget(component, url string) Target {
-	return Target{Job: JobFor(component), Instance: component, URL: url}
-}
 
 // TargetHealth is what the scraper knows about one target, for verdicts
 // ("invalid: a scrape target was down") and reports.
@@ -158,6 +148,13 @@ func validateTargets(targets []Target) error {
 			return fmt.Errorf("target %s: exactly one of URL, Resolve and Source is required", t)
 		case seen[t.String()]:
 			return fmt.Errorf("target %s listed twice", t)
+		case t.Labels["job"] != "" || t.Labels["instance"] != "":
+			return fmt.Errorf("target %s: static labels may not set job or instance", t)
+		}
+		for k := range t.Labels {
+			if !model.LabelName(k).IsValidLegacy() || strings.HasPrefix(k, "__") {
+				return fmt.Errorf("target %s: static label %q: want a Prometheus label name (letters, digits, _; not starting with __)", t, k)
+			}
 		}
 		seen[t.String()] = true
 	}
@@ -287,9 +284,9 @@ func (s *Scraper) scrape(ctx context.Context, l *scrapeLoop) {
 	if err != nil {
 		up = 0
 	}
-	add(labels.FromStrings(labels.MetricName, "up", "job", l.t.Job, "instance", l.t.Instance), up)
-	add(labels.FromStrings(labels.MetricName, "scrape_duration_seconds", "job", l.t.Job, "instance", l.t.Instance), dur.Seconds())
-	add(labels.FromStrings(labels.MetricName, "scrape_samples_scraped", "job", l.t.Job, "instance", l.t.Instance), float64(len(samples)))
+	add(withTargetLabels(labels.FromStrings(labels.MetricName, "up"), l.t), up)
+	add(withTargetLabels(labels.FromStrings(labels.MetricName, "scrape_duration_seconds"), l.t), dur.Seconds())
+	add(withTargetLabels(labels.FromStrings(labels.MetricName, "scrape_samples_scraped"), l.t), float64(len(samples)))
 	if cerr := app.Commit(); cerr != nil {
 		s.log.Warn("scrape commit failed", "target", l.t.String(), "err", cerr)
 		err = errors.Join(err, fmt.Errorf("commit: %w", cerr))
@@ -318,11 +315,16 @@ func (s *Scraper) scrape(ctx context.Context, l *scrapeLoop) {
 	s.mu.Unlock()
 }
 
-// withTargetLabels attaches job and instance; scraped labels of the same
-// names are kept as exported_<name> (Prometheus's honor_labels: false).
+// withTargetLabels attaches job, instance and the static labels; scraped
+// labels of the same names are kept as exported_<name> (Prometheus's
+// honor_labels: false).
 func withTargetLabels(lset labels.Labels, t Target) labels.Labels {
 	b := labels.NewBuilder(lset)
-	for _, tl := range [][2]string{{"job", t.Job}, {"instance", t.Instance}} {
+	tls := [][2]string{{"job", t.Job}, {"instance", t.Instance}}
+	for _, k := range slices.Sorted(maps.Keys(t.Labels)) {
+		tls = append(tls, [2]string{k, t.Labels[k]})
+	}
+	for _, tl := range tls {
 		if v := lset.Get(tl[0]); v != "" {
 			name := "exported_" + tl[0]
 			for lset.Has(name) {

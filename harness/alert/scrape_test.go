@@ -71,7 +71,7 @@ func TestScraperStoresSamplesWithTargetLabels(t *testing.T) {
 	// keeps it as exported_instance and the target's wins.
 	f.set(`okbreak_sample_requests_total{service="backend",instance="backend-1",code="200"}`, 7)
 	f.set(`demo_gauge`, 3)
-	s, err := NewScraper(d.db, []Target{ComponentTarget("backend-1", f.url())}, time.Second, 500*time.Millisecond, nil, nil)
+	s, err := NewScraper(d.db, []Target{componentTarget("backend-1", f.url())}, time.Second, 500*time.Millisecond, nil, nil)
 	require.NoError(t, err)
 	s.ScrapeOnce(context.Background())
 
@@ -228,12 +228,22 @@ func TestNewScraperValidates(t *testing.T) {
 	assert.NoError(t, err, "a timeout may exceed the interval")
 }
 
-func TestJobFor(t *testing.T) {
-	for in, want := range map[string]string{
-		"backend-1": "backend", "backend-12": "backend", "other-1": "other",
-		"edge": "edge", "control-plane": "control-plane", "etcd": "etcd", "toxiproxy": "toxiproxy",
-	} {
-		assert.Equal(t, want, JobFor(in), in)
+func TestScraperAddsStaticLabels(t *testing.T) {
+	d := newTestDB(t)
+	f := newFakeTarget(t)
+	f.set(`demo_gauge{namespace="theirs"}`, 3)
+	target := Target{Job: "api", Instance: "api-0", URL: f.url(), Labels: map[string]string{"namespace": "shop", "pod": "api-0"}}
+	s, err := NewScraper(d.db, []Target{target}, time.Second, 500*time.Millisecond, nil, nil)
+	require.NoError(t, err)
+	s.ScrapeOnce(context.Background())
+	assert.Equal(t, map[string]float64{
+		`{__name__="demo_gauge", exported_namespace="theirs", instance="api-0", job="api", namespace="shop", pod="api-0"}`: 3,
+	}, d.query(t, `demo_gauge`), "a static label wins over a scraped one, which is kept as exported_")
+	assert.Equal(t, map[string]float64{`{__name__="up", instance="api-0", job="api", namespace="shop", pod="api-0"}`: 1}, d.query(t, `up`))
+
+	for _, bad := range []map[string]string{{"job": "x"}, {"instance": "x"}, {"__name__": "x"}, {"bad-name": "x"}} {
+		_, err := NewScraper(d.db, []Target{{Job: "api", Instance: "api-0", URL: f.url(), Labels: bad}}, time.Second, 500*time.Millisecond, nil, nil)
+		assert.Error(t, err, "%v", bad)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/okbreak/okbreak/harness/catalog"
 	"github.com/okbreak/okbreak/harness/stack"
+	"github.com/okbreak/okbreak/sample"
 )
 
 // stackNames is a FaultChecker over a real stack definition's names, so that
@@ -30,14 +31,10 @@ var faultKinds = map[string]string{
 }
 
 func newStackNames(d stack.Definition) stackNames {
-	var reg []string
-	for name := range d.Registry.Services {
-		reg = append(reg, name)
-	}
-	for name := range d.Registry.Routes {
-		if !slices.Contains(reg, name) {
-			reg = append(reg, name)
-		}
+	// The sample's registry names its services and one route.
+	reg := []string{sample.BackendService, sample.OtherService}
+	if !slices.Contains(reg, sample.BackendRoute) {
+		reg = append(reg, sample.BackendRoute)
 	}
 	sort.Strings(reg)
 	return stackNames{links: d.LinkNames(), components: d.ComponentNames(), registry: reg}
@@ -73,7 +70,7 @@ func (s stackNames) Check(typ, target string, _ map[string]any) error {
 func TestFixtureTargetsExistInTheDefaultStack(t *testing.T) {
 	for _, dp := range []stack.DataPlane{stack.GRPC, stack.Envoy} {
 		t.Run(string(dp), func(t *testing.T) {
-			names := newStackNames(stack.Default(dp, nil))
+			names := newStackNames(sample.Definition(dp, nil))
 			c, err := catalog.Load(filepath.Join("..", "..", "fixtures", "catalog.yaml"), catalog.Checks{Faults: names})
 			require.NoError(t, err)
 			all, _ := c.Case("all-backends-slow")

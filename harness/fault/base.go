@@ -171,21 +171,34 @@ func Abandon(j *Journal, e Entry, note string) error {
 }
 
 // toxiproxyAccess and etcdAccess say where a run's Toxiproxy API and etcd
-// are, for the journal.
-func toxiproxyAccess(def stack.Definition, run string) *Endpoint {
-	c, _ := def.Component(stack.Toxiproxy)
-	port, ok := c.PortNumber("api")
-	if !ok {
-		port = stack.PortToxiproxy
+// are, for the journal, from the system's record of the containers it
+// started. They refuse a system without the capability, and give nil for a
+// nil env (validation only).
+func toxiproxyAccess(env Env) (*Endpoint, error) {
+	te, err := capability[ToxiproxyEnv](env, "Toxiproxy on its links")
+	if err != nil || env == nil {
+		return nil, err
 	}
-	return &Endpoint{Container: stack.ContainerName(run, stack.Toxiproxy), Port: port}
+	return access(te.Definition(), te.ContainerName, stack.Toxiproxy, "api", stack.PortToxiproxy)
 }
 
-func etcdAccess(def stack.Definition, run string) *Endpoint {
-	c, _ := def.Component(stack.Etcd)
-	port, ok := c.PortNumber("client")
-	if !ok {
-		port = stack.PortEtcd
+func etcdAccess(env Env) (*Endpoint, error) {
+	ee, err := capability[EtcdEnv](env, "an etcd to write")
+	if err != nil || env == nil {
+		return nil, err
 	}
-	return &Endpoint{Container: stack.ContainerName(run, stack.Etcd), Port: port}
+	return access(ee.Definition(), ee.ContainerName, stack.Etcd, "client", stack.PortEtcd)
+}
+
+func access(def stack.Definition, containerName func(string) (string, error), component, port string, defPort int) (*Endpoint, error) {
+	name, err := containerName(component)
+	if err != nil {
+		return nil, err
+	}
+	c, _ := def.Component(component)
+	num, ok := c.PortNumber(port)
+	if !ok {
+		num = defPort
+	}
+	return &Endpoint{Container: name, Port: num}, nil
 }

@@ -4,40 +4,49 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
-	"strings"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
-
-	"github.com/okbreak/okbreak/harness/stack"
-	"github.com/okbreak/okbreak/internal/registry"
 )
 
-// planFunc reads the keys a config fault will change and says what it will
-// write, with the revision each key was read at (0: absent).
-type planFunc func(ctx context.Context, cli *clientv3.Client) (changes []KeyChange, revs map[string]int64, err error)
+// EtcdPlan reads the keys a config fault will change and says what it will
+// write (KeyChange.Wrote nil: delete), with the mod revision each key was
+// read at (0: absent). It must not write.
+type EtcdPlan func(ctx context.Context, cli *clientv3.Client) (changes []KeyChange, revs map[string]int64, err error)
 
-// configFault writes bad registry data into etcd by compare-and-swap, and
-// restores exactly the previous values the same way.
-type configFault struct {
+// etcdFault writes into the system's etcd by compare-and-swap, and restores
+// exactly the previous values the same way.
+type etcdFault struct {
 	base
-	plan planFunc
+	ee   EtcdEnv
+	plan EtcdPlan
 }
 
-func newConfigFault(spec Spec, def stack.Definition, env Env, describe string, plan planFunc) *configFault {
-	var access Access
-	if env != nil {
-		access.Etcd = etcdAccess(def, env.Run())
+// NewEtcdFault builds a config fault that writes what plan says into the
+// system's etcd: the previous values are journalled before anything is
+// written, the write is one transaction that fails if any key changed since
+// plan read it, and Revert restores the previous values by compare-and-swap
+// (a key someone else changed meanwhile is left alone and reported). It
+// refuses an env without an etcd (EtcdEnv); a nil env builds a fault that
+// can only be validated. System-specific config faults (the sample
+// system's registry faults) are built on it.
+func NewEtcdFault(spec Spec, env Env, describe string, plan EtcdPlan) (Fault, error) {
+	ee, err := capability[EtcdEnv](env, "an etcd to write")
+	if err != nil {
+		return nil, err
 	}
-	return &configFault{base: newBase(spec, env, access, describe), plan: plan}
+	var access Access
+	if access.Etcd, err = etcdAccess(env); err != nil {
+		return nil, err
+	}
+	return &etcdFault{base: newBase(spec, env, access, describe), ee: ee, plan: plan}, nil
 }
 
 // Inject implements Fault: read, journal the previous values, then write in
 // one transaction that fails if any key changed since it was read.
-func (f *configFault) Inject(ctx context.Context) error {
+func (f *etcdFault) Inject(ctx context.Context) error {
 	f.st.op.Lock()
 	defer f.st.op.Unlock()
-	cli, err := f.env.Etcd(ctx)
+	cli, err := f.ee.Etcd(ctx)
 	if err != nil {
 		return f.wrapInject(err)
 	}
@@ -64,15 +73,16 @@ func (f *configFault) Inject(ctx context.Context) error {
 		return f.wrapInject(err)
 	}
 	if !res.Succeeded {
-		f.abandon("not applied: the registry changed between read and write")
-		return f.wrapInject(errors.New("the registry changed between read and write: nothing written, try again"))
+		f.abandon("not applied: the keys changed between read and write")
+		return f.wrapInject(errors.New("the keys changed between read and write: nothing written, try again"))
 	}
 	f.setFact("keys", len(changes))
 	return nil
 }
 
-// readKey reads one key: its value (nil: absent) and mod revision.
-func readKey(ctx context.Context, cli *clientv3.Client, key string) (*string, int64, error) {
+// ReadKey reads one key for an EtcdPlan: its value (nil: absent) and mod
+// revision.
+func ReadKey(ctx context.Context, cli *clientv3.Client, key string) (*string, int64, error) {
 	res, err := cli.Get(ctx, key)
 	if err != nil {
 		return nil, 0, fmt.Errorf("read %s: %w", key, err)
@@ -84,58 +94,23 @@ func readKey(ctx context.Context, cli *clientv3.Client, key string) (*string, in
 	return &v, res.Kvs[0].ModRevision, nil
 }
 
-// configTarget checks a config fault's target against names the registry
-// of the definition holds.
-func configTarget(target, what string, names []string) error {
-	sort.Strings(names)
-	for _, n := range names {
-		if n == target {
-			return nil
-		}
+// ReadPrefix reads every key under prefix for an EtcdPlan, as changes
+// that would write wrote(key, value) (nil: delete). It is an error when no
+// key is there: a fault on nothing proves nothing.
+func ReadPrefix(ctx context.Context, cli *clientv3.Client, prefix string, wrote func(key, value string) *string) ([]KeyChange, map[string]int64, error) {
+	res, err := cli.Get(ctx, prefix, clientv3.WithPrefix())
+	if err != nil {
+		return nil, nil, fmt.Errorf("read %s: %w", prefix, err)
 	}
-	return fmt.Errorf("unknown %s %q: want one of %s", what, target, strings.Join(names, ", "))
-}
-
-func serviceNames(def stack.Definition) []string {
-	var out []string
-	for n := range def.Registry.Services {
-		out = append(out, n)
+	if len(res.Kvs) == 0 {
+		return nil, nil, fmt.Errorf("no key under %s: nothing to change", prefix)
 	}
-	return out
-}
-
-func routeNames(def stack.Definition) []string {
-	var out []string
-	for n := range def.Registry.Routes {
-		out = append(out, n)
+	var changes []KeyChange
+	revs := map[string]int64{}
+	for _, kv := range res.Kvs {
+		k, v := string(kv.Key), string(kv.Value)
+		changes = append(changes, KeyChange{Key: k, Prev: &v, Wrote: wrote(k, v)})
+		revs[k] = kv.ModRevision
 	}
-	return out
-}
-
-// rewriteRoute plans a change of one route document.
-func rewriteRoute(name string, change func(*registry.Route) error) planFunc {
-	return func(ctx context.Context, cli *clientv3.Client) ([]KeyChange, map[string]int64, error) {
-		key := registry.RouteKey(name)
-		prev, rev, err := readKey(ctx, cli, key)
-		if err != nil {
-			return nil, nil, err
-		}
-		if prev == nil {
-			return nil, nil, fmt.Errorf("route %s is not in etcd (%s)", name, key)
-		}
-		reg, errs := registry.Decode([]registry.KV{{Key: key, Value: []byte(*prev)}})
-		if len(errs) > 0 {
-			return nil, nil, errors.Join(errs...)
-		}
-		r := reg.Routes[name]
-		if err := change(&r); err != nil {
-			return nil, nil, err
-		}
-		kvs, err := registry.Encode(registry.Registry{Routes: map[string]registry.Route{name: r}})
-		if err != nil {
-			return nil, nil, err
-		}
-		wrote := string(kvs[0].Value)
-		return []KeyChange{{Key: key, Prev: prev, Wrote: &wrote}}, map[string]int64{key: rev}, nil
-	}
+	return changes, revs, nil
 }

@@ -2,6 +2,7 @@ package fault_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -33,7 +34,12 @@ func TestConfigFaultsWriteAndRestoreExactlyByCompareAndSwap(t *testing.T) {
 	cli, err := env.Etcd(ctx)
 	require.NoError(t, err)
 	defer cli.Close()
-	require.NoError(t, registry.Replace(ctx, cli, def.Registry))
+	_, err = cli.Delete(ctx, registry.Prefix, clientv3.WithPrefix())
+	require.NoError(t, err)
+	for _, kv := range def.Seed {
+		_, err = cli.Put(ctx, kv.Key, kv.Value)
+		require.NoError(t, err)
+	}
 	// A hand-written value the registry's encoder would write differently:
 	// revert must restore the bytes, not an equivalent document.
 	odd := `{"name":"backend","service":"backend","timeout":"3s",  "retry":{"on":["unavailable"],"num_retries":2}}`
@@ -41,40 +47,64 @@ func TestConfigFaultsWriteAndRestoreExactlyByCompareAndSwap(t *testing.T) {
 	require.NoError(t, err)
 	before := registryKVs(t, ctx, cli)
 
-	decode := func() registry.Registry {
-		var kvs []registry.KV
-		for k, v := range registryKVs(t, ctx, cli) {
-			kvs = append(kvs, registry.KV{Key: k, Value: []byte(v)})
+	decode := func(kvs map[string]string) registry.Registry {
+		var list []registry.KV
+		for k, v := range kvs {
+			list = append(list, registry.KV{Key: k, Value: []byte(v)})
 		}
-		reg, errs := registry.Decode(kvs)
+		reg, errs := registry.Decode(list)
 		require.Empty(t, errs)
 		return reg
 	}
+	decoded := func(check func(reg registry.Registry)) func(map[string]string) {
+		return func(kvs map[string]string) { check(decode(kvs)) }
+	}
+	routeKey, epPrefix := registry.RouteKey(registry.BackendRoute), registry.EndpointsPrefix(registry.BackendService)
 
 	for _, tc := range []struct {
 		spec  fault.Spec
-		check func(reg registry.Registry)
+		check func(kvs map[string]string)
 	}{
-		{fault.Spec{Type: "empty_endpoints", Target: "backend"}, func(reg registry.Registry) {
+		{fault.Spec{Type: "etcd_put", Target: routeKey, Params: map[string]any{"value": `{"name":`}}, func(kvs map[string]string) {
+			require.Equal(t, `{"name":`, kvs[routeKey], "incorrect data: a truncated document")
+		}},
+		{fault.Spec{Type: "etcd_put", Target: epPrefix, Params: map[string]any{"prefix": true, "value": "{}"}}, func(kvs map[string]string) {
+			n := 0
+			for k, v := range kvs {
+				if strings.HasPrefix(k, epPrefix) {
+					require.Equal(t, "{}", v, k)
+					n++
+				}
+			}
+			require.Equal(t, 3, n, "every backend endpoint, and only those")
+		}},
+		{fault.Spec{Type: "etcd_delete", Target: routeKey}, func(kvs map[string]string) {
+			require.NotContains(t, kvs, routeKey, "incomplete data: the route is gone")
+		}},
+		{fault.Spec{Type: "etcd_delete", Target: epPrefix, Params: map[string]any{"prefix": true}}, decoded(func(reg registry.Registry) {
 			require.Empty(t, reg.Endpoints[registry.BackendService])
 			require.Len(t, reg.Endpoints[registry.OtherService], 1, "other's endpoints are left alone")
-		}},
-		{fault.Spec{Type: "route_to_other", Target: "backend"}, func(reg registry.Registry) {
+		})},
+		{fault.Spec{Type: "empty_endpoints", Target: "backend"}, decoded(func(reg registry.Registry) {
+			require.Empty(t, reg.Endpoints[registry.BackendService])
+			require.Len(t, reg.Endpoints[registry.OtherService], 1, "other's endpoints are left alone")
+		})},
+		{fault.Spec{Type: "route_to_other", Target: "backend"}, decoded(func(reg registry.Registry) {
 			require.Equal(t, registry.OtherService, reg.Routes[registry.BackendRoute].Service)
 			require.Equal(t, registry.Duration(3*time.Second), reg.Routes[registry.BackendRoute].Timeout, "the rest of the route is kept")
-		}},
-		{fault.Spec{Type: "rejected_resource", Target: "backend"}, func(reg registry.Registry) {
+		})},
+		{fault.Spec{Type: "rejected_resource", Target: "backend"}, decoded(func(reg registry.Registry) {
 			r := reg.Routes[registry.BackendRoute]
 			require.NotNil(t, r.Retry.BackoffBase)
 			require.Zero(t, *r.Retry.BackoffBase)
 			require.Equal(t, uint32(2), r.Retry.NumRetries)
-		}},
+		})},
 	} {
-		t.Run(tc.spec.Type, func(t *testing.T) {
+		t.Run(tc.spec.Type+" "+tc.spec.Target, func(t *testing.T) {
 			f, err := fault.New(tc.spec, env)
 			require.NoError(t, err)
 			require.NoError(t, f.Inject(ctx))
-			tc.check(decode())
+			tc.check(registryKVs(t, ctx, cli))
 
 			// The journal holds the previous values before anything else.
 			entries, err := fault.OpenJournal(env.dir).Entries()
@@ -82,6 +112,7 @@ func TestConfigFaultsWriteAndRestoreExactlyByCompareAndSwap(t *testing.T) {
 			open := fault.OpenInjections(entries)
 			require.Len(t, open, 1)
 			require.Equal(t, fault.UndoRestoreKeys, open[0].Undo[0].Action)
+			require.NotEmpty(t, open[0].Undo[0].Keys)
 			for _, k := range open[0].Undo[0].Keys {
 				require.NotNil(t, k.Prev)
 				require.Equal(t, before[k.Key], *k.Prev, k.Key)
@@ -127,7 +158,7 @@ func TestConfigFaultsWriteAndRestoreExactlyByCompareAndSwap(t *testing.T) {
 		g, err := fault.New(fault.Spec{Type: "empty_endpoints", Target: "backend"}, env)
 		require.NoError(t, err)
 		err = g.Inject(ctx)
-		require.ErrorContains(t, err, "nothing to empty")
+		require.ErrorContains(t, err, "nothing to change")
 		require.ErrorContains(t, err, "inject empty_endpoints backend")
 		require.NoError(t, g.Revert(ctx))
 		require.NoError(t, f.Revert(ctx))

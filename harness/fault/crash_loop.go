@@ -75,7 +75,7 @@ func (f *crashLoopFault) Inject(ctx context.Context) error {
 		return f.wrapInject(err)
 	}
 	f.setFact("exit_code", f.code)
-	return f.wrapInject(f.env.Refresh(ctx, f.comp.Name))
+	return f.wrapInject(f.ce.Refresh(ctx, f.comp.Name))
 }
 
 // Revert implements Fault: it notes how often the loop restarted, then puts

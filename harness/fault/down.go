@@ -32,8 +32,8 @@ func init() {
 				return nil, err
 			}
 			var access Access
-			if env != nil {
-				access.Toxiproxy = toxiproxyAccess(def, env.Run())
+			if access.Toxiproxy, err = toxiproxyAccess(env); err != nil {
+				return nil, err
 			}
 			return &downFault{
 				base:  newBase(spec, env, access, "down: "+strings.Join(ls, ",")+" disabled"),

@@ -94,21 +94,64 @@ func (s Spec) name() string {
 	return s.Type + " " + s.Target
 }
 
-// Env is what faults need from a running stack. *stack.Stack satisfies it
-// (so does a stack rebuilt by stack.Attach in another process).
+// Env is what every fault needs from the system under test: what it is
+// made of, which run it is, and where the journal lives. What a fault acts
+// through is an extra capability, found by type assertion: ToxiproxyEnv
+// for network faults, ContainersEnv for process faults, EtcdEnv for config
+// faults. A fault type asks only for the one it uses, and New refuses
+// clearly when the system lacks it. *stack.Stack has all three (so does a
+// stack rebuilt by stack.Attach in another process).
 type Env interface {
-	// Definition is the stack's definition: links, components, registry.
+	// Definition is the system's definition: components, links, seed.
 	Definition() stack.Definition
-	// Run is the run ID: containers are named and labelled with it.
+	// Run is the run ID the journal's entries carry.
 	Run() string
 	// StateDir is the run's state folder, where the journal lives.
 	StateDir() string
-	// ToxiproxyAPI is the URL of the stack's Toxiproxy API.
+}
+
+// ToxiproxyEnv is a system whose links run through Toxiproxy.
+type ToxiproxyEnv interface {
+	Env
+	// ToxiproxyAPI is the URL of the system's Toxiproxy API.
 	ToxiproxyAPI(ctx context.Context) (string, error)
-	// Etcd returns a client of the stack's etcd; the caller closes it.
-	Etcd(ctx context.Context) (*clientv3.Client, error)
-	// Refresh tells the stack that a component's container was replaced.
+	// ContainerName is the name of the container the system started for
+	// a component ("" with an error when it started none).
+	ContainerName(component string) (string, error)
+}
+
+// ContainersEnv is a system whose components are containers it started.
+type ContainersEnv interface {
+	Env
+	// ContainerName is the name of the container the system started for
+	// a component, from its own record of what it started.
+	ContainerName(component string) (string, error)
+	// Refresh tells the system that a component's container was replaced.
 	Refresh(ctx context.Context, component string) error
+}
+
+// EtcdEnv is a system with an etcd that config faults may write.
+type EtcdEnv interface {
+	Env
+	// Etcd returns a client of the system's etcd; the caller closes it.
+	Etcd(ctx context.Context) (*clientv3.Client, error)
+	// ContainerName is the name of the container the system started for
+	// a component.
+	ContainerName(component string) (string, error)
+}
+
+// capability returns env as a C, or an error that names what the fault
+// needs and the system lacks. A nil env (validation only) passes.
+func capability[C any](env Env, what string) (C, error) {
+	var zero C
+	if env == nil {
+		return zero, nil
+	}
+	c, ok := env.(C)
+	if !ok {
+		return zero, fmt.Errorf("this fault needs %s, and the system under test (%T) has none", what, env)
+	}
+	return c, nil
 }
 
 // Kind groups fault types by what they act on, which decides their targets.
@@ -247,5 +290,9 @@ func Validate(spec Spec, def stack.Definition) error {
 	return nil
 }
 
-// A running stack, and one rebuilt by stack.Attach, is an Env.
-var _ Env = (*stack.Stack)(nil)
+// A running stack, and one rebuilt by stack.Attach, has every capability.
+var (
+	_ ToxiproxyEnv  = (*stack.Stack)(nil)
+	_ ContainersEnv = (*stack.Stack)(nil)
+	_ EtcdEnv       = (*stack.Stack)(nil)
+)

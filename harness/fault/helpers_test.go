@@ -32,6 +32,9 @@ func (e *unitEnv) ToxiproxyAPI(context.Context) (string, error) {
 	return "", errors.New("no toxiproxy in unit tests")
 }
 func (e *unitEnv) Refresh(context.Context, string) error { return nil }
+func (e *unitEnv) ContainerName(component string) (string, error) {
+	return "okbreak-unit-" + component, nil
+}
 func (e *unitEnv) Etcd(ctx context.Context) (*clientv3.Client, error) {
 	if e.etcdAddr == "" {
 		return nil, errors.New("no etcd in this test")

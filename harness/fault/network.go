@@ -59,8 +59,8 @@ func registerToxic(name, doc string, own []string, parse func(p *params) (attrs 
 				return nil, err
 			}
 			var access Access
-			if env != nil {
-				access.Toxiproxy = toxiproxyAccess(def, env.Run())
+			if access.Toxiproxy, err = toxiproxyAccess(env); err != nil {
+				return nil, err
 			}
 			desc := fmt.Sprintf("%s %s on %s, toxicity %g", what, direction, strings.Join(ls, ","), toxicity)
 			return &toxicFault{

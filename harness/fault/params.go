@@ -174,6 +174,20 @@ func (p *params) str(key, def string) string {
 	return s
 }
 
+// boolean reads true or false.
+func (p *params) boolean(key string, def bool) bool {
+	v, ok := p.get(key)
+	if !ok {
+		return def
+	}
+	b, isBool := v.(bool)
+	if !isBool {
+		p.fail("param %s: %v (%T) is not true or false", key, v, v)
+		return def
+	}
+	return b
+}
+
 // err returns every problem found, plus unknown keys, listing the valid
 // ones.
 func (p *params) err() error {

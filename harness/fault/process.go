@@ -17,6 +17,8 @@ type processFault struct {
 	base
 	comp      stack.Component
 	container string
+	// ce is the system's containers (nil when only validating).
+	ce ContainersEnv
 }
 
 // newProcessFault resolves the target component and builds the shared part
@@ -26,9 +28,15 @@ func newProcessFault(spec Spec, def stack.Definition, env Env, ok func(stack.Com
 	if err != nil {
 		return processFault{}, err
 	}
-	pf := processFault{comp: c}
-	if env != nil {
-		pf.container = stack.ContainerName(env.Run(), c.Name)
+	ce, err := capability[ContainersEnv](env, "containers it started")
+	if err != nil {
+		return processFault{}, err
+	}
+	pf := processFault{comp: c, ce: ce}
+	if ce != nil {
+		if pf.container, err = ce.ContainerName(c.Name); err != nil {
+			return processFault{}, err
+		}
 	}
 	pf.base = newBase(spec, env, Access{}, fmt.Sprintf(describe, c.Name))
 	return pf, nil

@@ -1,15 +1,20 @@
 package fault_test
 
 import (
+	"context"
+	"errors"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/okbreak/okbreak/fixtures"
 	"github.com/okbreak/okbreak/harness/fault"
 	"github.com/okbreak/okbreak/harness/stack"
+	"github.com/okbreak/okbreak/sample"
 )
 
 // catalogFaults are the single-fault cases of the catalog, as fixtures/catalog.yaml
@@ -35,8 +40,8 @@ var catalogFaults = map[string]fault.Spec{
 
 func defs() map[stack.DataPlane]stack.Definition {
 	return map[stack.DataPlane]stack.Definition{
-		stack.GRPC:  stack.Default(stack.GRPC, fixtures.EnvoyBootstrap()),
-		stack.Envoy: stack.Default(stack.Envoy, fixtures.EnvoyBootstrap()),
+		stack.GRPC:  sample.Definition(stack.GRPC, fixtures.EnvoyBootstrap()),
+		stack.Envoy: sample.Definition(stack.Envoy, fixtures.EnvoyBootstrap()),
 	}
 }
 
@@ -57,7 +62,7 @@ func TestTypesCoverTheIssue(t *testing.T) {
 		require.NotNil(t, ty.Targets, ty.Name)
 	}
 	require.Equal(t, []string{
-		"bad_config_at_start", "bandwidth", "crash", "crash_loop", "down", "empty_endpoints", "latency", "limit_data",
+		"bad_config_at_start", "bandwidth", "crash", "crash_loop", "down", "empty_endpoints", "etcd_delete", "etcd_put", "latency", "limit_data",
 		"pause", "rejected_resource", "reset_peer", "restart", "route_to_other", "slicer", "slow_close", "stop",
 		"terminate", "timeout",
 	}, names)
@@ -172,4 +177,59 @@ func TestSeveralTargetsMakeOneFault(t *testing.T) {
 	require.ErrorContains(t, fault.Validate(fault.Spec{Type: "crash_loop", Target: "etcd*"}, def), `target pattern "etcd*" matches nothing`)
 	require.ErrorContains(t, fault.Validate(fault.Spec{Type: "stop", Target: "etcd,nope"}, def), `unknown component "nope"`)
 	require.NoError(t, fault.Validate(fault.Spec{Type: "empty_endpoints", Target: "*"}, def))
+}
+
+// bareEnv is a system with none of the capabilities: no Toxiproxy, no
+// containers it started, no etcd.
+type bareEnv struct{ def stack.Definition }
+
+func (e bareEnv) Definition() stack.Definition { return e.def }
+func (e bareEnv) Run() string                  { return "bare" }
+func (e bareEnv) StateDir() string             { return os.TempDir() }
+
+// etcdOnly is a system whose only capability is an etcd.
+type etcdOnly struct{ bareEnv }
+
+func (etcdOnly) Etcd(context.Context) (*clientv3.Client, error) { return nil, errors.New("unused") }
+func (etcdOnly) ContainerName(c string) (string, error)         { return "theirs-" + c, nil }
+
+func TestEachFaultAsksOnlyForWhatItUses(t *testing.T) {
+	def := defs()[stack.GRPC]
+	for _, c := range []struct {
+		spec fault.Spec
+		want string
+	}{
+		{fault.Spec{Type: "latency", Target: "edge->xds", Params: map[string]any{"latency": "1s"}}, "needs Toxiproxy"},
+		{fault.Spec{Type: "down", Target: "edge->xds"}, "needs Toxiproxy"},
+		{fault.Spec{Type: "pause", Target: "edge"}, "needs containers it started"},
+		{fault.Spec{Type: "etcd_put", Target: "/k", Params: map[string]any{"value": "v"}}, "needs an etcd"},
+		{fault.Spec{Type: "route_to_other", Target: "backend"}, "needs an etcd"},
+	} {
+		_, err := fault.New(c.spec, bareEnv{def})
+		require.ErrorContains(t, err, c.want, c.spec.Type)
+	}
+	// A system with an etcd and nothing else takes config faults, and only
+	// those.
+	_, err := fault.New(fault.Spec{Type: "etcd_delete", Target: "/k"}, etcdOnly{bareEnv{def}})
+	require.NoError(t, err)
+	_, err = fault.New(fault.Spec{Type: "stop", Target: "edge"}, etcdOnly{bareEnv{def}})
+	require.ErrorContains(t, err, "needs containers it started")
+}
+
+func TestEtcdFaultParams(t *testing.T) {
+	def := defs()[stack.GRPC]
+	for _, c := range []struct {
+		spec fault.Spec
+		want string
+	}{
+		{fault.Spec{Type: "etcd_put", Target: "/k"}, "param value is required"},
+		{fault.Spec{Type: "etcd_put", Target: "/k", Params: map[string]any{"value": 3}}, "is not a string"},
+		{fault.Spec{Type: "etcd_put", Target: "/p", Params: map[string]any{"value": "v", "prefix": true}}, "a prefix must end with /"},
+		{fault.Spec{Type: "etcd_delete", Target: "/k", Params: map[string]any{"prefix": "yes"}}, "is not true or false"},
+		{fault.Spec{Type: "etcd_delete", Target: "/k", Params: map[string]any{"vaule": "x"}}, "unknown params vaule"},
+		{fault.Spec{Type: "etcd_delete", Target: ""}, "no target"},
+	} {
+		require.ErrorContains(t, fault.Validate(c.spec, def), c.want, "%+v", c.spec)
+	}
+	require.NoError(t, fault.Validate(fault.Spec{Type: "etcd_delete", Target: "/registry/", Params: map[string]any{"prefix": true}}, def))
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/okbreak/okbreak/harness/retry"
 	"github.com/okbreak/okbreak/harness/stack"
 	"github.com/okbreak/okbreak/internal/registry"
+	"github.com/okbreak/okbreak/sample"
 )
 
 // requireDocker fails (never skips) when there is no engine, unless
@@ -52,7 +53,7 @@ type sut struct {
 
 func newSUT(t testing.TB, ctx context.Context, s *stack.Stack) *sut {
 	t.Helper()
-	edge, err := s.EdgeURL(ctx)
+	edge, err := s.EntryURL(ctx)
 	require.NoError(t, err)
 	api, err := s.ToxiproxyAPI(ctx)
 	require.NoError(t, err)
@@ -276,13 +277,7 @@ func (h *sut) registry(t testing.TB, ctx context.Context) map[string]string {
 
 func (h *sut) defaultRegistry(t testing.TB) map[string]string {
 	t.Helper()
-	kvs, err := registry.Encode(h.s.Def.Registry)
-	require.NoError(t, err)
-	out := map[string]string{}
-	for _, kv := range kvs {
-		out[kv.Key] = string(kv.Value)
-	}
-	return out
+	return h.s.Def.SeedMap()
 }
 
 // steady checks that the stack is back to its steady state after a test:
@@ -310,7 +305,7 @@ func (h *sut) steady(t *testing.T, ctx context.Context) {
 	require.Len(t, names, len(h.s.Def.Components), "containers: %v", names)
 	if got, want := h.registry(t, ctx), h.defaultRegistry(t); !equalMaps(got, want) {
 		t.Errorf("not steady: registry differs from the seed:\n got %v\nwant %v", got, want)
-		require.NoError(t, h.s.SeedRegistry(ctx, h.s.Def.Registry))
+		require.NoError(t, h.s.WriteSeed(ctx))
 	}
 	require.NoError(t, h.s.WaitServing(ctx), "not steady: traffic")
 }
@@ -435,7 +430,7 @@ func sortedKeys(m map[string]int) []string {
 func (h *sut) nudge(t testing.TB, ctx context.Context, within time.Duration) time.Duration {
 	t.Helper()
 	version := func(ctx context.Context) (string, error) {
-		return h.labelOf(ctx, stack.Edge, "okbreak_frontend_xds_config_info", "version", "type", "cds")
+		return h.labelOf(ctx, sample.Edge, "okbreak_frontend_xds_config_info", "version", "type", "cds")
 	}
 	before, err := version(ctx)
 	require.NoError(t, err)

@@ -11,6 +11,7 @@ import (
 	"github.com/okbreak/okbreak/harness/fault"
 	"github.com/okbreak/okbreak/harness/stack"
 	"github.com/okbreak/okbreak/harness/stack/stacktest"
+	"github.com/okbreak/okbreak/sample"
 )
 
 // TestFaultsOnTheStack puts every fault type, and every fault of the
@@ -172,7 +173,7 @@ func TestFaultsOnTheStack(t *testing.T) {
 	run("control-plane-down-5m: down on edge->xds", catalogFaults["control-plane-down-5m"],
 		func(t *testing.T, _ fault.Fault) {
 			eventually(t, ctx, "edge to lose its ADS stream", 10*time.Second, func(ctx context.Context) error {
-				v, err := h.metric(ctx, stack.Edge, "okbreak_frontend_xds_connected")
+				v, err := h.metric(ctx, sample.Edge, "okbreak_frontend_xds_connected")
 				if err == nil && v != 0 {
 					err = fmt.Errorf("connected %g", v)
 				}
@@ -183,7 +184,7 @@ func TestFaultsOnTheStack(t *testing.T) {
 		},
 		func(t *testing.T, _ fault.Fault) {
 			eventually(t, ctx, "edge to get its ADS stream back", 30*time.Second, func(ctx context.Context) error {
-				v, err := h.metric(ctx, stack.Edge, "okbreak_frontend_xds_connected")
+				v, err := h.metric(ctx, sample.Edge, "okbreak_frontend_xds_connected")
 				if err == nil && v != 1 {
 					err = fmt.Errorf("connected %g", v)
 				}
@@ -245,7 +246,7 @@ func TestFaultsOnTheStack(t *testing.T) {
 			ctr := h.inspect(t, ctx, stack.Etcd)
 			require.False(t, ctr.State.Running, "etcd state %s", ctr.State.Status)
 			eventually(t, ctx, "the control plane to lose etcd", 10*time.Second, func(ctx context.Context) error {
-				v, err := h.metric(ctx, stack.ControlPlane, "okbreak_controlplane_etcd_reachable")
+				v, err := h.metric(ctx, sample.ControlPlane, "okbreak_controlplane_etcd_reachable")
 				if err == nil && v != 0 {
 					err = fmt.Errorf("etcd_reachable %g", v)
 				}
@@ -257,7 +258,7 @@ func TestFaultsOnTheStack(t *testing.T) {
 		func(t *testing.T, _ fault.Fault) {
 			require.True(t, h.inspect(t, ctx, stack.Etcd).State.Running)
 			eventually(t, ctx, "the control plane to reach etcd again", 20*time.Second, func(ctx context.Context) error {
-				v, err := h.metric(ctx, stack.ControlPlane, "okbreak_controlplane_etcd_reachable")
+				v, err := h.metric(ctx, sample.ControlPlane, "okbreak_controlplane_etcd_reachable")
 				if err == nil && v != 1 {
 					err = fmt.Errorf("etcd_reachable %g", v)
 				}
@@ -280,17 +281,17 @@ func TestFaultsOnTheStack(t *testing.T) {
 
 	var startedAt string
 	t.Run("restart: note when the control plane started", func(t *testing.T) {
-		startedAt = h.inspect(t, ctx, stack.ControlPlane).State.StartedAt
+		startedAt = h.inspect(t, ctx, sample.ControlPlane).State.StartedAt
 	})
-	run("restart restarts the control plane", fault.Spec{Type: "restart", Target: stack.ControlPlane, Params: map[string]any{"grace": "2s"}},
+	run("restart restarts the control plane", fault.Spec{Type: "restart", Target: sample.ControlPlane, Params: map[string]any{"grace": "2s"}},
 		func(t *testing.T, _ fault.Fault) {
-			ctr := h.inspect(t, ctx, stack.ControlPlane)
+			ctr := h.inspect(t, ctx, sample.ControlPlane)
 			require.True(t, ctr.State.Running)
 			require.NotEqual(t, startedAt, ctr.State.StartedAt, "started again")
 			startedAt = ctr.State.StartedAt
 		},
 		func(t *testing.T, _ fault.Fault) {
-			ctr := h.inspect(t, ctx, stack.ControlPlane)
+			ctr := h.inspect(t, ctx, sample.ControlPlane)
 			require.True(t, ctr.State.Running)
 			require.Equal(t, startedAt, ctr.State.StartedAt, "revert of a restart does not restart again")
 		})
@@ -330,11 +331,11 @@ func TestFaultsOnTheStack(t *testing.T) {
 	crash("one-backend-killed", "backend-2", func(t *testing.T) {
 		require.NoError(t, h.s.WaitServing(ctx), "backend-2 rejoins")
 	})
-	crash("control-plane-restart", stack.ControlPlane, func(t *testing.T) {
+	crash("control-plane-restart", sample.ControlPlane, func(t *testing.T) {
 		ty := h.sample(ctx, 10, 3*time.Second)
 		require.Equal(t, 10, ty.okTotal(), "%s", ty)
 	})
-	crash("data-plane-crash", stack.Edge, func(t *testing.T) {
+	crash("data-plane-crash", sample.Edge, func(t *testing.T) {
 		require.NoError(t, h.s.WaitServing(ctx), "the edge serves again")
 	})
 
@@ -422,11 +423,11 @@ func TestFaultsOnTheStack(t *testing.T) {
 	run("xds-rejected-push: the data plane NACKs a backoff of 0s", catalogFaults["xds-rejected-push"],
 		func(t *testing.T, _ fault.Fault) {
 			eventually(t, ctx, "a NACK", 10*time.Second, func(ctx context.Context) error {
-				edge, err := h.metric(ctx, stack.Edge, "okbreak_frontend_xds_resource_updates_total", "type", "rds", "result", "invalid")
+				edge, err := h.metric(ctx, sample.Edge, "okbreak_frontend_xds_resource_updates_total", "type", "rds", "result", "invalid")
 				if err != nil {
 					return err
 				}
-				cp, err := h.metric(ctx, stack.ControlPlane, "okbreak_controlplane_nacks_total")
+				cp, err := h.metric(ctx, sample.ControlPlane, "okbreak_controlplane_nacks_total")
 				if err != nil {
 					return err
 				}

@@ -41,8 +41,8 @@ func (x *executor) toxiproxy() *toxiproxy {
 	defer x.mu.Unlock()
 	if x.toxi == nil {
 		x.toxi = newToxiproxy(func(ctx context.Context) (string, error) {
-			if x.env != nil {
-				return x.env.ToxiproxyAPI(ctx)
+			if te, ok := x.env.(ToxiproxyEnv); ok {
+				return te.ToxiproxyAPI(ctx)
 			}
 			if x.access.Toxiproxy == nil {
 				return "", errors.New("the journal says nothing of a Toxiproxy")
@@ -58,8 +58,8 @@ func (x *executor) toxiproxy() *toxiproxy {
 }
 
 func (x *executor) etcd(ctx context.Context) (*clientv3.Client, error) {
-	if x.env != nil {
-		return x.env.Etcd(ctx)
+	if ee, ok := x.env.(EtcdEnv); ok {
+		return ee.Etcd(ctx)
 	}
 	if x.access.Etcd == nil {
 		return nil, errors.New("the journal says nothing of an etcd")
@@ -198,9 +198,9 @@ func (x *executor) restoreContainer(ctx context.Context, u Undo) error {
 	if _, err := stack.CreateContainer(ctx, *u.Spec); err != nil {
 		return fmt.Errorf("restore %s: %w", name, err)
 	}
-	if x.env != nil {
+	if ce, ok := x.env.(ContainersEnv); ok {
 		if comp := u.Spec.Labels[stack.LabelComponent]; comp != "" {
-			if err := x.env.Refresh(ctx, comp); err != nil {
+			if err := ce.Refresh(ctx, comp); err != nil {
 				return err
 			}
 		}

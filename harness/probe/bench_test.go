@@ -18,7 +18,7 @@ func BenchmarkClassify(b *testing.B) {
 		Body: []byte(`{"service":"backend","instance":"backend-2","attempts":1}` + "\n")}
 	b.ReportAllocs()
 	for b.Loop() {
-		if s := classify(r, "backend", time.Second); s.Outcome != OK {
+		if s := classify(r, backendCheck, time.Second); s.Outcome != OK {
 			b.Fatal(s.Err)
 		}
 	}
@@ -58,7 +58,7 @@ func cpuTime(b *testing.B) time.Duration {
 // the CPU and allocations the whole process (probe and loopback server)
 // spent.
 func runFor(b *testing.B, srv *httptest.Server, rate int, d time.Duration) (Stats, time.Duration, uint64) {
-	p, err := New(Config{URL: srv.URL, Rate: rate, Timeout: time.Second})
+	p, err := New(Config{URL: srv.URL, Rate: rate, Timeout: time.Second, Host: "backend", Check: backendCheck})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -26,8 +26,6 @@ import (
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
-
-	"github.com/okbreak/okbreak/internal/registry"
 )
 
 // Defaults of the catalog (fixtures/catalog.yaml, defaults).
@@ -66,12 +64,13 @@ type Config struct {
 	URL string
 	// Path is the request path; default "/".
 	Path string
-	// Host is the Host header, which selects the route; default
-	// registry.BackendRoute ("backend").
+	// Host is the Host header, which may select the route; empty sends
+	// the URL's host.
 	Host string
-	// Service is the service a correct answer names; default
-	// registry.BackendService ("backend").
-	Service string
+	// Check judges every answer that came with a status; default
+	// StatusOK. The system under test supplies its own (the sample
+	// system's answer names the service and instance that served it).
+	Check Check
 	// Rate is requests per second; default DefaultRate.
 	Rate int
 	// Timeout bounds each request, answer body included; default
@@ -93,11 +92,8 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Path == "" {
 		c.Path = "/"
 	}
-	if c.Host == "" {
-		c.Host = registry.BackendRoute
-	}
-	if c.Service == "" {
-		c.Service = registry.BackendService
+	if c.Check == nil {
+		c.Check = StatusOK
 	}
 	if c.Rate == 0 {
 		c.Rate = DefaultRate
@@ -177,7 +173,9 @@ func New(cfg Config) (*Probe, error) {
 		return nil, err
 	}
 	h := http.Header{}
-	h.Set("Host", cfg.Host)
+	if cfg.Host != "" {
+		h.Set("Host", cfg.Host)
+	}
 	h.Set("User-Agent", "okbreak-probe")
 	return &Probe{
 		cfg:    cfg,
@@ -235,7 +233,7 @@ func (p *Probe) Start(ctx context.Context) error {
 	done := make(chan struct{})
 	p.state, p.started, p.atk, p.cancel, p.done = 1, time.Now(), atk, cancel, done
 	results := atk.Attack(vegeta.NewStaticTargeter(p.target), vegeta.ConstantPacer{Freq: p.cfg.Rate, Per: time.Second}, 0, "okbreak-probe")
-	p.cfg.Logger.Info("probe start", "url", p.target.URL, "host", p.cfg.Host, "service", p.cfg.Service,
+	p.cfg.Logger.Info("probe start", "url", p.target.URL, "host", p.cfg.Host,
 		"rate_per_s", p.cfg.Rate, "timeout", p.cfg.Timeout, "max_in_flight", p.maxWorkers(), "random", "none (constant pacer)")
 
 	go func() {
@@ -272,7 +270,7 @@ func (p *Probe) collect(ctx context.Context, results <-chan *vegeta.Result) {
 			p.mu.Unlock()
 			continue
 		}
-		s := classify(r, p.cfg.Service, p.cfg.Timeout)
+		s := classify(r, p.cfg.Check, p.cfg.Timeout)
 		p.mu.Lock()
 		p.samples = append(p.samples, s)
 		p.mu.Unlock()

@@ -56,6 +56,9 @@ func sleepCtx(ctx context.Context, d time.Duration) {
 // run starts a probe on url, lets it send for d, stops it and returns it.
 func run(t *testing.T, cfg Config, d time.Duration) *Probe {
 	t.Helper()
+	if cfg.Check == nil {
+		cfg.Check, cfg.Host = backendCheck, "backend"
+	}
 	p, err := New(cfg)
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), d+10*time.Second)
@@ -290,7 +293,7 @@ func TestContextEndsTheProbe(t *testing.T) {
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
-			p, err := New(Config{URL: srv.URL, Rate: 100, Timeout: 5 * time.Second})
+			p, err := New(Config{URL: srv.URL, Rate: 100, Timeout: 5 * time.Second, Host: "backend", Check: backendCheck})
 			require.NoError(t, err)
 			ctx, cancel := end()
 			defer cancel()
@@ -350,7 +353,7 @@ func TestMarksAndWindowsOnALiveProbe(t *testing.T) {
 		}
 		reply(w, 200, map[string]any{"service": "backend", "instance": "backend-1"})
 	})
-	p, err := New(Config{URL: srv.URL, Rate: 200})
+	p, err := New(Config{URL: srv.URL, Rate: 200, Host: "backend", Check: backendCheck})
 	require.NoError(t, err)
 	require.NoError(t, p.Start(context.Background()))
 	defer p.Stop()
@@ -408,8 +411,8 @@ func TestConfig(t *testing.T) {
 	c := p.Config()
 	assert.Equal(t, DefaultRate, c.Rate)
 	assert.Equal(t, DefaultTimeout, c.Timeout)
-	assert.Equal(t, "backend", c.Host)
-	assert.Equal(t, "backend", c.Service)
+	assert.Empty(t, c.Host, "the URL's host")
+	assert.NotNil(t, c.Check, "StatusOK")
 	assert.Equal(t, "/", c.Path)
 	assert.Equal(t, "http://127.0.0.1:1/", p.target.URL)
 
@@ -443,5 +446,8 @@ func TestConfig(t *testing.T) {
 	require.NoError(t, err)
 	never.Stop() // before Start: a no-op
 	assert.Nil(t, never.Done())
-	assert.Equal(t, "backend", p.target.Header.Get("Host"))
+	assert.Empty(t, p.target.Header.Get("Host"), "no Host set: the URL's")
+	withHost, err := New(Config{URL: "http://127.0.0.1:1", Host: "backend"})
+	require.NoError(t, err)
+	assert.Equal(t, "backend", withHost.target.Header.Get("Host"))
 }

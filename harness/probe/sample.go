@@ -83,23 +83,50 @@ func (s *Sample) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// answer is the part of an edge's JSON body the probe judges: who served the
-// request, and on failure the frontend's {code, message, attempts}.
-type answer struct {
-	Service  string `json:"service"`
-	Instance string `json:"instance"`
-	Attempts int    `json:"attempts"`
-	Code     string `json:"code"`
-	Message  string `json:"message"`
+// Answer is what a Check reads from one answer: its outcome, who served it
+// (when the answer says), and why it is not OK.
+type Answer struct {
+	Outcome           Outcome
+	Service, Instance string
+	// Attempts is how many tries the entry reports it made (0: unknown).
+	Attempts int
+	// Err is empty for OK, else a short reason; it is clipped to a few
+	// hundred bytes.
+	Err string
+}
+
+// Check judges one answer that came with an HTTP status (any status: a
+// system may answer a failure with a body worth keeping). It must be safe
+// for concurrent use and quick: it runs once per request. Requests without
+// a status (refused, reset, timed out) never reach it.
+type Check func(code int, body []byte) Answer
+
+// StatusOK is the default Check: a 200 is OK, anything else an Error that
+// quotes the start of the body. It cannot tell a wrong answer from a right
+// one; a system that can should bring its own Check.
+func StatusOK(code int, body []byte) Answer {
+	if code == 200 {
+		return Answer{Outcome: OK}
+	}
+	return Answer{Outcome: Error, Err: StatusErr(code, body)}
+}
+
+// StatusErr is "<code>: <body>" ("status <code>" without a body), for
+// Checks that fail an answer on its status.
+func StatusErr(code int, body []byte) string {
+	if b := strings.TrimSpace(string(body)); b != "" {
+		return fmt.Sprintf("%d: %s", code, clip(b))
+	}
+	return fmt.Sprintf("status %d", code)
 }
 
 // maxErrLen bounds the error text kept per sample: a long run of failures
 // must not hold every body the edge sent.
 const maxErrLen = 200
 
-// classify turns one vegeta result into a Sample. want is the service a
-// correct answer names; timeout is the probe's per-request timeout.
-func classify(r *vegeta.Result, want string, timeout time.Duration) Sample {
+// classify turns one vegeta result into a Sample. check judges answers with
+// a status; timeout is the probe's per-request timeout.
+func classify(r *vegeta.Result, check Check, timeout time.Duration) Sample {
 	s := Sample{Start: r.Timestamp, Latency: r.Latency, Code: int(r.Code)}
 	if r.Code == 0 {
 		// No status: the request never got a complete answer. The latency
@@ -116,37 +143,15 @@ func classify(r *vegeta.Result, want string, timeout time.Duration) Sample {
 		s.Outcome = Error
 		return s
 	}
-	var a answer
-	jsonErr := json.Unmarshal(r.Body, &a)
-	if jsonErr == nil {
-		s.Service, s.Instance, s.Attempts = a.Service, a.Instance, a.Attempts
+	a := check(int(r.Code), r.Body)
+	s.Outcome, s.Service, s.Instance, s.Attempts, s.Err = a.Outcome, a.Service, a.Instance, a.Attempts, clip(a.Err)
+	if s.Outcome == "" {
+		s.Outcome, s.Err = Error, "the answer check gave no outcome"
 	}
-	if r.Code != 200 {
-		s.Outcome = Error
-		switch {
-		case jsonErr == nil && (a.Code != "" || a.Message != ""):
-			s.Err = clip(fmt.Sprintf("%d: %s: %s", r.Code, a.Code, a.Message))
-		case len(r.Body) > 0:
-			s.Err = clip(fmt.Sprintf("%d: %s", r.Code, strings.TrimSpace(string(r.Body))))
-		default:
-			s.Err = fmt.Sprintf("status %d", r.Code)
-		}
-		return s
-	}
-	switch {
-	case jsonErr != nil:
-		s.Outcome = Error
-		s.Err = clip(fmt.Sprintf("200 with an answer that is not JSON: %q", r.Body))
-	case a.Service == "" || a.Instance == "":
-		// An answer that does not say who served it cannot be judged
-		// for correctness, so it cannot count as correct.
-		s.Outcome = Error
-		s.Err = clip(fmt.Sprintf("200 without service and instance: %s", strings.TrimSpace(string(r.Body))))
-	case a.Service != want:
-		s.Outcome = WrongService
-		s.Err = clip(fmt.Sprintf("answer from service %q (instance %q), want %q", a.Service, a.Instance, want))
-	default:
-		s.Outcome = OK
+	if r.Code != 200 && s.Outcome == OK {
+		// Whatever a check says, only a 200 is a success: a 204 or a 3xx
+		// from the entry is not the answer a user asked for.
+		s.Outcome, s.Err = Error, StatusErr(int(r.Code), r.Body)
 	}
 	return s
 }

@@ -130,7 +130,6 @@ func Attach(ctx context.Context, runID string, def Definition, opts ...Option) (
 			return nil, fmt.Errorf("attach options: %w", err)
 		}
 	}
-	tclog.SetDefault(tclog.NewNoopLogger())
 	s := &Stack{
 		Def: def, RunID: runID, logf: o.logf, timeout: o.readyAfter,
 		containers: map[string]*testcontainers.DockerContainer{},

@@ -8,6 +8,7 @@ import (
 	"github.com/okbreak/okbreak/fixtures"
 	"github.com/okbreak/okbreak/harness/image"
 	"github.com/okbreak/okbreak/harness/stack"
+	"github.com/okbreak/okbreak/sample"
 )
 
 // BenchmarkStackUp measures a warm start of the whole default stack on the
@@ -28,7 +29,7 @@ func BenchmarkStackUp(b *testing.B) {
 		}
 	}
 	r.Close()
-	def := stack.Default(stack.GRPC, fixtures.EnvoyBootstrap())
+	def := sample.Definition(stack.GRPC, fixtures.EnvoyBootstrap())
 	b.ResetTimer()
 	for range b.N {
 		s, err := stack.Up(ctx, def)

@@ -7,13 +7,11 @@ package stack
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/netip"
-	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -23,7 +21,6 @@ import (
 	"github.com/moby/moby/api/types/container"
 	mobynet "github.com/moby/moby/api/types/network"
 	"github.com/testcontainers/testcontainers-go"
-	tclog "github.com/testcontainers/testcontainers-go/log"
 	"github.com/testcontainers/testcontainers-go/network"
 	"github.com/testcontainers/testcontainers-go/wait"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -31,22 +28,9 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/okbreak/okbreak/harness/image"
+	"github.com/okbreak/okbreak/harness/probe"
 	"github.com/okbreak/okbreak/harness/retry"
-	"github.com/okbreak/okbreak/internal/registry"
 )
-
-func init() {
-	// testcontainers-go believes it runs inside a container where
-	// /.dockerenv exists and then dials the default gateway, an address that
-	// is not ours. Pin it to loopback unless the user chose otherwise, and
-	// do without Ryuk, whose image cannot be pulled: cleanup is ours.
-	if os.Getenv("TESTCONTAINERS_HOST_OVERRIDE") == "" {
-		_ = os.Setenv("TESTCONTAINERS_HOST_OVERRIDE", "127.0.0.1")
-	}
-	if os.Getenv("TESTCONTAINERS_RYUK_DISABLED") == "" {
-		_ = os.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
-	}
-}
 
 // Loopback is the only host address okbreak publishes ports on.
 var Loopback = netip.MustParseAddr("127.0.0.1")
@@ -142,7 +126,9 @@ func Up(ctx context.Context, def Definition, opts ...Option) (*Stack, error) {
 			return nil, fmt.Errorf("stack options: %w", err)
 		}
 	}
-	tclog.SetDefault(tclog.NewNoopLogger())
+	if err := CheckEnvironment(); err != nil {
+		return nil, fmt.Errorf("stack up: %w", err)
+	}
 	s := &Stack{
 		Def: def, RunID: o.runID, logf: o.logf, timeout: o.readyAfter,
 		containers: map[string]*testcontainers.DockerContainer{},
@@ -193,7 +179,7 @@ func (s *Stack) up(ctx context.Context, o options) error {
 			return err
 		}
 		if st == 0 {
-			if err := s.SeedRegistry(ctx, s.Def.Registry); err != nil {
+			if err := s.WriteSeed(ctx); err != nil {
 				return err
 			}
 		}
@@ -333,6 +319,18 @@ func (s *Stack) Container(name string) (*testcontainers.DockerContainer, error) 
 	return c, nil
 }
 
+// ContainerName is the name of the container the stack started (or, after
+// Attach, found) for a component: its own record, not a naming rule that a
+// caller could apply to any name.
+func (s *Stack) ContainerName(component string) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.containers[component]; !ok {
+		return "", fmt.Errorf("no container was started for component %q: want one of %s", component, strings.Join(s.Def.ComponentNames(), ", "))
+	}
+	return ContainerName(s.RunID, component), nil
+}
+
 // HostAddr returns "127.0.0.1:<port>" where the host reaches a component's
 // named port. It asks Docker every time: a published port can change when a
 // container restarts.
@@ -356,13 +354,25 @@ func (s *Stack) HostAddr(ctx context.Context, component, port string) (string, e
 	return netip.AddrPortFrom(Loopback, p.Num()).String(), nil
 }
 
-// EdgeURL is the probe's way in: the client->edge link's Toxiproxy listener.
-func (s *Stack) EdgeURL(ctx context.Context) (string, error) {
-	addr, err := s.HostAddr(ctx, Toxiproxy, "client")
+// EntryURL is the probe's way in: the Toxiproxy listener of the
+// definition's entry link, as published on the host.
+func (s *Stack) EntryURL(ctx context.Context) (string, error) {
+	l, ok := s.Def.Link(s.Def.Entry.Link)
+	if !ok {
+		return "", fmt.Errorf("entry link %q: no such link (want one of %s)", s.Def.Entry.Link, strings.Join(s.Def.LinkNames(), ", "))
+	}
+	if !l.Published {
+		return "", fmt.Errorf("entry link %s is not published on the host", l.Name)
+	}
+	ctr, err := s.Container(Toxiproxy)
 	if err != nil {
 		return "", err
 	}
-	return "http://" + addr, nil
+	p, err := ctr.MappedPort(ctx, fmt.Sprintf("%d/tcp", l.Listen))
+	if err != nil {
+		return "", fmt.Errorf("host port of entry link %s: %w", l.Name, err)
+	}
+	return "http://" + netip.AddrPortFrom(Loopback, p.Num()).String(), nil
 }
 
 // ToxiproxyAPI is the URL of Toxiproxy's HTTP API.
@@ -401,69 +411,81 @@ func (s *Stack) Etcd(ctx context.Context) (*clientv3.Client, error) {
 	return cli, nil
 }
 
-// SeedRegistry replaces the registry in etcd with reg, in one transaction.
-func (s *Stack) SeedRegistry(ctx context.Context, reg registry.Registry) error {
+// WriteSeed writes the definition's Seed into etcd in one transaction (Up
+// does it once the first stage is ready; a test may do it again to put
+// the seed back).
+func (s *Stack) WriteSeed(ctx context.Context) error {
+	if len(s.Def.Seed) == 0 {
+		return nil
+	}
 	cli, err := s.Etcd(ctx)
 	if err != nil {
-		return err
+		return fmt.Errorf("seed etcd: %w", err)
 	}
 	defer cli.Close()
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if err := registry.Replace(cctx, cli, reg); err != nil {
-		return fmt.Errorf("seed registry: %w", err)
+	ops := make([]clientv3.Op, 0, len(s.Def.Seed))
+	for _, kv := range s.Def.Seed {
+		ops = append(ops, clientv3.OpPut(kv.Key, kv.Value))
+	}
+	if _, err := cli.Txn(cctx).Then(ops...).Commit(); err != nil {
+		return fmt.Errorf("seed etcd (%d keys): %w", len(ops), err)
 	}
 	return nil
 }
 
-// Answer is what the data plane returns for a probe request.
-type Answer struct {
-	Service  string `json:"service"`
-	Instance string `json:"instance"`
-}
-
-// Get sends one request through client->edge meant for the backend service
-// and decodes the answer. A non-200 status is an error naming it.
-func Get(ctx context.Context, hc *http.Client, edgeURL string) (Answer, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, edgeURL+"/", nil)
-	if err != nil {
-		return Answer{}, err
+// Get sends one request through the entry and judges the answer with the
+// entry's Check. An answer that is not OK is an error saying why.
+func Get(ctx context.Context, hc *http.Client, entryURL string, e Entry) (probe.Answer, error) {
+	path := e.Path
+	if path == "" {
+		path = "/"
 	}
-	req.Host = registry.BackendRoute
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, entryURL+path, nil)
+	if err != nil {
+		return probe.Answer{}, err
+	}
+	if e.Host != "" {
+		req.Host = e.Host
+	}
 	resp, err := hc.Do(req)
 	if err != nil {
-		return Answer{}, err
+		return probe.Answer{}, err
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	if resp.StatusCode != http.StatusOK {
-		return Answer{}, fmt.Errorf("edge answered %d: %s", resp.StatusCode, strings.TrimSpace(string(body)))
+	check := e.Check
+	if check == nil {
+		check = probe.StatusOK
 	}
-	var a Answer
-	if err := json.Unmarshal(body, &a); err != nil {
-		return Answer{}, fmt.Errorf("edge answer %q: %w", body, err)
+	a := check(resp.StatusCode, body)
+	if a.Outcome != probe.OK || resp.StatusCode != http.StatusOK {
+		if a.Err == "" {
+			a.Err = probe.StatusErr(resp.StatusCode, body)
+		}
+		return a, fmt.Errorf("entry answered %s", a.Err)
 	}
 	return a, nil
 }
 
-// WaitServing waits until requests through client->edge reach every backend
-// instance: readiness as a user sees it, not ports open.
+// WaitServing waits until requests through the entry are answered OK by
+// every instance the entry names: readiness as a user sees it, not ports
+// open.
 func (s *Stack) WaitServing(ctx context.Context) error {
-	edge, err := s.EdgeURL(ctx)
+	entry, err := s.EntryURL(ctx)
 	if err != nil {
 		return err
 	}
-	want := s.Def.Backends()
+	want := s.Def.Entry.Instances
 	hc := &http.Client{Timeout: 2 * time.Second}
 	defer hc.CloseIdleConnections()
 	seen := map[string]bool{}
-	return retry.Until(ctx, "traffic through client->edge to every backend", s.timeout, 20*time.Millisecond, func(ctx context.Context) error {
-		a, err := Get(ctx, hc, edge)
+	what := fmt.Sprintf("traffic through %s to every instance", s.Def.Entry.Link)
+	return retry.Until(ctx, what, s.timeout, 20*time.Millisecond, func(ctx context.Context) error {
+		a, err := Get(ctx, hc, entry, s.Def.Entry)
 		if err != nil {
 			return err
-		}
-		if a.Service != registry.BackendService {
-			return fmt.Errorf("answer from service %q, want %q", a.Service, registry.BackendService)
 		}
 		seen[a.Instance] = true
 		var missing []string
@@ -523,8 +545,12 @@ func (s *Stack) Down(ctx context.Context) error {
 func (s *Stack) Describe(ctx context.Context) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "run %s, data plane %s\n", s.RunID, s.Def.DataPlane)
-	if u, err := s.EdgeURL(ctx); err == nil {
-		fmt.Fprintf(&b, "probe entry (client->edge): %s  (send Host: %s)\n", u, registry.BackendRoute)
+	if u, err := s.EntryURL(ctx); err == nil {
+		fmt.Fprintf(&b, "probe entry (%s): %s", s.Def.Entry.Link, u)
+		if s.Def.Entry.Host != "" {
+			fmt.Fprintf(&b, "  (send Host: %s)", s.Def.Entry.Host)
+		}
+		b.WriteString("\n")
 	}
 	if u, err := s.ToxiproxyAPI(ctx); err == nil {
 		fmt.Fprintf(&b, "toxiproxy API: %s\n", u)

@@ -19,24 +19,23 @@ import (
 	"github.com/okbreak/okbreak/harness/stack"
 	"github.com/okbreak/okbreak/harness/stack/stacktest"
 	"github.com/okbreak/okbreak/internal/registry"
+	"github.com/okbreak/okbreak/sample"
 )
 
 // collect sends n requests through client->edge and counts answers by
 // instance; failures are counted under "error: <reason>".
 func collect(ctx context.Context, t *testing.T, s *stack.Stack, n int) map[string]int {
 	t.Helper()
-	edge, err := s.EdgeURL(ctx)
+	edge, err := s.EntryURL(ctx)
 	require.NoError(t, err)
 	hc := &http.Client{Timeout: 3 * time.Second}
 	defer hc.CloseIdleConnections()
 	got := map[string]int{}
 	for range n {
-		a, err := stack.Get(ctx, hc, edge)
+		a, err := stack.Get(ctx, hc, edge, s.Def.Entry)
 		switch {
 		case err != nil:
 			got["error: "+err.Error()]++
-		case a.Service != registry.BackendService:
-			got["wrong service: "+a.Service]++
 		default:
 			got[a.Instance]++
 		}
@@ -56,7 +55,7 @@ func TestDefaultStackOnGRPCDataPlane(t *testing.T) {
 		t.Run("all three backends answer through client->edge", func(t *testing.T) {
 			got := collect(ctx, t, s, 60)
 			require.Equal(t, 60, got["backend-1"]+got["backend-2"]+got["backend-3"], "answers: %v", got)
-			for _, b := range s.Def.Backends() {
+			for _, b := range s.Def.Entry.Instances {
 				require.Positive(t, got[b], "%s never answered: %v", b, got)
 			}
 		})
@@ -96,7 +95,7 @@ func TestDefaultStackOnGRPCDataPlane(t *testing.T) {
 		})
 
 		t.Run("traffic continues on the last config with the control plane stopped", func(t *testing.T) {
-			ctr, err := s.Container(stack.ControlPlane)
+			ctr, err := s.Container(sample.ControlPlane)
 			require.NoError(t, err)
 			stopTimeout := 5 * time.Second
 			require.NoError(t, ctr.Stop(ctx, &stopTimeout))
@@ -128,7 +127,7 @@ func TestDefaultStackOnGRPCDataPlane(t *testing.T) {
 }
 
 func TestComposeFileIsGeneratedFromTheDefinition(t *testing.T) {
-	files, err := stack.Default(stack.GRPC, fixtures.EnvoyBootstrap()).ComposeFiles()
+	files, err := sample.Definition(stack.GRPC, fixtures.EnvoyBootstrap()).ComposeFiles()
 	require.NoError(t, err)
 	for _, p := range stack.ComposePaths(files) {
 		onDisk, err := os.ReadFile("../../" + p)
@@ -141,7 +140,7 @@ func TestComposeFileIsGeneratedFromTheDefinition(t *testing.T) {
 		} `yaml:"services"`
 	}
 	require.NoError(t, yaml.Unmarshal(files["docker-compose.yml"], &doc))
-	require.Len(t, doc.Services, len(stack.Default(stack.GRPC, nil).Components)+1, "every component plus the registry seed")
+	require.Len(t, doc.Services, len(sample.Definition(stack.GRPC, nil).Components)+1, "every component plus the registry seed")
 	for name, svc := range doc.Services {
 		for _, p := range svc.Ports {
 			require.True(t, strings.HasPrefix(p, "127.0.0.1:"), "service %s publishes %q beyond loopback", name, p)

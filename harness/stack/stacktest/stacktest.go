@@ -6,6 +6,8 @@ import (
 	"os"
 	"time"
 
+	"github.com/okbreak/okbreak/sample"
+
 	"github.com/okbreak/okbreak/fixtures"
 	"github.com/okbreak/okbreak/harness/image"
 	"github.com/okbreak/okbreak/harness/stack"
@@ -26,13 +28,16 @@ type T interface {
 // start.
 func Up(t T, ctx context.Context, dp stack.DataPlane, opts ...stack.Option) *stack.Stack {
 	t.Helper()
-	return UpDef(t, ctx, stack.Default(dp, fixtures.EnvoyBootstrap()), opts...)
+	return UpDef(t, ctx, sample.Definition(dp, fixtures.EnvoyBootstrap()), opts...)
 }
 
 // UpDef is Up for any stack definition, e.g. the default one with a
 // mechanism taken out.
 func UpDef(t T, ctx context.Context, def stack.Definition, opts ...stack.Option) *stack.Stack {
 	t.Helper()
+	if err := stack.CheckEnvironment(); err != nil {
+		t.Fatalf("%v", err)
+	}
 	if swept, err := stack.Sweep(ctx); err != nil {
 		t.Logf("sweep dead runs: %v", err)
 	} else if len(swept.Runs) > 0 {
