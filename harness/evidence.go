@@ -50,7 +50,7 @@ func (r *Runner) evidence(ctx context.Context, sess *alert.Session) *Evidence {
 		ev.Targets = sess.Targets()
 	}
 	if cs, ok := r.System.(ContainerStater); ok {
-		if states, err := stateSource(cs).ContainerStates(ctx); err == nil {
+		if states, err := stateSource(cs, def).ContainerStates(ctx); err == nil {
 			ev.Containers = states
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/okbreak/okbreak/harness/alert"
@@ -18,6 +19,7 @@ import (
 	"github.com/okbreak/okbreak/harness/fault"
 	"github.com/okbreak/okbreak/harness/probe"
 	"github.com/okbreak/okbreak/harness/retry"
+	"github.com/okbreak/okbreak/harness/stack"
 )
 
 // Runner runs the cases of a catalog against one stack, one case at a time.
@@ -49,24 +51,44 @@ func (r *Runner) logf(format string, args ...any) {
 	}
 }
 
-// stateSource adapts the system's container states to the alert package's.
-func stateSource(s ContainerStater) alert.StateSource {
+// stateSource adapts the system's container states to the alert package's,
+// with each component's Kubernetes names from its static labels. Two
+// targets read it (okbreak's names and kube-state-metrics's) at about the
+// same moment: one engine call serves both within stateTTL.
+func stateSource(s ContainerStater, def stack.Definition) alert.StateSource {
+	var (
+		mu   sync.Mutex
+		at   time.Time
+		last []alert.ContainerState
+	)
 	return alert.StateSourceFunc(func(ctx context.Context) ([]alert.ContainerState, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if last != nil && time.Since(at) < stateTTL {
+			return last, nil
+		}
 		states, err := s.ContainerStates(ctx)
 		if err != nil {
 			return nil, err
 		}
 		out := make([]alert.ContainerState, 0, len(states))
 		for _, st := range states {
+			c, _ := def.Component(st.Component)
 			out = append(out, alert.ContainerState{
 				Component: st.Component, Running: st.Running, Paused: st.Paused,
+				Namespace: c.Labels["namespace"], Pod: c.Labels["pod"], Container: c.Labels["container"],
 				Restarting: st.Restarting, Restarts: st.RestartCount, ExitCode: st.ExitCode,
 				OOMKilled: st.OOMKilled, StartedAt: st.StartedAt, FinishedAt: st.FinishedAt,
 			})
 		}
+		last, at = out, time.Now()
 		return out, nil
 	})
 }
+
+// stateTTL is how long one read of container state serves both of its
+// targets: well under the shortest scrape interval (250 ms).
+const stateTTL = 100 * time.Millisecond
 
 // targets are every component's metrics endpoint plus container state. The
 // URL is looked up before each scrape: a restarted container's published
@@ -81,7 +103,8 @@ func (r *Runner) targets() []alert.Target {
 		})
 	}
 	if cs, ok := r.System.(ContainerStater); ok {
-		ts = append(ts, alert.ContainerTarget(stateSource(cs)))
+		src := stateSource(cs, r.System.Definition())
+		ts = append(ts, alert.ContainerTarget(src), alert.KubeStateTarget(src))
 	}
 	return ts
 }

@@ -29,11 +29,31 @@ const (
 	MetricContainerInfo       = "okbreak_container_info"
 )
 
+// KubeStateJob is the job label of the same container state under
+// kube-state-metrics's names, so that rules written for Kubernetes
+// (kube-prometheus's KubePodCrashLooping and friends, which select
+// job="kube-state-metrics") run unchanged.
+const KubeStateJob = "kube-state-metrics"
+
+// Container state under kube-state-metrics's names, labelled with
+// namespace, pod and container.
+const (
+	KubeRestarts             = "kube_pod_container_status_restarts_total"
+	KubeRunning              = "kube_pod_container_status_running"
+	KubeWaitingReason        = "kube_pod_container_status_waiting_reason"
+	KubeTerminatedReason     = "kube_pod_container_status_terminated_reason"
+	KubeLastTerminatedReason = "kube_pod_container_status_last_terminated_reason"
+)
+
 // ContainerState is what the container engine says about one component's
 // container.
 type ContainerState struct {
 	// Component is the component's name, e.g. "backend-2".
 	Component string
+	// Namespace, Pod and Container name the component as Kubernetes would,
+	// for the kube-state-metrics names (default: "okbreak", the component,
+	// the component).
+	Namespace, Pod, Container string
 	// Image is the image reference the container runs (info only).
 	Image string
 	// Running is Docker's State.Running (true while paused, as Docker has
@@ -90,6 +110,114 @@ func ContainerTarget(src StateSource) Target {
 	return Target{Job: ContainerJob, Instance: "okbreak", Source: NewContainerExporter(src)}
 }
 
+// KubeStateTarget is the scrape target of container state over src under
+// kube-state-metrics's names and job.
+func KubeStateTarget(src StateSource) Target {
+	return Target{Job: KubeStateJob, Instance: "okbreak", Source: kubeStateExporter{src}}
+}
+
+type kubeStateExporter struct{ src StateSource }
+
+// Scrape implements Source.
+func (e kubeStateExporter) Scrape(ctx context.Context) ([]byte, string, error) {
+	states, err := e.src.ContainerStates(ctx)
+	if err != nil {
+		return nil, "", fmt.Errorf("container states: %w", err)
+	}
+	b, err := RenderKubeState(states)
+	if err != nil {
+		return nil, "", err
+	}
+	return b, textContentType, nil
+}
+
+// RenderKubeState writes states under kube-state-metrics's names: restarts,
+// running, waiting (CrashLoopBackOff while the restart policy waits),
+// terminated (while stopped) and last terminated reasons (OOMKilled,
+// Completed for exit 0, Error otherwise).
+func RenderKubeState(states []ContainerState) ([]byte, error) {
+	sorted, err := sortedStates(states)
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	head := func(name, typ, help string) { fmt.Fprintf(&buf, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ) }
+	line := func(name string, s ContainerState, reason string, v float64) {
+		ns, pod, ctr := s.kubeNames()
+		fmt.Fprintf(&buf, "%s{namespace=%s,pod=%s,container=%s", name, quoteLabel(ns), quoteLabel(pod), quoteLabel(ctr))
+		if reason != "" {
+			fmt.Fprintf(&buf, ",reason=%s", quoteLabel(reason))
+		}
+		fmt.Fprintf(&buf, "} %s\n", strconv.FormatFloat(v, 'g', -1, 64))
+	}
+	head(KubeRestarts, "counter", "The number of container restarts per container.")
+	for _, s := range sorted {
+		line(KubeRestarts, s, "", float64(s.Restarts))
+	}
+	head(KubeRunning, "gauge", "Describes whether the container is currently in running state.")
+	for _, s := range sorted {
+		line(KubeRunning, s, "", b2f(s.Running && !s.Paused))
+	}
+	head(KubeWaitingReason, "gauge", "Describes the reason the container is currently in waiting state.")
+	for _, s := range sorted {
+		if s.Restarting {
+			line(KubeWaitingReason, s, "CrashLoopBackOff", 1)
+		}
+	}
+	head(KubeTerminatedReason, "gauge", "Describes the reason the container is currently in terminated state.")
+	for _, s := range sorted {
+		if !s.Running && !s.Restarting && !s.FinishedAt.IsZero() {
+			line(KubeTerminatedReason, s, s.exitReason(), 1)
+		}
+	}
+	head(KubeLastTerminatedReason, "gauge", "Describes the last reason the container was in terminated state.")
+	for _, s := range sorted {
+		if !s.FinishedAt.IsZero() {
+			line(KubeLastTerminatedReason, s, s.exitReason(), 1)
+		}
+	}
+	return buf.Bytes(), nil
+}
+
+func (s ContainerState) kubeNames() (namespace, pod, container string) {
+	namespace, pod, container = s.Namespace, s.Pod, s.Container
+	if namespace == "" {
+		namespace = "okbreak"
+	}
+	if pod == "" {
+		pod = s.Component
+	}
+	if container == "" {
+		container = s.Component
+	}
+	return namespace, pod, container
+}
+
+// exitReason is kube-state-metrics's reason for the last exit.
+func (s ContainerState) exitReason() string {
+	switch {
+	case s.OOMKilled:
+		return "OOMKilled"
+	case s.ExitCode == 0:
+		return "Completed"
+	}
+	return "Error"
+}
+
+func sortedStates(states []ContainerState) ([]ContainerState, error) {
+	sorted := append([]ContainerState(nil), states...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Component < sorted[j].Component })
+	for i, s := range sorted {
+		if s.Component == "" {
+			return nil, fmt.Errorf("container state %d: no component name", i)
+		}
+		if i > 0 && sorted[i-1].Component == s.Component {
+			return nil, fmt.Errorf("container state: component %s listed twice", s.Component)
+		}
+	}
+	return sorted, nil
+}
+
 const textContentType = "text/plain; version=0.0.4; charset=utf-8"
 
 // Scrape implements Source.
@@ -119,15 +247,9 @@ func (e *ContainerExporter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // RenderContainerStates writes states in the Prometheus text format, sorted
 // by component. Components must be named and distinct.
 func RenderContainerStates(states []ContainerState) ([]byte, error) {
-	sorted := append([]ContainerState(nil), states...)
-	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Component < sorted[j].Component })
-	for i, s := range sorted {
-		if s.Component == "" {
-			return nil, fmt.Errorf("container state %d: no component name", i)
-		}
-		if i > 0 && sorted[i-1].Component == s.Component {
-			return nil, fmt.Errorf("container state: component %s listed twice", s.Component)
-		}
+	sorted, err := sortedStates(states)
+	if err != nil {
+		return nil, err
 	}
 	var buf bytes.Buffer
 	family := func(name, typ, help string, val func(ContainerState) (float64, bool)) {

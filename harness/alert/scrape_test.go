@@ -302,3 +302,29 @@ func TestContainerExporter(t *testing.T) {
 	sort.Strings(comps)
 	assert.Equal(t, `we"ird\`, comps[0], "label values are escaped and round-trip")
 }
+
+// kube-prometheus's KubePodCrashLooping and KubeContainerWaiting select on
+// these names, labels and job; they must find the crash-looping component.
+func TestKubeStateNamesServeKubePrometheusRules(t *testing.T) {
+	d := newTestDB(t)
+	now := time.Now()
+	states := []ContainerState{
+		{Component: "backend-1", Running: true, StartedAt: now},
+		{Component: "backend-2", Restarting: true, Restarts: 5, ExitCode: 1, FinishedAt: now},
+		{Component: "edge", Namespace: "shop", Pod: "edge-7d9", Container: "envoy", Running: false, ExitCode: 137, OOMKilled: true, FinishedAt: now},
+	}
+	src := StateSourceFunc(func(context.Context) ([]ContainerState, error) { return states, nil })
+	s, err := NewScraper(d.db, []Target{KubeStateTarget(src)}, time.Second, 500*time.Millisecond, nil, nil)
+	require.NoError(t, err)
+	s.ScrapeOnce(context.Background())
+
+	crashLooping := `max_over_time(kube_pod_container_status_waiting_reason{reason="CrashLoopBackOff", job="kube-state-metrics"}[5m]) >= 1`
+	assert.Equal(t, map[string]float64{
+		`{container="backend-2", instance="okbreak", job="kube-state-metrics", namespace="okbreak", pod="backend-2", reason="CrashLoopBackOff"}`: 1,
+	}, d.query(t, crashLooping))
+	assert.Equal(t, map[string]float64{`{container="envoy", namespace="shop", pod="edge-7d9"}`: 1},
+		d.query(t, `sum by (namespace, pod, container) (kube_pod_container_status_terminated_reason{reason="OOMKilled"})`))
+	assert.Equal(t, map[string]float64{`{pod="backend-2"}`: 5}, d.query(t, `sum by (pod) (kube_pod_container_status_restarts_total) > 0`))
+	assert.Equal(t, map[string]float64{`{pod="backend-1"}`: 1}, d.query(t, `sum by (pod) (kube_pod_container_status_running) > 0`))
+	assert.Len(t, d.query(t, `kube_pod_container_status_last_terminated_reason`), 2)
+}
