@@ -1,4 +1,4 @@
-package harness
+package harness_test
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/okbreak/okbreak/fixtures"
+	"github.com/okbreak/okbreak/harness"
 	"github.com/okbreak/okbreak/harness/fault"
 	"github.com/okbreak/okbreak/harness/retry"
 	"github.com/okbreak/okbreak/harness/stack"
@@ -50,9 +51,11 @@ func TestCompoundRunnerChild(t *testing.T) {
 	def := sample.Definition(stack.GRPC, fixtures.EnvoyBootstrap())
 	s, err := stack.Attach(ctx, run, def)
 	require.NoError(t, err)
-	cat, rules, err := LoadCatalog(os.Getenv(envCompoundCatalog), filepath.Join("..", "fixtures", "alerts"), def)
+	in, err := harness.ReadInputs(os.Getenv(envCompoundCatalog), sample.RulePaths("..", stack.GRPC)...)
 	require.NoError(t, err)
-	r := &Runner{System: s, Defaults: cat.Defaults, Rules: rules, TimeScale: 60, Logf: t.Logf}
+	cat, rules, _, err := in.Load(def)
+	require.NoError(t, err)
+	r := &harness.Runner{System: s, Defaults: cat.Defaults, Rules: rules, TimeScale: 60, Logf: t.Logf}
 	res := r.RunCase(ctx, cat.Cases[0])
 	t.Fatalf("never killed; the case ended %s: %s", res.Verdict, res.Reason)
 }
@@ -100,8 +103,8 @@ func TestRecoverAfterKillDuringASecondFault(t *testing.T) {
 	names := []string{open[0].Fault, open[1].Fault}
 	require.ElementsMatch(t, []string{"killed-mid-compound#1", "killed-mid-compound#2"}, names)
 
-	// Recover as `okbreak recover` does.
-	rec, err := Recover(ctx, RecoverRun(s.RunID), RecoverLogf(t.Logf))
+	// harness.Recover as `okbreak recover` does.
+	rec, err := harness.Recover(ctx, harness.RecoverRun(s.RunID), harness.RecoverLogf(t.Logf))
 	t.Logf("recovery:\n%s", rec)
 	require.NoError(t, err)
 	for _, n := range names {

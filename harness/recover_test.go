@@ -1,4 +1,4 @@
-package harness
+package harness_test
 
 import (
 	"bufio"
@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/okbreak/okbreak/harness"
 
 	"github.com/moby/moby/client"
 	"github.com/stretchr/testify/require"
@@ -216,7 +218,7 @@ func TestRecoverAfterTheInjectorIsKilled(t *testing.T) {
 	require.False(t, open[0].By.Alive())
 
 	t0 := time.Now()
-	rec, err := Recover(ctx, RecoverRun(s.RunID), RecoverLogf(t.Logf))
+	rec, err := harness.Recover(ctx, harness.RecoverRun(s.RunID), harness.RecoverLogf(t.Logf))
 	t.Logf("recovery in %s:\n%s", time.Since(t0).Round(time.Millisecond), rec)
 	require.NoError(t, err)
 	for _, spec := range injected {
@@ -253,7 +255,7 @@ func TestRecoverAfterTheInjectorIsKilled(t *testing.T) {
 	require.NoError(t, s.WaitServing(ctx))
 
 	// A second recovery finds nothing to do.
-	rec, err = Recover(ctx, RecoverRun(s.RunID))
+	rec, err = harness.Recover(ctx, harness.RecoverRun(s.RunID))
 	require.NoError(t, err)
 	require.True(t, rec.Nothing(), "%s", rec)
 
@@ -268,7 +270,7 @@ func TestRecoverAfterTheInjectorIsKilled(t *testing.T) {
 	require.NoError(t, err)
 	toxiproxyPost(t, ctx, api+"/proxies/edge-%3Ebackend-3/toxics", `{"type":"latency","attributes":{"latency":100}}`)
 	toxiproxyPost(t, ctx, api+"/proxies/xds-%3Eetcd", `{"enabled":false}`)
-	rec, err = Recover(ctx, RecoverRun(s.RunID))
+	rec, err = harness.Recover(ctx, harness.RecoverRun(s.RunID))
 	t.Logf("recovery of unjournaled damage:\n%s", rec)
 	require.NoError(t, err)
 	report := rec.String()

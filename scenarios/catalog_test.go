@@ -35,11 +35,17 @@ import (
 // binary's deadline is not started, so that teardown always runs.
 const caseBudget = 4 * time.Minute
 
-// The default catalog and rules, relative to this package.
-const (
-	catalogPath = "../fixtures/catalog.yaml"
-	alertsPath  = "../fixtures/alerts"
-)
+// The default catalog, relative to this package; the rules are the
+// sample's for the data plane (sample.RulePaths).
+const catalogPath = "../fixtures/catalog.yaml"
+
+// inputs reads the catalog and the sample's rules for dp from the checkout.
+func inputs(t *testing.T, dp stack.DataPlane) harness.Inputs {
+	t.Helper()
+	in, err := harness.ReadInputs(catalogPath, sample.RulePaths("..", dp)...)
+	require.NoError(t, err)
+	return in
+}
 
 func dataPlane(t *testing.T) stack.DataPlane {
 	t.Helper()
@@ -87,7 +93,7 @@ func writeReport(t *testing.T, rep *report.Report, started time.Time) string {
 func setup(t *testing.T, ctx context.Context, def stack.Definition) (*catalog.Catalog, *harness.Runner) {
 	t.Helper()
 	stacktest.RequireDocker(t)
-	cat, rules, err := harness.LoadCatalog(catalogPath, alertsPath, def)
+	cat, rules, _, err := inputs(t, def.DataPlane).Load(def)
 	require.NoError(t, err)
 	s := stacktest.UpDef(t, ctx, def)
 	return cat, &harness.Runner{System: s, Defaults: cat.Defaults, Rules: rules, TimeScale: timeScale(t), Logf: t.Logf}
@@ -103,7 +109,7 @@ func TestCatalog(t *testing.T) {
 	rep := &report.Report{Version: report.Version(), DataPlane: string(s.Def.DataPlane), TimeScale: r.TimeScale,
 		Run: s.RunID, Started: started, Cases: []harness.Result{}}
 	var err error
-	rep.Inputs, err = report.RunInputs(s.Def, catalogPath, alertsPath)
+	rep.Inputs, err = report.RunInputs(s.Def, inputs(t, s.Def.DataPlane))
 	require.NoError(t, err)
 	t.Cleanup(func() { t.Logf("report: %s", writeReport(t, rep, started)) })
 

@@ -116,8 +116,8 @@ func TestRunShowsLiveProgressOnATerminal(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	reports := t.TempDir()
-	cmd := exec.CommandContext(ctx, bin, "run", "--only", "^control-plane-restart$", "--data-plane", "grpc",
-		"--catalog", defaultCatalog, "--alerts", defaultAlerts, "--report", reports)
+	// No --catalog or --alerts: the embedded ones, as from any folder.
+	cmd := exec.CommandContext(ctx, bin, "run", "--only", "^control-plane-restart$", "--data-plane", "grpc", "--report", reports)
 	cmd.Env = append(os.Environ(), "CI=", "TERM=xterm", "NO_COLOR=")
 	ptmx, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 40, Cols: 200})
 	require.NoError(t, err)

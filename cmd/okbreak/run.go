@@ -15,6 +15,7 @@ import (
 
 	"github.com/okbreak/okbreak/fixtures"
 	"github.com/okbreak/okbreak/harness"
+	"github.com/okbreak/okbreak/harness/alert"
 	"github.com/okbreak/okbreak/harness/catalog"
 	"github.com/okbreak/okbreak/harness/fault"
 	"github.com/okbreak/okbreak/harness/report"
@@ -22,7 +23,8 @@ import (
 )
 
 func newRunCmd() *cobra.Command {
-	var catalogPath, alertsDir, only, dataPlane, reportDir string
+	var only, dataPlane, reportDir string
+	var inputs inputFlags
 	var scale float64
 	var asJSON bool
 	cmd := &cobra.Command{
@@ -31,7 +33,8 @@ func newRunCmd() *cobra.Command {
   okbreak run --only '^one-backend-' --time-scale 60
   okbreak run --json > run.json                 # one JSON document on stdout, progress on stderr
   okbreak run --report out/                     # report.json, junit.xml, report.md, report.html in out/
-  okbreak run --catalog my-catalog.yaml --alerts my-rules/`,
+  okbreak run --catalog my-catalog.yaml --alerts my-rules/ --alerts extra.yml
+  (from any folder: the sample system's catalog and rules are embedded)`,
 		Short: "Bring the default stack up and run the catalog: every case survived or alerted",
 		Long: `run brings the default stack up, then runs every case of the catalog one at a
 time on it: steady state, fault (always reverted), recovery, and a verdict from
@@ -59,19 +62,14 @@ invalid; 2 bad input (catalog, rules, flags); 3 no Docker engine.`,
 					return badInput("--data-plane: %w", err)
 				}
 			}
-			for _, p := range []string{catalogPath, alertsDir} {
-				if _, err := os.Stat(p); err != nil {
-					return badInput("%v (run from the repository's root, or pass --catalog and --alerts)", err)
-				}
-			}
-			// Check the catalog against both possible data planes' names
-			// before touching Docker: bad input must not cost a stack.
+			// Check the catalog before touching Docker: bad input must not
+			// cost a stack.
 			probeDP := stack.GRPC
 			if dataPlane == string(stack.Envoy) {
 				probeDP = stack.Envoy
 			}
-			if _, _, err := harness.LoadCatalog(catalogPath, alertsDir, sample.Definition(probeDP, fixtures.EnvoyBootstrap())); err != nil {
-				return badInput("%w", err)
+			if _, _, err := load(inputs, sample.Definition(probeDP, fixtures.EnvoyBootstrap())); err != nil {
+				return err
 			}
 			if err := checkDocker(ctx); err != nil {
 				return err
@@ -81,7 +79,11 @@ invalid; 2 bad input (catalog, rules, flags); 3 no Docker engine.`,
 				return err
 			}
 			def := sample.Definition(dp, fixtures.EnvoyBootstrap())
-			cat, rules, err := harness.LoadCatalog(catalogPath, alertsDir, def)
+			in, err := inputs.inputs(dp)
+			if err != nil {
+				return err
+			}
+			cat, rules, _, err := in.Load(def)
 			if err != nil {
 				return badInput("%w", err)
 			}
@@ -128,7 +130,7 @@ invalid; 2 bad input (catalog, rules, flags); 3 no Docker engine.`,
 				Version: report.Version(), DataPlane: string(dp), TimeScale: scale, Run: s.RunID,
 				Started: time.Now(), Cases: []harness.Result{},
 			}
-			if rep.Inputs, err = report.RunInputs(def, catalogPath, alertsDir); err != nil {
+			if rep.Inputs, err = report.RunInputs(def, in); err != nil {
 				return badInput("%w", err)
 			}
 			ests := estimates(cases, cat.Defaults, scale)
@@ -170,8 +172,7 @@ invalid; 2 bad input (catalog, rules, flags); 3 no Docker engine.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&catalogPath, "catalog", "fixtures/catalog.yaml", "catalog file")
-	f.StringVar(&alertsDir, "alerts", "fixtures/alerts", "folder of alert rule files (common.yml, envoy.yml, grpc.yml)")
+	inputs.register(f)
 	f.StringVar(&only, "only", "", "run only the cases whose name matches this regular expression")
 	f.StringVar(&dataPlane, "data-plane", envOr("OKBREAK_DATA_PLANE", "auto"), "data plane: envoy, grpc or auto")
 	f.Float64Var(&scale, "time-scale", 240, "compress long windows by this factor (capped per case)")
@@ -197,4 +198,18 @@ func sumDurations(ds []time.Duration) time.Duration {
 		t += d
 	}
 	return t
+}
+
+// load reads the inputs for def's data plane and validates them; every
+// problem is bad input (exit 2).
+func load(f inputFlags, def stack.Definition) (*catalog.Catalog, []alert.RuleFile, error) {
+	in, err := f.inputs(def.DataPlane)
+	if err != nil {
+		return nil, nil, err
+	}
+	cat, rules, _, err := in.Load(def)
+	if err != nil {
+		return nil, nil, badInput("%w", err)
+	}
+	return cat, rules, nil
 }

@@ -34,7 +34,8 @@ func dataPlanes(flag string) ([]stack.DataPlane, error) {
 }
 
 func newValidateCmd() *cobra.Command {
-	var catalogPath, alertsDir, dataPlane string
+	var dataPlane string
+	var inputs inputFlags
 	var strict bool
 	cmd := &cobra.Command{
 		Use:   "validate",
@@ -44,15 +45,17 @@ get wrong:
   - the catalog: its fields, fault types, targets and params, for each data plane;
   - the alert rules: Prometheus's own rule-file checks, then okbreak's lint.
     A rule that reads the harness's own metrics or cannot be time-scaled is an
-    error; okbreak's house rules (severity names, a summary, a page's hold) are
-    warnings;
-  - every alert a not-ok case expects exists and pages (labels.severity: page);
+    error; okbreak's house rules (a severity, a summary or description, a
+    page's hold) are warnings;
+  - every alert a not-ok case expects exists and pages (the catalog's
+    page_label, default severity: page);
   - rule coverage: a page rule that no not-ok case expects is a warning (a page
     nobody has proved can fire);
   - the stack definition renders.
 --strict turns every warning into an error. Exit 0: valid; 2: not.`,
 		Example: `  okbreak validate
   okbreak validate --alerts ./my-rules --strict
+  okbreak validate --alerts 'rules/*.yaml' --alerts extra.yml
   okbreak validate --catalog my-catalog.yaml --data-plane grpc`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -61,7 +64,7 @@ get wrong:
 				return err
 			}
 			out := cmd.OutOrStdout()
-			errs, warns := validate(catalogPath, alertsDir, dps)
+			errs, warns := validate(inputs, dps)
 			for _, w := range warns {
 				fmt.Fprintln(out, "warning:", w)
 			}
@@ -69,15 +72,14 @@ get wrong:
 				fmt.Fprintln(out, "error:", e)
 			}
 			if len(errs) > 0 || strict && len(warns) > 0 {
-				return badInput("%s: %d errors, %d warnings%s", catalogPath, len(errs), len(warns), strictNote(strict, warns))
+				return badInput("%s: %d errors, %d warnings%s", inputs.describe(), len(errs), len(warns), strictNote(strict, warns))
 			}
-			fmt.Fprintf(out, "valid: %s and %s for %s (%d warnings)\n", catalogPath, alertsDir, joinDP(dps), len(warns))
+			fmt.Fprintf(out, "valid: %s for %s (%d warnings)\n", inputs.describe(), joinDP(dps), len(warns))
 			return nil
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&catalogPath, "catalog", "fixtures/catalog.yaml", "catalog file")
-	f.StringVar(&alertsDir, "alerts", "fixtures/alerts", "folder of alert rule files (common.yml, envoy.yml, grpc.yml)")
+	inputs.register(f)
 	f.StringVar(&dataPlane, "data-plane", "auto", "data plane to check for: envoy, grpc or auto (both)")
 	f.BoolVar(&strict, "strict", false, "treat every warning as an error")
 	return cmd
@@ -100,7 +102,7 @@ func joinDP(dps []stack.DataPlane) string {
 
 // validate returns the errors and warnings of a catalog and its rules for
 // each data plane, each once.
-func validate(catalogPath, alertsDir string, dps []stack.DataPlane) (errs, warns []error) {
+func validate(inputs inputFlags, dps []stack.DataPlane) (errs, warns []error) {
 	seen := map[string]bool{}
 	add := func(list *[]error, err error) {
 		if !seen[err.Error()] {
@@ -113,22 +115,15 @@ func validate(catalogPath, alertsDir string, dps []stack.DataPlane) (errs, warns
 		if _, err := def.ComposeFiles(); err != nil {
 			add(&errs, fmt.Errorf("stack (%s): %w", dp, err))
 		}
-		rules, err := alert.LoadRules(os.DirFS(alertsDir), string(dp))
+		in, err := inputs.inputs(dp)
 		if err != nil {
-			add(&errs, fmt.Errorf("%s: %w", alertsDir, err))
+			add(&errs, err)
 			continue
 		}
-		lintErrs, lintWarns := alert.SplitFindings(alert.LintFiles(rules))
-		for _, e := range lintErrs {
-			add(&errs, fmt.Errorf("%s: %w", alertsDir, e))
-		}
+		cat, rules, lintWarns, err := in.Load(def)
 		for _, w := range lintWarns {
-			add(&warns, fmt.Errorf("%s: %w", alertsDir, w))
+			add(&warns, w)
 		}
-		if len(lintErrs) > 0 {
-			continue
-		}
-		cat, _, err := harness.LoadCatalog(catalogPath, alertsDir, def)
 		if err != nil {
 			add(&errs, fmt.Errorf("%s data plane: %w", dp, err))
 			continue
@@ -171,7 +166,8 @@ func contains(xs []string, x string) bool {
 }
 
 func newListCmd() *cobra.Command {
-	var catalogPath, alertsDir, dataPlane string
+	var dataPlane string
+	var inputs inputFlags
 	var scale float64
 	cmd := &cobra.Command{
 		Use:   "list",
@@ -192,16 +188,15 @@ run's wall time. No Docker needed.`,
 			if err != nil {
 				return err
 			}
-			cat, _, err := harness.LoadCatalog(catalogPath, alertsDir, sample.Definition(dps[len(dps)-1], fixtures.EnvoyBootstrap()))
+			cat, _, err := load(inputs, sample.Definition(dps[len(dps)-1], fixtures.EnvoyBootstrap()))
 			if err != nil {
-				return badInput("%w", err)
+				return err
 			}
 			return listCases(cmd.OutOrStdout(), cat, scale)
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&catalogPath, "catalog", "fixtures/catalog.yaml", "catalog file")
-	f.StringVar(&alertsDir, "alerts", "fixtures/alerts", "folder of alert rule files")
+	inputs.register(f)
 	f.StringVar(&dataPlane, "data-plane", envOr("OKBREAK_DATA_PLANE", "grpc"), "data plane: envoy or grpc")
 	f.Float64Var(&scale, "time-scale", 240, "compress long windows by this factor (capped per case)")
 	return cmd

@@ -28,10 +28,10 @@ var (
 func TestFixtureRulesParseLintAndName(t *testing.T) {
 	for _, dp := range dataPlanes {
 		t.Run(dp, func(t *testing.T) {
-			files, err := LoadRules(alerts.FS, dp)
+			files, err := loadFixtureRules(dp)
 			require.NoError(t, err)
 			require.Len(t, files, 2)
-			assert.Empty(t, LintFiles(files))
+			assert.Empty(t, LintFiles(files, nil))
 
 			severity := map[string]map[string]bool{}
 			for _, a := range Alerts(files) {
@@ -58,7 +58,7 @@ func TestFixtureRulesParseLintAndName(t *testing.T) {
 			assert.GreaterOrEqual(t, max, 600.0, "the shortest fixture window is 5m")
 		})
 	}
-	_, err := LoadRules(alerts.FS, "nginx")
+	_, err := loadFixtureRules("nginx")
 	assert.Error(t, err)
 }
 
@@ -322,7 +322,7 @@ func (sc scenario) run(t *testing.T) scenarioResult {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	st := newFakeStack(t, ctx, sc.dataPlane)
-	files, err := LoadRules(alerts.FS, sc.dataPlane)
+	files, err := loadFixtureRules(sc.dataPlane)
 	if err != nil {
 		return scenarioResult{err: err}
 	}
@@ -555,4 +555,22 @@ func jobOf(component string) string {
 
 func componentTarget(component, url string) Target {
 	return Target{Job: jobOf(component), Instance: component, URL: url}
+}
+
+// loadFixtureRules reads the sample system's rule files for a data plane
+// (common.yml plus <data plane>.yml, the sample's convention).
+func loadFixtureRules(dp string) ([]RuleFile, error) {
+	var files []RuleFile
+	for _, name := range []string{"common.yml", dp + ".yml"} {
+		b, err := fs.ReadFile(alerts.FS, name)
+		if err != nil {
+			return nil, err
+		}
+		f, err := ParseRules(name, b)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, f)
+	}
+	return files, nil
 }

@@ -3,6 +3,7 @@ package alert
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"strings"
 	"time"
@@ -39,20 +40,30 @@ var wallClockFuncs = map[string]bool{"time": true, "timestamp": true, "predict_l
 //     ForbiddenLabels (matchers, by/without, on/ignoring/group_x,
 //     label_replace/label_join arguments), and no annotation or label
 //     template mentions them;
-//   - every alerting rule has labels.severity in {page, warning, info} and a
-//     non-empty annotations.summary;
-//   - a page holds for at least MinPageFor (production time);
+//   - house rules, reported as warnings (HouseRule): every alerting rule has
+//     a labels.severity and an annotations.summary or description, and a
+//     page (a rule whose labels include page, the catalog's page label;
+//     nil means severity: page) holds for at least MinPageFor (production
+//     time);
 //   - expressions can be time-scaled (no duration arithmetic, no @
 //     timestamps), and rules using time(), timestamp() or predict_linear()
 //     write durations as duration literals.
 //
 // It returns every problem found, each naming its group and rule.
-func Lint(groups []rulefmt.RuleGroup) []error {
+func Lint(groups []rulefmt.RuleGroup, page map[string]string) []error {
+	if page == nil {
+		page = map[string]string{"severity": SeverityPage}
+	}
 	var errs []error
 	for _, g := range groups {
 		for i, r := range g.Rules {
 			where := fmt.Sprintf("group %q, rule %d %q", g.Name, i+1, ruleName(r))
-			for _, err := range lintRule(r) {
+			labels := maps.Clone(g.Labels)
+			if labels == nil {
+				labels = map[string]string{}
+			}
+			maps.Copy(labels, r.Labels)
+			for _, err := range lintRule(r, labels, page) {
 				errs = append(errs, fmt.Errorf("%s: %w", where, err))
 			}
 		}
@@ -62,17 +73,17 @@ func Lint(groups []rulefmt.RuleGroup) []error {
 
 // LintFiles lints every file, naming the file in each finding; errors and
 // house-rule warnings both (SplitFindings tells them apart).
-func LintFiles(files []RuleFile) []error {
+func LintFiles(files []RuleFile, page map[string]string) []error {
 	var errs []error
 	for _, f := range files {
-		for _, err := range Lint(f.Groups) {
+		for _, err := range Lint(f.Groups, page) {
 			errs = append(errs, fmt.Errorf("%s: %w", f.Name, err))
 		}
 	}
 	return errs
 }
 
-func lintRule(r rulefmt.Rule) []error {
+func lintRule(r rulefmt.Rule, labels, page map[string]string) []error {
 	var errs []error
 	expr, err := promqlParser.ParseExpr(r.Expr)
 	if err != nil {
@@ -92,21 +103,26 @@ func lintRule(r rulefmt.Rule) []error {
 	if r.Alert == "" {
 		return errs
 	}
-	sev := r.Labels["severity"]
-	switch sev {
-	case SeverityPage, SeverityWarning, SeverityInfo:
-	case "":
-		errs = append(errs, houseRule("no labels.severity: want %s, %s or %s", SeverityPage, SeverityWarning, SeverityInfo))
-	default:
-		errs = append(errs, houseRule("labels.severity %q: want %s, %s or %s", sev, SeverityPage, SeverityWarning, SeverityInfo))
+	if labels["severity"] == "" {
+		errs = append(errs, houseRule("no labels.severity"))
 	}
-	if strings.TrimSpace(r.Annotations["summary"]) == "" {
-		errs = append(errs, houseRule("no annotations.summary"))
+	if strings.TrimSpace(r.Annotations["summary"]) == "" && strings.TrimSpace(r.Annotations["description"]) == "" {
+		errs = append(errs, houseRule("no annotations.summary or description: the person paged reads nothing"))
 	}
-	if sev == SeverityPage && time.Duration(r.For) < MinPageFor {
-		errs = append(errs, houseRule("page with for: %s: a page must hold at least %s", r.For, MinPageFor))
+	if isPage(labels, page) && time.Duration(r.For) < MinPageFor {
+		errs = append(errs, houseRule("page with for: %s: a page that holds less than %s wakes someone for one bad scrape", r.For, MinPageFor))
 	}
 	return errs
+}
+
+// isPage reports whether labels carry every page label.
+func isPage(labels, page map[string]string) bool {
+	for k, v := range page {
+		if labels[k] != v {
+			return false
+		}
+	}
+	return len(page) > 0
 }
 
 // HouseRule is a lint finding about style (severity names, a summary, a

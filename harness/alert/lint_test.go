@@ -22,7 +22,7 @@ func goodRule() rulefmt.Rule {
 }
 
 func lintOne(r rulefmt.Rule) []error {
-	return Lint([]rulefmt.RuleGroup{{Name: "g", Rules: []rulefmt.Rule{r}}})
+	return Lint([]rulefmt.RuleGroup{{Name: "g", Rules: []rulefmt.Rule{r}}}, nil)
 }
 
 func TestLintAcceptsAGoodRule(t *testing.T) {
@@ -65,10 +65,9 @@ func TestLintRejects(t *testing.T) {
 			r.Annotations["description"] = `{{ with query "okbreak_fault_active" }}{{ . }}{{ end }}`
 		}, "template"},
 		{"no severity", func(r *rulefmt.Rule) { delete(r.Labels, "severity") }, "severity"},
-		{"unknown severity", func(r *rulefmt.Rule) { r.Labels["severity"] = "critical" }, "severity"},
 		{"no summary", func(r *rulefmt.Rule) { delete(r.Annotations, "summary") }, "summary"},
-		{"page without a hold", func(r *rulefmt.Rule) { r.For = 0 }, "must hold"},
-		{"page with a short hold", func(r *rulefmt.Rule) { r.For = model.Duration(MinPageFor / 2) }, "must hold"},
+		{"page without a hold", func(r *rulefmt.Rule) { r.For = 0 }, "holds less than"},
+		{"page with a short hold", func(r *rulefmt.Rule) { r.For = model.Duration(MinPageFor / 2) }, "holds less than"},
 		{"seconds as plain numbers with time()", func(r *rulefmt.Rule) {
 			r.Expr = `time() - okbreak_controlplane_etcd_last_sync_timestamp_seconds > 3600`
 		}, "duration literals"},
@@ -92,7 +91,7 @@ func TestLintRejects(t *testing.T) {
 func TestLintFilesNamesTheFile(t *testing.T) {
 	r := goodRule()
 	r.Expr = `okbreak_fault_active == 1`
-	errs := LintFiles([]RuleFile{{Name: "mine.yml", Groups: []rulefmt.RuleGroup{{Name: "g", Rules: []rulefmt.Rule{r}}}}})
+	errs := LintFiles([]RuleFile{{Name: "mine.yml", Groups: []rulefmt.RuleGroup{{Name: "g", Rules: []rulefmt.Rule{r}}}}}, nil)
 	require.Len(t, errs, 1)
 	assert.Contains(t, errs[0].Error(), "mine.yml")
 }
@@ -107,13 +106,32 @@ func TestNewSessionRefusesRulesThatFailLint(t *testing.T) {
 
 func TestLintHouseRulesAreWarnings(t *testing.T) {
 	r := goodRule()
-	r.Labels["severity"] = "critical"
+	delete(r.Labels, "severity")
 	delete(r.Annotations, "summary")
 	r.Expr = `okbreak_fault_active == 1`
 	errs, warns := SplitFindings(lintOne(r))
 	require.Len(t, errs, 1, "reading the harness's knowledge stays an error")
 	assert.Contains(t, errs[0].Error(), "okbreak_fault_")
-	require.Len(t, warns, 2, "severity name and summary are house rules: %v", warns)
+	require.Len(t, warns, 2, "severity and summary are house rules: %v", warns)
 	assert.Contains(t, fmt.Sprint(warns), "severity")
 	assert.Contains(t, fmt.Sprint(warns), "summary")
+}
+
+// Rules as kube-prometheus and etcd-mixin write them: severity critical, a
+// description and a runbook_url, no summary. With the catalog's page label
+// {severity: critical} the hold of a page is judged on them; nothing else is
+// a finding.
+func TestLintTakesRulesAsTeamsWriteThem(t *testing.T) {
+	r := goodRule()
+	r.Labels["severity"] = "critical"
+	r.Annotations = map[string]string{"description": "edge is down", "runbook_url": "https://runbooks.example/edge"}
+	critical := map[string]string{"severity": "critical"}
+	g := []rulefmt.RuleGroup{{Name: "g", Rules: []rulefmt.Rule{r}}}
+	assert.Empty(t, Lint(g, critical))
+	g[0].Rules[0].For = 0
+	errs, warns := SplitFindings(Lint(g, critical))
+	assert.Empty(t, errs, "a page with for: 0 is refused nowhere")
+	require.Len(t, warns, 1)
+	assert.Contains(t, warns[0].Error(), "holds less than")
+	assert.Empty(t, Lint(g, nil), "with the default page label a critical rule is no page")
 }

@@ -3,7 +3,6 @@ package alert
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"sort"
 	"time"
@@ -20,16 +19,6 @@ const (
 	SeverityWarning = "warning"
 	SeverityInfo    = "info"
 )
-
-// CommonRuleFile is the rule file loaded for every data plane; the data
-// plane's own file is "<data plane>.yml" (envoy.yml, grpc.yml).
-const CommonRuleFile = "common.yml"
-
-// RuleFileNames are the rule files a data plane loads, in load order:
-// common.yml, then "<data plane>.yml".
-func RuleFileNames(dataPlane string) []string {
-	return []string{CommonRuleFile, dataPlane + ".yml"}
-}
 
 // RuleFile is one parsed Prometheus rule file.
 type RuleFile struct {
@@ -51,27 +40,6 @@ func ParseRules(name string, data []byte) (RuleFile, error) {
 		return RuleFile{}, fmt.Errorf("rule file %s: %w", name, errors.Join(errs...))
 	}
 	return RuleFile{Name: name, Groups: rgs.Groups}, nil
-}
-
-// LoadRules reads common.yml and "<dataPlane>.yml" from fsys (the embedded
-// fixtures/alerts, or a directory of the team's own rules).
-func LoadRules(fsys fs.FS, dataPlane string) ([]RuleFile, error) {
-	if dataPlane == "" {
-		return nil, errors.New("load rules: no data plane given")
-	}
-	var files []RuleFile
-	for _, name := range RuleFileNames(dataPlane) {
-		b, err := fs.ReadFile(fsys, name)
-		if err != nil {
-			return nil, fmt.Errorf("load rules for data plane %s: %w", dataPlane, err)
-		}
-		f, err := ParseRules(name, b)
-		if err != nil {
-			return nil, err
-		}
-		files = append(files, f)
-	}
-	return files, nil
 }
 
 // AlertInfo describes one alerting rule, for catalogs that name alerts and

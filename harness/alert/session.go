@@ -92,7 +92,7 @@ func NewSession(cfg Config) (*Session, error) {
 	if len(cfg.Rules) == 0 {
 		return nil, errors.New("alert session: no rule files")
 	}
-	if errs, _ := SplitFindings(LintFiles(cfg.Rules)); len(errs) > 0 {
+	if errs, _ := SplitFindings(LintFiles(cfg.Rules, nil)); len(errs) > 0 {
 		return nil, fmt.Errorf("alert session: rules fail the lint: %w", errors.Join(errs...))
 	}
 	seen := map[string]bool{}

@@ -45,7 +45,13 @@ func Load(path string, checks Checks) (*Catalog, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read catalog %s: %w", path, err)
 	}
-	c, perr := Parse(path, data)
+	return LoadData(path, data, checks)
+}
+
+// LoadData is Load for a catalog already read (an embedded one); file names
+// it in messages.
+func LoadData(file string, data []byte, checks Checks) (*Catalog, error) {
+	c, perr := Parse(file, data)
 	verr := c.Validate(checks)
 	var all Errors
 	for _, e := range []error{perr, verr} {

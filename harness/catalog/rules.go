@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"os"
 	"sort"
 	"time"
 
@@ -31,36 +32,53 @@ type indexedRule struct {
 // be validated without the rule engine. A group's labels apply to its rules,
 // as in Prometheus; a rule's own labels win.
 func LoadRuleIndex(files ...string) (*RuleIndex, error) {
-	idx := &RuleIndex{rules: map[string][]indexedRule{}}
-	p := promql.NewParser(promql.Options{})
-	logger := slog.New(slog.DiscardHandler)
+	idx := NewRuleIndex()
 	var errs []error
 	for _, f := range files {
-		groups, ferrs := rulefmt.ParseFile(f, false, model.UTF8Validation, p, logger)
-		if len(ferrs) > 0 {
-			for _, e := range ferrs {
-				errs = append(errs, fmt.Errorf("rule file %s: %w", f, e))
-			}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("rule file %s: %w", f, err))
 			continue
 		}
-		for _, g := range groups.Groups {
-			for _, r := range g.Rules {
-				if r.Alert == "" {
-					continue
-				}
-				labels := maps.Clone(g.Labels)
-				if labels == nil {
-					labels = map[string]string{}
-				}
-				maps.Copy(labels, r.Labels)
-				idx.rules[r.Alert] = append(idx.rules[r.Alert], indexedRule{file: f, labels: labels, for_: time.Duration(r.For)})
-			}
+		if err := idx.Add(f, b); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
 	return idx, nil
+}
+
+// NewRuleIndex returns an empty index; Add fills it.
+func NewRuleIndex() *RuleIndex { return &RuleIndex{rules: map[string][]indexedRule{}} }
+
+// Add parses one rule file (name is for messages) and indexes its alerting
+// rules. It is not safe for concurrent use; the index is read-only once
+// filled.
+func (x *RuleIndex) Add(name string, data []byte) error {
+	groups, ferrs := rulefmt.Parse(data, false, model.UTF8Validation, promql.NewParser(promql.Options{}), slog.New(slog.DiscardHandler))
+	if len(ferrs) > 0 {
+		var errs []error
+		for _, e := range ferrs {
+			errs = append(errs, fmt.Errorf("rule file %s: %w", name, e))
+		}
+		return errors.Join(errs...)
+	}
+	for _, g := range groups.Groups {
+		for _, r := range g.Rules {
+			if r.Alert == "" {
+				continue
+			}
+			labels := maps.Clone(g.Labels)
+			if labels == nil {
+				labels = map[string]string{}
+			}
+			maps.Copy(labels, r.Labels)
+			x.rules[r.Alert] = append(x.rules[r.Alert], indexedRule{file: name, labels: labels, for_: time.Duration(r.For)})
+		}
+	}
+	return nil
 }
 
 // Lookup returns the labels every rule named name agrees on, so that an

@@ -11,11 +11,16 @@
 package image
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -126,9 +131,10 @@ type config struct {
 	engine      Engine
 }
 
-// WithRepoRoot sets the okbreak checkout to build the repository images
-// from. Default: the nearest directory holding a go.mod, upward from the
-// working directory.
+// WithRepoRoot sets the okbreak source to build the repository images
+// from. Default: found as findRepoRoot says (a checkout, the module that
+// requires okbreak, the installed version).
+
 func WithRepoRoot(dir string) Option {
 	return func(c *config) error {
 		abs, err := filepath.Abs(dir)
@@ -462,20 +468,82 @@ func (r *Resolver) lockName(ctx context.Context, name Name) (func(), error) {
 	}
 }
 
-// findRepoRoot walks up from the working directory to the nearest go.mod.
+// findRepoRoot finds okbreak's source, from which the repository images
+// build, trying in turn:
+//   - the nearest go.mod above the working directory, if it is okbreak's
+//     (a checkout);
+//   - that module's requirement of okbreak (`go list -m`: a team's module
+//     that imports okbreak, through its replace directive or the module
+//     cache);
+//   - the version this binary was installed at (`go install
+//     github.com/okbreak/okbreak/cmd/okbreak@v...`), downloaded into the
+//     module cache (`go mod download`, through GOPROXY);
+//   - the folder this binary was built from, if it is still there.
 func findRepoRoot() (string, error) {
-	dir, err := os.Getwd()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	wd, err := os.Getwd()
 	if err != nil {
 		return "", fmt.Errorf("working directory: %w", err)
 	}
+	if mod := nearestModule(wd); mod != "" {
+		if isOkbreak(mod) {
+			return mod, nil
+		}
+		if dir, err := goOutput(ctx, mod, "list", "-m", "-f", "{{.Dir}}", ModulePath); err == nil && isOkbreak(dir) {
+			return dir, nil
+		}
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Path == ModulePath && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		out, err := goOutput(ctx, os.TempDir(), "mod", "download", "-json", ModulePath+"@"+bi.Main.Version)
+		if err != nil {
+			return "", fmt.Errorf("okbreak %s's source: %w", bi.Main.Version, err)
+		}
+		var m struct{ Dir string }
+		if err := json.Unmarshal([]byte(out), &m); err == nil && isOkbreak(m.Dir) {
+			return m.Dir, nil
+		}
+	}
+	if _, file, _, ok := runtime.Caller(0); ok {
+		if dir := filepath.Dir(filepath.Dir(filepath.Dir(file))); isOkbreak(dir) {
+			return dir, nil
+		}
+	}
+	return "", errors.New("no okbreak source found: not in a checkout, not required by the module here, and not an installed version")
+}
+
+// nearestModule is the folder of the nearest go.mod at or above dir.
+func nearestModule(dir string) string {
 	for {
 		if st, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil && !st.IsDir() {
-			return dir, nil
+			return dir
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			return "", errors.New("no go.mod found above the working directory")
+			return ""
 		}
 		dir = parent
 	}
+}
+
+// isOkbreak reports whether dir holds okbreak's go.mod.
+func isOkbreak(dir string) bool {
+	if dir == "" {
+		return false
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+	return err == nil && modulePathOf(b) == ModulePath
+}
+
+// goOutput runs the go command in dir and returns its trimmed stdout.
+func goOutput(ctx context.Context, dir string, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Dir = dir
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("go %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+	}
+	return strings.TrimSpace(string(out)), nil
 }

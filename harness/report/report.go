@@ -22,7 +22,6 @@ import (
 	"time"
 
 	"github.com/okbreak/okbreak/harness"
-	"github.com/okbreak/okbreak/harness/alert"
 	"github.com/okbreak/okbreak/harness/catalog"
 	"github.com/okbreak/okbreak/harness/stack"
 )
@@ -86,25 +85,15 @@ func HashFiles(kind, name string, files map[string][]byte) Input {
 }
 
 // RunInputs names the stack, catalog and rule files of a run by content
-// hash: the stack's rendering, the catalog, and the two rule files loaded
-// for def's data plane.
-func RunInputs(def stack.Definition, catalogPath, alertsDir string) ([]Input, error) {
+// hash: the stack's rendering, the catalog, and every rule file loaded.
+func RunInputs(def stack.Definition, in harness.Inputs) ([]Input, error) {
 	files, err := def.ComposeFiles()
 	if err != nil {
 		return nil, fmt.Errorf("hash stack: %w", err)
 	}
-	ins := []Input{HashFiles("stack", "default stack ("+string(def.DataPlane)+")", files)}
-	in, err := HashFile("catalog", catalogPath)
-	if err != nil {
-		return nil, err
-	}
-	ins = append(ins, in)
-	for _, f := range alert.RuleFileNames(string(def.DataPlane)) {
-		in, err := HashFile("rules", filepath.Join(alertsDir, f))
-		if err != nil {
-			return nil, err
-		}
-		ins = append(ins, in)
+	ins := []Input{HashFiles("stack", "stack ("+string(def.DataPlane)+")", files), HashBytes("catalog", in.Catalog.Name, in.Catalog.Data)}
+	for _, r := range in.Rules {
+		ins = append(ins, HashBytes("rules", r.Name, r.Data))
 	}
 	return ins, nil
 }
