@@ -239,12 +239,16 @@ func (k *caseRun) steady(ctx context.Context) bool {
 		return k.concludeWithEvidence(ctx, Invalid, notSteady+err.Error())
 	}
 	k.start = time.Now()
+	traffic := k.watchLinks(ctx)
 	// A little over the shortest window, so that the before window holds
 	// its minimum number of samples even with one in flight at injection.
 	if err := sleep(ctx, k.plan.Before+k.plan.Before/20); err != nil {
 		return k.conclude(Invalid, err.Error())
 	}
 	k.inject = time.Now()
+	if why := traffic(ctx); why != "" {
+		return k.concludeWithEvidence(ctx, Invalid, why)
+	}
 	k.before = probe.Compute(pr.Samples(), k.start, k.inject)
 	if ok, why := k.before.Meets(k.slo, r.Defaults.MinSamples); !ok {
 		k.res.Windows = &Windows{Before: k.before}
@@ -257,6 +261,56 @@ func (k *caseRun) steady(ctx context.Context) bool {
 		return k.concludeWithEvidence(ctx, Invalid, "alerts firing before the fault: "+strings.Join(firing, ", "))
 	}
 	return true
+}
+
+// watchLinks looks at the links the case's network faults act on; the
+// function it returns looks again and says why the case is invalid when a
+// link carried nothing meanwhile: a fault on a link without traffic proves
+// nothing (and traffic that bypasses Toxiproxy looks just like that). A
+// link is in use when a connection was open through it at either look, or
+// its byte counters moved (connections that closed). A case that declares
+// idle_link, a system that cannot say, and a case without network faults
+// pass.
+func (k *caseRun) watchLinks(ctx context.Context) func(context.Context) string {
+	pass := func(context.Context) string { return "" }
+	te, ok := k.r.System.(fault.ToxiproxyEnv)
+	lw, canSee := k.r.System.(LinkWatcher)
+	if k.c.IdleLink || !ok || !canSee {
+		return pass
+	}
+	links, err := k.r.caseLinks(k.c)
+	if err != nil || len(links) == 0 {
+		return pass
+	}
+	look := func(ctx context.Context) (linkUse, error) {
+		api, err := te.ToxiproxyAPI(ctx)
+		if err != nil {
+			return linkUse{}, err
+		}
+		b, err := linkBytes(ctx, api)
+		if err != nil {
+			return linkUse{}, err
+		}
+		c, err := lw.LinkConnections(ctx)
+		return linkUse{bytes: b, conns: c}, err
+	}
+	before, err := look(ctx)
+	if err != nil {
+		k.r.logf("%s: cannot tell whether %s carry traffic: %v", k.c.Name, strings.Join(links, ", "), err)
+		return pass
+	}
+	return func(ctx context.Context) string {
+		after, err := look(ctx)
+		if err != nil {
+			k.r.logf("%s: cannot tell whether %s carry traffic: %v", k.c.Name, strings.Join(links, ", "), err)
+			return ""
+		}
+		if idle := idleLinks(links, before, after); len(idle) > 0 {
+			return fmt.Sprintf("%s carried no traffic in the before window (no connection through Toxiproxy, no bytes): a network fault there proves nothing; "+
+				"if the link is idle by design, say so with idle_link: true in the case", strings.Join(idle, ", "))
+		}
+		return ""
+	}
 }
 
 // stopWatching stops the probe and the rule manager, whichever started.

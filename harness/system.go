@@ -41,6 +41,12 @@ type ContainerStater interface {
 	ContainerStates(ctx context.Context) ([]stack.ContainerState, error)
 }
 
+// LinkWatcher is a system that can count the connections open through each
+// link's Toxiproxy listener.
+type LinkWatcher interface {
+	LinkConnections(ctx context.Context) (map[string]int, error)
+}
+
 // LogTailer is a system that can give a component's last log lines.
 type LogTailer interface {
 	LogTail(ctx context.Context, component string, n int) (string, error)
@@ -50,4 +56,5 @@ var (
 	_ System          = (*stack.Stack)(nil)
 	_ ContainerStater = (*stack.Stack)(nil)
 	_ LogTailer       = (*stack.Stack)(nil)
+	_ LinkWatcher     = (*stack.Stack)(nil)
 )

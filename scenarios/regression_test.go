@@ -16,6 +16,7 @@ import (
 	"github.com/okbreak/okbreak/harness/alert"
 	"github.com/okbreak/okbreak/harness/catalog"
 	"github.com/okbreak/okbreak/harness/stack"
+	"github.com/okbreak/okbreak/harness/stack/stacktest"
 	"github.com/okbreak/okbreak/internal/registry"
 	"github.com/okbreak/okbreak/sample"
 )
@@ -268,4 +269,44 @@ func TestFrontendCasesFailWithoutTheirMechanism(t *testing.T) {
 			require.Equal(t, harness.Failed, res.Verdict, "without %s, %s must fail", tc.without, tc.name)
 		})
 	}
+}
+
+// idleLinkCatalog puts latency on edge->other-1, a link nothing is routed
+// to: once as if it carried traffic, once declared idle.
+const idleLinkCatalog = `version: 1
+cases:
+  - name: other-link-slow
+    class: ok-to-break
+    why: a fault on a link without traffic proves nothing
+    fault: {type: latency, target: edge->other-1, params: {latency: 1s}}
+    duration: 2m
+  - name: other-link-slow-declared-idle
+    class: ok-to-break
+    why: nothing is routed to other-1, by design
+    fault: {type: latency, target: edge->other-1, params: {latency: 1s}}
+    duration: 2m
+    idle_link: true
+`
+
+// TestFaultOnAnIdleLinkIsInvalid: a network fault on a link that carried no
+// traffic before the fault is invalid, not survived, unless the case says
+// the link is idle by design.
+func TestFaultOnAnIdleLinkIsInvalid(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	def := sample.Definition(dataPlane(t), fixtures.EnvoyBootstrap())
+	in := inputs(t, def.DataPlane)
+	in.Catalog = harness.Source{Name: "idle-link.yaml", Data: []byte(idleLinkCatalog)}
+	cat, rules, _, err := in.Load(def)
+	require.NoError(t, err)
+	stacktest.RequireDocker(t)
+	s := stacktest.UpDef(t, ctx, def)
+	r := &harness.Runner{System: s, Defaults: cat.Defaults, Rules: rules, TimeScale: timeScale(t), Logf: t.Logf}
+
+	res := r.RunCase(ctx, cat.Cases[0])
+	require.Equal(t, harness.Invalid, res.Verdict, res.Reason)
+	require.Contains(t, res.Reason, "edge->other-1 carried no traffic in the before window")
+
+	res = r.RunCase(ctx, cat.Cases[1])
+	require.Equal(t, harness.Survived, res.Verdict, "declared idle, the case runs: %s", res.Reason)
 }

@@ -168,6 +168,11 @@ type Case struct {
 	// Requires lists data planes the case needs ("envoy" or "grpc"); on any
 	// other it is skipped with that reason.
 	Requires []string
+	// IdleLink says the links its network faults act on carry no traffic
+	// in the steady state by design (an idle stream). Without it a network
+	// fault on a link that carried no bytes before the fault proves
+	// nothing, and the case is invalid.
+	IdleLink bool
 	// Provenance is set for incidents: cases kept as regression tests.
 	Provenance *Provenance
 	// Pos is where the case starts in the file.

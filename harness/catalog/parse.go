@@ -27,7 +27,7 @@ var (
 	probeFields      = []string{"rate"}
 	sloFields        = []string{"success", "p50", "p90", "p99", "p999"}
 	prometheusFields = []string{"scrape_interval", "evaluation_interval", "lookback_delta"}
-	caseFields       = []string{"name", "class", "why", "fault", "faults", "duration", "mechanism", "expect", "requires", "provenance"}
+	caseFields       = []string{"name", "class", "why", "fault", "faults", "duration", "mechanism", "expect", "requires", "idle_link", "provenance"}
 	faultFields      = []string{"type", "target", "params"}
 	faultsFields     = []string{"type", "target", "params", "at", "for"}
 	mechanismFields  = []string{"what", "timer"}
@@ -698,6 +698,13 @@ func (p *parser) caseNode(n *yaml.Node, i int, d Defaults) (Case, bool) {
 				}
 			}
 			k.Requires = rs
+		}
+	}
+	if v, ok := f["idle_link"]; ok {
+		if v.Kind != yaml.ScalarNode || v.Tag != "!!bool" {
+			p.r.add(pos(v), "write idle_link: true", "idle_link of %s must be true or false, not %s", label, describe(v))
+		} else {
+			k.IdleLink = v.Value == "true"
 		}
 	}
 	if v, ok := f["provenance"]; ok {

@@ -66,6 +66,15 @@ cases:
     duration: 10m
 `
 
+func TestParseIdleLink(t *testing.T) {
+	c, err := Parse(testFile, []byte(strings.Replace(okCase, "    duration: 10m\n", "    duration: 10m\n    idle_link: true\n", 1)))
+	require.NoError(t, err)
+	require.True(t, c.Cases[0].IdleLink)
+	c, err = Parse(testFile, []byte(okCase))
+	require.NoError(t, err)
+	require.False(t, c.Cases[0].IdleLink, "links carry traffic unless a case says otherwise")
+}
+
 func TestParseValidCase(t *testing.T) {
 	c, err := Parse(testFile, []byte(okCase))
 	require.NoError(t, err)
@@ -117,6 +126,7 @@ func TestParseErrors(t *testing.T) {
 		{"unknown fault field", replace("target: etcd}", "targte: etcd}"), "targte", 1, `unknown field "targte" in the fault of case "etcd-down-10m"`, `did you mean "target"`},
 		{"unknown expect field", replace("    duration: 10m\n", "    duration: 10m\n    expect: {recovry: 30s}\n"), "recovry", 1, `unknown field "recovry" in the expectations`, `did you mean "recovery"`},
 		{"field set twice", replace("    duration: 10m\n", "    duration: 10m\n    duration: 5m\n"), "duration", 2, `field "duration" set twice`, "first set at line 7"},
+		{"idle_link not a boolean", replace("    duration: 10m\n", "    duration: 10m\n    idle_link: yes please\n"), "yes please", 1, `idle_link of case "etcd-down-10m" must be true or false`, "write idle_link: true"},
 		{"bad duration", replace("duration: 10m", "duration: 10 minutes"), "10 minutes", 1, `bad duration "10 minutes"`, "Go syntax"},
 		{"duration without unit", replace("duration: 10m", "duration: 10"), "10\n", 1, `bad duration "10"`, "add a unit"},
 		{"duration in days", replace("duration: 10m", "duration: 2d"), "2d", 1, `bad duration "2d"`, "write 48h"},

@@ -113,3 +113,13 @@ func (c Checker) Targets(typ string) []string {
 func (c Checker) Check(typ, target string, params map[string]any) error {
 	return Validate(Spec{Type: typ, Target: target, Params: params}, c.Def)
 }
+
+// Links lists the links a network fault of spec acts on (nil for other
+// kinds), for checks of the traffic a fault can touch.
+func Links(spec Spec, def stack.Definition) ([]string, error) {
+	t, err := lookup(spec.Type)
+	if err != nil || t.Kind != Network {
+		return nil, err
+	}
+	return links(spec.Target, def)
+}
