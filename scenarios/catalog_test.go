@@ -12,7 +12,6 @@ package scenarios
 
 import (
 	"context"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -24,9 +23,9 @@ import (
 	"github.com/okbreak/okbreak/fixtures"
 	"github.com/okbreak/okbreak/harness"
 	"github.com/okbreak/okbreak/harness/catalog"
-	"github.com/okbreak/okbreak/harness/report"
 	"github.com/okbreak/okbreak/harness/stack"
 	"github.com/okbreak/okbreak/harness/stack/stacktest"
+	"github.com/okbreak/okbreak/okbreaktest"
 	"github.com/okbreak/okbreak/sample"
 )
 
@@ -69,23 +68,13 @@ func timeScale(t *testing.T) float64 {
 	return f
 }
 
-// reportDir is where a run's four report files go; the test log names it.
-func reportDir(runID string) string {
-	dir := os.Getenv("OKBREAK_REPORT_DIR")
-	if dir == "" {
-		dir = filepath.Join(os.TempDir(), "okbreak-reports")
+// reportRoot is where runs' reports go ($OKBREAK_REPORT_DIR, else the
+// temp folder's okbreak-reports); the test log names each run's folder.
+func reportRoot() string {
+	if dir := os.Getenv("OKBREAK_REPORT_DIR"); dir != "" {
+		return dir
 	}
-	return filepath.Join(dir, runID)
-}
-
-// writeReport writes every case run so far as the four report files, the
-// same files okbreak run writes.
-func writeReport(t *testing.T, rep *report.Report, started time.Time) string {
-	t.Helper()
-	rep.ElapsedS = time.Since(started).Seconds()
-	dir := reportDir(rep.Run)
-	require.NoError(t, report.Write(dir, rep, true))
-	return dir
+	return filepath.Join(os.TempDir(), "okbreak-reports")
 }
 
 // setup loads the catalog and rules for def's data plane and brings def up,
@@ -99,37 +88,16 @@ func setup(t *testing.T, ctx context.Context, def stack.Definition) (*catalog.Ca
 	return cat, &harness.Runner{System: s, Defaults: cat.Defaults, Rules: rules, TimeScale: timeScale(t), Logf: t.Logf}
 }
 
+// TestCatalog runs the sample system's catalog: every ok-to-break case must
+// survive and every not-ok case must alert, through the same one call a
+// team's own test makes.
 func TestCatalog(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	cat, r := setup(t, ctx, sample.Definition(dataPlane(t), fixtures.EnvoyBootstrap()))
-	s := r.System.(*stack.Stack)
-	deadline, hasDeadline := t.Deadline()
-	started := time.Now()
-	rep := &report.Report{Version: report.Version(), DataPlane: string(s.Def.DataPlane), TimeScale: r.TimeScale,
-		Run: s.RunID, Started: started, Cases: []harness.Result{}}
-	var err error
-	rep.Inputs, err = report.RunInputs(s.Def, inputs(t, s.Def.DataPlane))
-	require.NoError(t, err)
-	t.Cleanup(func() { t.Logf("report: %s", writeReport(t, rep, started)) })
-
-	for _, c := range cat.Cases {
-		t.Run(c.Name, func(t *testing.T) {
-			if hasDeadline && time.Until(deadline) < caseBudget {
-				t.Fatalf("not run: less than %s left before the test deadline (raise -timeout)", caseBudget)
-			}
-			cctx, ccancel := context.WithTimeout(ctx, caseBudget)
-			defer ccancel()
-			res := r.RunCase(cctx, c)
-			rep.Cases = append(rep.Cases, res)
-			t.Logf("%s: %s (%s) in %.1fs at scale %.4g", c.Name, res.Verdict, res.Reason, res.Elapsed, res.EffectiveScale)
-			if res.Verdict == harness.Skipped {
-				t.Skip(res.Reason)
-			}
-			if res.Verdict != harness.Expected(c.Class) {
-				b, _ := json.MarshalIndent(res, "", "  ")
-				t.Errorf("%s %s: want %s, got %s: %s\nreport (at the end of the run): %s\n%s", c.Class, c.Name, harness.Expected(c.Class), res.Verdict, res.Reason, reportDir(s.RunID), b)
-			}
-		})
-	}
+	dp := dataPlane(t)
+	okbreaktest.Run(t, okbreaktest.Config{
+		Definition: sample.Definition(dp, fixtures.EnvoyBootstrap()),
+		Inputs:     inputs(t, dp),
+		TimeScale:  timeScale(t),
+		ReportDir:  reportRoot(),
+		CaseBudget: caseBudget,
+	})
 }

@@ -135,18 +135,15 @@ invalid; 2 bad input (catalog, rules, flags); 3 no Docker engine.`,
 			}
 			ests := estimates(cases, cat.Defaults, scale)
 			failed := 0
-			for i, c := range cases {
-				if ctx.Err() != nil {
-					break
-				}
+			harness.RunCatalog(ctx, r, cases, func(i int, c catalog.Case, run func(context.Context) harness.Result) {
 				view.started(i+1, len(cases), c.Name, sumDurations(ests[i:]))
-				res := r.RunCase(ctx, c)
+				res := run(ctx)
 				rep.Cases = append(rep.Cases, res)
 				if !res.Verdict.Passed() {
 					failed++
 				}
 				view.done(fmt.Sprintf("%-24s %-11s %-9s %6.1fs  scale %-6.4g %s", c.Name, c.Class, res.Verdict, res.Elapsed, res.EffectiveScale, res.Reason))
-			}
+			})
 			view.close()
 			rep.ElapsedS = time.Since(started).Seconds()
 			if asJSON {

@@ -1,0 +1,119 @@
+// Package okbreaktest runs a catalog as subtests of a team's own `go test`:
+// one call brings the system up in containers (torn down when the test
+// ends), runs every case, fails each case whose verdict is not its class's
+// (with the evidence in the message), and keeps the run's reports.
+//
+//	func TestCatalog(t *testing.T) {
+//		in, err := harness.ReadInputs("catalog.yaml", "rules/")
+//		if err != nil {
+//			t.Fatal(err)
+//		}
+//		okbreaktest.Run(t, okbreaktest.Config{Definition: mySystem(), Inputs: in})
+//	}
+//
+// testcontainers-go reads its settings once per process: run the tests with
+// TESTCONTAINERS_RYUK_DISABLED=true (and, inside a container,
+// TESTCONTAINERS_HOST_OVERRIDE=127.0.0.1); Run fails with that fix when
+// they are missing.
+package okbreaktest
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/okbreak/okbreak/harness"
+	"github.com/okbreak/okbreak/harness/catalog"
+	"github.com/okbreak/okbreak/harness/report"
+	"github.com/okbreak/okbreak/harness/stack"
+	"github.com/okbreak/okbreak/harness/stack/stacktest"
+)
+
+// Config is what Run needs.
+type Config struct {
+	// Definition is the system under test, brought up by Run.
+	Definition stack.Definition
+	// Inputs are the catalog and the alert rules (harness.ReadInputs).
+	Inputs harness.Inputs
+	// TimeScale compresses long windows (default 240; each case caps it).
+	TimeScale float64
+	// ReportDir gets the run's reports in a folder named after the run
+	// (default: okbreak-reports in the system's temp folder).
+	ReportDir string
+	// CaseBudget bounds one case (default 4 minutes); a case that could not
+	// finish before the test's deadline fails unrun, so that teardown
+	// always has time.
+	CaseBudget time.Duration
+	// StackOptions are passed to stack.Up.
+	StackOptions []stack.Option
+}
+
+// Run runs cfg's catalog against cfg's system as subtests of t, one per
+// case, and returns the report it wrote. A survived ok-to-break case and an
+// alerted not-ok case pass; a skipped case is skipped with its reason;
+// anything else fails with the verdict's reason and the result as JSON
+// (evidence included).
+func Run(t *testing.T, cfg Config) *report.Report {
+	t.Helper()
+	if cfg.TimeScale == 0 {
+		cfg.TimeScale = 240
+	}
+	if cfg.CaseBudget == 0 {
+		cfg.CaseBudget = 4 * time.Minute
+	}
+	if cfg.ReportDir == "" {
+		cfg.ReportDir = filepath.Join(os.TempDir(), "okbreak-reports")
+	}
+	cat, rules, warnings, err := cfg.Inputs.Load(cfg.Definition)
+	for _, w := range warnings {
+		t.Logf("warning: %v", w)
+	}
+	if err != nil {
+		t.Fatalf("okbreak inputs: %v", err)
+	}
+	stacktest.RequireDocker(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	s := stacktest.UpDef(t, ctx, cfg.Definition, cfg.StackOptions...)
+	r := &harness.Runner{System: s, Defaults: cat.Defaults, Rules: rules, TimeScale: cfg.TimeScale, Logf: t.Logf}
+
+	started := time.Now()
+	rep := &report.Report{Version: report.Version(), DataPlane: string(s.Def.DataPlane), TimeScale: cfg.TimeScale,
+		Run: s.RunID, Started: started, Cases: []harness.Result{}}
+	if rep.Inputs, err = report.RunInputs(s.Def, cfg.Inputs); err != nil {
+		t.Fatalf("okbreak inputs: %v", err)
+	}
+	dir := filepath.Join(cfg.ReportDir, s.RunID)
+	t.Cleanup(func() {
+		rep.ElapsedS = time.Since(started).Seconds()
+		if err := report.Write(dir, rep, true); err != nil {
+			t.Errorf("write the report: %v", err)
+			return
+		}
+		t.Logf("report: %s", dir)
+	})
+	deadline, hasDeadline := t.Deadline()
+	harness.RunCatalog(ctx, r, cat.Cases, func(_ int, c catalog.Case, run func(context.Context) harness.Result) {
+		t.Run(c.Name, func(t *testing.T) {
+			if hasDeadline && time.Until(deadline) < cfg.CaseBudget {
+				t.Fatalf("not run: less than %s left before the test deadline (raise -timeout)", cfg.CaseBudget)
+			}
+			cctx, ccancel := context.WithTimeout(ctx, cfg.CaseBudget)
+			defer ccancel()
+			res := run(cctx)
+			rep.Cases = append(rep.Cases, res)
+			t.Logf("%s: %s (%s) in %.1fs at scale %.4g", c.Name, res.Verdict, res.Reason, res.Elapsed, res.EffectiveScale)
+			if res.Verdict == harness.Skipped {
+				t.Skip(res.Reason)
+			}
+			if want := harness.Expected(c.Class); res.Verdict != want {
+				b, _ := json.MarshalIndent(res, "", "  ")
+				t.Errorf("%s %s: want %s, got %s: %s\nreport (at the end of the run): %s\n%s", c.Class, c.Name, want, res.Verdict, res.Reason, dir, b)
+			}
+		})
+	})
+	return rep
+}
