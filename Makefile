@@ -15,8 +15,9 @@ TESTFLAGS ?= -p 1 -timeout 40m -count=1
 
 .PHONY: test run up images bench lint compose stability deps
 
-test: deps ## run every test (unit and stack integration); builds images as needed
+test: deps ## run every test (unit and stack integration), then the team module of testdata/shop; builds images as needed
 	$(GO) test $(TESTFLAGS) ./...
+	cd testdata/shop && $(GO) test $(TESTFLAGS) ./...
 
 # The HTML report's browser test needs Debian's chromium: installed here when
 # missing and we can (root with apt-get); otherwise that one test is skipped
