@@ -101,3 +101,20 @@ func TestCatalog(t *testing.T) {
 		CaseBudget: caseBudget,
 	})
 }
+
+// TestCatalogKubePrometheusStyle runs the same catalog with the rules
+// rewritten as kube-prometheus writes them (severity critical, no summary,
+// a runbook_url) and page_label {severity: critical}: the verdicts must not
+// depend on okbreak's house style.
+func TestCatalogKubePrometheusStyle(t *testing.T) {
+	dp := dataPlane(t)
+	in, err := sample.KubePrometheusStyle(inputs(t, dp))
+	require.NoError(t, err)
+	okbreaktest.Run(t, okbreaktest.Config{
+		Definition: sample.Definition(dp, fixtures.EnvoyBootstrap()),
+		Inputs:     in,
+		TimeScale:  timeScale(t),
+		ReportDir:  reportRoot(),
+		CaseBudget: caseBudget,
+	})
+}
