@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -122,21 +123,11 @@ func registryOf(def stack.Definition) registry.Registry {
 }
 
 func serviceNames(def stack.Definition) []string {
-	var out []string
-	for n := range registryOf(def).Services {
-		out = append(out, n)
-	}
-	sort.Strings(out)
-	return out
+	return slices.Sorted(maps.Keys(registryOf(def).Services))
 }
 
 func routeNames(def stack.Definition) []string {
-	var out []string
-	for n := range registryOf(def).Routes {
-		out = append(out, n)
-	}
-	sort.Strings(out)
-	return out
+	return slices.Sorted(maps.Keys(registryOf(def).Routes))
 }
 
 func oneOf(target, what string, names []string) error {

@@ -97,12 +97,19 @@ func (f StateSourceFunc) ContainerStates(ctx context.Context) ([]ContainerState,
 // can scrape the same metrics during a game day. It is safe for concurrent
 // use if its StateSource is.
 type ContainerExporter struct {
-	src StateSource
+	src    StateSource
+	render func([]ContainerState) ([]byte, error)
 }
 
-// NewContainerExporter returns an exporter over src.
+// NewContainerExporter returns an exporter over src, under okbreak's names.
 func NewContainerExporter(src StateSource) *ContainerExporter {
-	return &ContainerExporter{src: src}
+	return &ContainerExporter{src: src, render: RenderContainerStates}
+}
+
+// NewKubeStateExporter returns an exporter over src, under
+// kube-state-metrics's names.
+func NewKubeStateExporter(src StateSource) *ContainerExporter {
+	return &ContainerExporter{src: src, render: RenderKubeState}
 }
 
 // ContainerTarget is the scrape target of container state over src.
@@ -113,22 +120,7 @@ func ContainerTarget(src StateSource) Target {
 // KubeStateTarget is the scrape target of container state over src under
 // kube-state-metrics's names and job.
 func KubeStateTarget(src StateSource) Target {
-	return Target{Job: KubeStateJob, Instance: "okbreak", Source: kubeStateExporter{src}}
-}
-
-type kubeStateExporter struct{ src StateSource }
-
-// Scrape implements Source.
-func (e kubeStateExporter) Scrape(ctx context.Context) ([]byte, string, error) {
-	states, err := e.src.ContainerStates(ctx)
-	if err != nil {
-		return nil, "", fmt.Errorf("container states: %w", err)
-	}
-	b, err := RenderKubeState(states)
-	if err != nil {
-		return nil, "", err
-	}
-	return b, textContentType, nil
+	return Target{Job: KubeStateJob, Instance: "okbreak", Source: NewKubeStateExporter(src)}
 }
 
 // RenderKubeState writes states under kube-state-metrics's names: restarts,
@@ -226,7 +218,7 @@ func (e *ContainerExporter) Scrape(ctx context.Context) ([]byte, string, error) 
 	if err != nil {
 		return nil, "", fmt.Errorf("container states: %w", err)
 	}
-	b, err := RenderContainerStates(states)
+	b, err := e.render(states)
 	if err != nil {
 		return nil, "", err
 	}
