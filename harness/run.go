@@ -420,13 +420,17 @@ func (k *caseRun) settle(ctx context.Context) bool {
 	return true
 }
 
-// judge gives the verdict from what was recorded.
+// judge gives the verdict from what was recorded (Judge), and keeps the
+// evidence when it is not the class's.
 func (k *caseRun) judge(ctx context.Context) {
 	k.tr.phase(PhaseJudge)
-	if k.c.Class == catalog.NotOK {
-		k.r.judgeNotOK(k.res, k.c, k.sess, k.inject, k.faultEnd)
-	} else {
-		k.r.judgeOkToBreak(k.res, k.c, k.sess, k.slo, k.inject, k.end, k.recovered, k.sched.outcomesSeen())
+	j := Judge(k.c, k.r.Defaults, Record{
+		Inject: k.inject, FaultEnd: k.faultEnd, End: k.end, Windows: *k.res.Windows, Timeline: k.res.Timeline,
+		Recovered: k.recovered.ok, RecoveryWhy: k.recovered.why, Recovery: k.plan.Recovery, Outcomes: k.sched.outcomesSeen(),
+	})
+	k.res.Verdict, k.res.Reason = j.Verdict, j.Reason
+	if j.TimeToDetect != nil {
+		k.res.TimeToDetectS = seconds(*j.TimeToDetect)
 	}
 	if k.res.Verdict != Expected(k.c.Class) {
 		k.res.Evidence = k.r.evidence(ctx, k.sess)
@@ -598,72 +602,6 @@ func (r *Runner) waitNoAlerts(ctx context.Context, sess *alert.Session) error {
 	return nil
 }
 
-func (r *Runner) judgeNotOK(res *Result, c catalog.Case, sess *alert.Session, inject, faultEnd time.Time) {
-	res.Verdict = Failed
-	tl := res.Timeline
-	var last time.Time
-	var missing, early []string
-	for _, name := range c.Expect.Alerts.Names {
-		if at, ok := tl.FirstFired(name); ok && at.Before(inject) {
-			early = append(early, name)
-			continue
-		}
-		at, ok := tl.FirstFiredAfter(name, inject)
-		if !ok || at.After(faultEnd.Add(time.Second)) {
-			missing = append(missing, name)
-			continue
-		}
-		if at.After(last) {
-			last = at
-		}
-	}
-	fired := func(name string) bool { return !contains(missing, name) && !contains(early, name) }
-	switch {
-	case len(early) > 0:
-		res.Verdict, res.Reason = Invalid, "expected alerts already firing before injection: "+strings.Join(early, ", ")
-	case c.Expect.Alerts.Satisfied(fired):
-		res.Verdict = Alerted
-		res.TimeToDetectS = seconds(last.Sub(inject))
-		res.Reason = fmt.Sprintf("%s fired %.1fs after injection", strings.Join(firedNames(c.Expect.Alerts.Names, fired), ", "), last.Sub(inject).Seconds())
-	default:
-		res.Reason = fmt.Sprintf("expected alerts did not fire within the detection window (%s): %s", faultEnd.Sub(inject).Round(time.Millisecond), strings.Join(missing, ", "))
-	}
-}
-
-func (r *Runner) judgeOkToBreak(res *Result, c catalog.Case, sess *alert.Session, slo probe.SLO, inject, end time.Time, rec recovery, outcomes []string) {
-	problems := slices.Clone(outcomes)
-	invalid := false
-	for _, w := range []struct {
-		name string
-		st   probe.Stats
-	}{{"during", res.Windows.During}, {"after", res.Windows.After}} {
-		if ok, why := w.st.Meets(slo, r.Defaults.MinSamples); !ok {
-			if errors.Is(why, probe.ErrTooFewSamples) {
-				invalid = true
-			}
-			problems = append(problems, fmt.Sprintf("%s the fault: %v", w.name, why))
-		}
-	}
-	if !rec.ok {
-		problems = append(problems, "no recovery within "+res.Plan.Recovery.String()+": "+rec.why)
-	}
-	pages := res.Timeline.PagesDuring(inject, end, r.Defaults.PageLabels)
-	if len(pages) > 0 {
-		problems = append(problems, "paged: "+strings.Join(pages, ", "))
-	}
-	switch {
-	case len(problems) == 0:
-		res.Verdict = Survived
-		res.Reason = fmt.Sprintf("SLO held (during: %.2f%% ok, p99 %s; after: %.2f%% ok, p99 %s), nobody paged",
-			100*res.Windows.During.SuccessRatio, res.Windows.During.P99.Round(time.Millisecond),
-			100*res.Windows.After.SuccessRatio, res.Windows.After.P99.Round(time.Millisecond))
-	case invalid && len(pages) == 0:
-		res.Verdict, res.Reason = Invalid, strings.Join(problems, "; ")
-	default:
-		res.Verdict, res.Reason = Failed, strings.Join(problems, "; ")
-	}
-}
-
 func alertsFired(tl alert.Timeline, inject time.Time) []AlertFired {
 	first := map[string]AlertFired{}
 	for _, t := range tl {
@@ -706,15 +644,6 @@ func downTargets(ts []alert.TargetHealth) []string {
 }
 
 func toProbeSLO(s catalog.SLO) probe.SLO { return probe.SLO{Success: s.Success, P99: s.P99} }
-
-func contains(xs []string, x string) bool {
-	for _, v := range xs {
-		if v == x {
-			return true
-		}
-	}
-	return false
-}
 
 func firedNames(names []string, fired func(string) bool) []string {
 	var out []string
