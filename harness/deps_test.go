@@ -32,11 +32,13 @@ func TestGenericPackagesKnowNothingOfTheSample(t *testing.T) {
 }
 
 // TestImportingChangesNothingGlobal imports every library package into a
-// program started without testcontainers-go's settings, which must find
-// them still unset: an init that set them would change every other
-// testcontainers test of a team's module.
+// program of another module (testdata/shop), started without
+// testcontainers-go's settings, which must find them still unset: an init
+// that set them would change every other testcontainers test of a team's
+// module.
 func TestImportingChangesNothingGlobal(t *testing.T) {
-	cmd := exec.Command("go", "run", "./testdata/importall")
+	cmd := exec.Command("go", "run", "./cmd/importall")
+	cmd.Dir = "../testdata/shop"
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "TESTCONTAINERS_") {
 			cmd.Env = append(cmd.Env, kv)
@@ -44,7 +46,7 @@ func TestImportingChangesNothingGlobal(t *testing.T) {
 	}
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		t.Fatalf("go run ./testdata/importall: %v\n%s", err, out)
+		t.Fatalf("go run ./cmd/importall in testdata/shop: %v\n%s", err, out)
 	}
 	if s := strings.TrimSpace(string(out)); s != "" {
 		t.Errorf("importing okbreak set:\n%s", s)

@@ -1,6 +1,7 @@
-// Command importall imports every library package of okbreak and prints
-// the testcontainers-go settings it finds afterwards: importing okbreak must
-// change nothing global (TestImportingChangesNothingGlobal).
+// Command importall, from a module of its own, imports every library
+// package of okbreak and prints the testcontainers-go settings it finds
+// afterwards: importing okbreak must change nothing global (harness:
+// TestImportingChangesNothingGlobal).
 package main
 
 import (
@@ -19,6 +20,7 @@ import (
 	_ "github.com/okbreak/okbreak/harness/retry"
 	_ "github.com/okbreak/okbreak/harness/stack"
 	_ "github.com/okbreak/okbreak/harness/stack/stacktest"
+	_ "github.com/okbreak/okbreak/okbreaktest"
 	_ "github.com/okbreak/okbreak/sample"
 )
 
