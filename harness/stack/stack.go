@@ -21,6 +21,7 @@ import (
 	"github.com/moby/moby/api/types/container"
 	mobynet "github.com/moby/moby/api/types/network"
 	"github.com/testcontainers/testcontainers-go"
+	tclog "github.com/testcontainers/testcontainers-go/log"
 	"github.com/testcontainers/testcontainers-go/network"
 	"github.com/testcontainers/testcontainers-go/wait"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -243,6 +244,9 @@ func (s *Stack) containerOptions(c Component, name string, restart RestartPolicy
 	opts := []testcontainers.ContainerCustomizer{
 		network.WithNetwork(aliases, s.network),
 		testcontainers.WithName(name),
+		// okbreak reports its own progress; the caller's logger (the
+		// process-wide default) stays the caller's.
+		testcontainers.WithLogger(tclog.NewNoopLogger()),
 		testcontainers.WithCmd(c.Cmd...),
 		testcontainers.WithExposedPorts(exposed...),
 		testcontainers.WithLabels(labels),
