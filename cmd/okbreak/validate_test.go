@@ -212,3 +212,18 @@ func TestValidateTakesKubePrometheusStyleRules(t *testing.T) {
 	require.Equal(t, exitBadInput, code, out)
 	assert.Contains(t, out, "page", "the default page label finds no page among critical rules")
 }
+
+// With no --catalog and no --alerts, the embedded sample catalog and rules
+// are used: validate and list work from any folder.
+func TestValidateAndListFromAnyFolder(t *testing.T) {
+	t.Chdir(t.TempDir())
+	out, code := execute(t, "validate", "--data-plane", "grpc")
+	require.Equal(t, exitOK, code, out)
+	assert.Contains(t, out, "valid: the embedded catalog and the embedded rules for grpc")
+	out, code = execute(t, "list", "--data-plane", "grpc")
+	require.Equal(t, exitOK, code, out)
+	assert.Contains(t, out, "19 cases")
+	out, code = execute(t, "validate", "--alerts", "no-such-rules/")
+	require.Equal(t, exitBadInput, code, out)
+	assert.Contains(t, out, "no-such-rules")
+}
