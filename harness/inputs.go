@@ -67,20 +67,32 @@ func ruleFiles(paths []string) ([]string, error) {
 	seen := map[string]bool{}
 	var out []string
 	add := func(f string) {
-		if !seen[filepath.Clean(f)] {
-			seen[filepath.Clean(f)] = true
+		key, err := filepath.Abs(f)
+		if err != nil {
+			key = filepath.Clean(f)
+		}
+		if !seen[key] {
+			seen[key] = true
 			out = append(out, f)
 		}
 	}
 	for _, p := range paths {
 		matches := []string{p}
 		if strings.ContainsAny(p, "*?[") {
-			var err error
-			if matches, err = filepath.Glob(p); err != nil {
+			all, err := filepath.Glob(p)
+			if err != nil {
 				return nil, fmt.Errorf("alert rules %q: bad glob: %w", p, err)
 			}
+			// A glob such as rules/* means the rule files among what it
+			// matches, not a README beside them or a folder below.
+			matches = nil
+			for _, m := range all {
+				if st, err := os.Stat(m); err == nil && !st.IsDir() && isRuleFile(m) {
+					matches = append(matches, m)
+				}
+			}
 			if len(matches) == 0 {
-				return nil, fmt.Errorf("alert rules %q: the glob matches no file", p)
+				return nil, fmt.Errorf("alert rules %q: the glob matches no .yml or .yaml file", p)
 			}
 		}
 		for _, m := range matches {
@@ -100,7 +112,7 @@ func ruleFiles(paths []string) ([]string, error) {
 				if d.IsDir() && name != "." {
 					return fs.SkipDir // a folder means its own rule files
 				}
-				if ext := filepath.Ext(name); !d.IsDir() && (ext == ".yml" || ext == ".yaml") {
+				if !d.IsDir() && isRuleFile(name) {
 					add(filepath.Join(m, name))
 					n++
 				}
@@ -115,6 +127,11 @@ func ruleFiles(paths []string) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+func isRuleFile(name string) bool {
+	ext := filepath.Ext(name)
+	return ext == ".yml" || ext == ".yaml"
 }
 
 // Load parses and validates the inputs for a system: the rule files with

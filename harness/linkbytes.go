@@ -29,8 +29,11 @@ func linkBytes(ctx context.Context, api string) (map[string]float64, error) {
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
-	if err != nil || resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("toxiproxy metrics: status %d: %v", resp.StatusCode, err)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("toxiproxy metrics: read: %w", err)
+	case resp.StatusCode != http.StatusOK:
+		return nil, fmt.Errorf("toxiproxy metrics: status %d: %.200s", resp.StatusCode, body)
 	}
 	return parseLinkBytes(body), nil
 }

@@ -279,7 +279,11 @@ func (k *caseRun) watchLinks(ctx context.Context) func(context.Context) string {
 		return pass
 	}
 	links, err := k.r.caseLinks(k.c)
-	if err != nil || len(links) == 0 {
+	if err != nil {
+		k.r.logf("%s: cannot tell which links its faults act on: %v", k.c.Name, err)
+		return pass
+	}
+	if len(links) == 0 {
 		return pass
 	}
 	look := func(ctx context.Context) (linkUse, error) {

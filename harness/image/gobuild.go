@@ -95,7 +95,7 @@ func (r *Resolver) keyInputs(ctx context.Context) (keyInputs, error) {
 // not from whatever module the user happens to run okbreak in.
 func (r *Resolver) checkRepo(rc recipe) error {
 	if r.cfg.repoRoot == "" {
-		return fmt.Errorf("building %s needs the okbreak source: run from the okbreak checkout or set %s to a prebuilt image", rc.name, EnvVar(rc.name))
+		return fmt.Errorf("building %s needs the okbreak source (%v): run from the okbreak checkout or set %s to a prebuilt image", rc.name, r.cfg.repoErr, EnvVar(rc.name))
 	}
 	gomod, err := os.ReadFile(filepath.Join(r.cfg.repoRoot, "go.mod"))
 	if err != nil {

@@ -124,6 +124,7 @@ type Option func(*config) error
 
 type config struct {
 	repoRoot    string
+	repoErr     error // why no okbreak source was found, for messages
 	lookupEnv   func(string) (string, bool)
 	logf        func(format string, args ...any)
 	pullTimeout time.Duration
@@ -242,9 +243,7 @@ func NewResolver(ctx context.Context, opts ...Option) (*Resolver, error) {
 	}
 	if cfg.repoRoot == "" {
 		// No checkout is fine until a repository image must be built.
-		if root, err := findRepoRoot(); err == nil {
-			cfg.repoRoot = root
-		}
+		cfg.repoRoot, cfg.repoErr = findRepoRoot()
 	}
 	eng := cfg.engine
 	if eng == nil {
@@ -475,10 +474,11 @@ func (r *Resolver) lockName(ctx context.Context, name Name) (func(), error) {
 //   - that module's requirement of okbreak (`go list -m`: a team's module
 //     that imports okbreak, through its replace directive or the module
 //     cache);
-//   - the version this binary was installed at (`go install
-//     github.com/okbreak/okbreak/cmd/okbreak@v...`), downloaded into the
-//     module cache (`go mod download`, through GOPROXY);
-//   - the folder this binary was built from, if it is still there.
+//   - the folder this binary was built from, if it is still there (a
+//     checkout, or the module cache of `go install ...@version`);
+//   - the version this binary was installed at, downloaded into the module
+//     cache (`go mod download`, through GOPROXY), for a binary built with
+//     -trimpath.
 func findRepoRoot() (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -494,22 +494,25 @@ func findRepoRoot() (string, error) {
 			return dir, nil
 		}
 	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Path == ModulePath && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		out, err := goOutput(ctx, os.TempDir(), "mod", "download", "-json", ModulePath+"@"+bi.Main.Version)
-		if err != nil {
-			return "", fmt.Errorf("okbreak %s's source: %w", bi.Main.Version, err)
-		}
-		var m struct{ Dir string }
-		if err := json.Unmarshal([]byte(out), &m); err == nil && isOkbreak(m.Dir) {
-			return m.Dir, nil
-		}
-	}
 	if _, file, _, ok := runtime.Caller(0); ok {
 		if dir := filepath.Dir(filepath.Dir(filepath.Dir(file))); isOkbreak(dir) {
 			return dir, nil
 		}
 	}
-	return "", errors.New("no okbreak source found: not in a checkout, not required by the module here, and not an installed version")
+	why := "not in a checkout, not required by the module here, not built from a folder still there"
+	// A build in a checkout stamps a version with +dirty or a local
+	// pseudo-version that no proxy has: only a clean version is worth asking for.
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Path == ModulePath && bi.Main.Version != "" && bi.Main.Version != "(devel)" && !strings.Contains(bi.Main.Version, "+") {
+		out, err := goOutput(ctx, os.TempDir(), "mod", "download", "-json", ModulePath+"@"+bi.Main.Version)
+		if err == nil {
+			var m struct{ Dir string }
+			if err := json.Unmarshal([]byte(out), &m); err == nil && isOkbreak(m.Dir) {
+				return m.Dir, nil
+			}
+		}
+		why += fmt.Sprintf(", and okbreak %s could not be downloaded: %v", bi.Main.Version, err)
+	}
+	return "", errors.New("no okbreak source found: " + why)
 }
 
 // nearestModule is the folder of the nearest go.mod at or above dir.

@@ -36,7 +36,7 @@ func CheckEnvironment() error {
 	host := os.Getenv(EnvHostOverride)
 	switch {
 	case host != "" && !loopbackHost(host):
-		errs = append(errs, errors.New(EnvHostOverride+"="+host+" is not a loopback address: okbreak publishes every port on 127.0.0.1 and sends traffic nowhere else; fix: "+EnvHostOverride+"=127.0.0.1"))
+		errs = append(errs, errors.New(EnvHostOverride+"="+host+" is not 127.0.0.1: okbreak publishes every port on 127.0.0.1 and sends traffic nowhere else; fix: "+EnvHostOverride+"=127.0.0.1"))
 	case host == "" && fileExists(dockerEnvFile):
 		errs = append(errs, errors.New("this process runs in a container ("+dockerEnvFile+" exists), where testcontainers-go reaches published ports through the default gateway, an address that is not okbreak's; "+
 			"fix: set "+EnvHostOverride+"=127.0.0.1 in the environment that starts the process (`make` sets it)"))
@@ -56,12 +56,14 @@ func SetEnvironmentDefaults() {
 	}
 }
 
+// loopbackHost accepts the address okbreak publishes ports on (Loopback)
+// and localhost: ::1 or another 127.x would reach nothing.
 func loopbackHost(h string) bool {
 	if strings.EqualFold(h, "localhost") {
 		return true
 	}
 	a, err := netip.ParseAddr(strings.Trim(h, "[]"))
-	return err == nil && a.IsLoopback()
+	return err == nil && a == Loopback
 }
 
 func fileExists(p string) bool {
