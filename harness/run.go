@@ -60,6 +60,10 @@ func stateSource(s ContainerStater, def stack.Definition) alert.StateSource {
 		mu   sync.Mutex
 		at   time.Time
 		last []alert.ContainerState
+		// exits remembers each component's last exit as seen while it
+		// was down: Docker resets ExitCode (not FinishedAt) when the
+		// restart policy starts the container again.
+		exits = map[string]alert.ContainerState{}
 	)
 	return alert.StateSourceFunc(func(ctx context.Context) ([]alert.ContainerState, error) {
 		mu.Lock()
@@ -74,12 +78,19 @@ func stateSource(s ContainerStater, def stack.Definition) alert.StateSource {
 		out := make([]alert.ContainerState, 0, len(states))
 		for _, st := range states {
 			c, _ := def.Component(st.Component)
-			out = append(out, alert.ContainerState{
+			cs := alert.ContainerState{
 				Component: st.Component, Running: st.Running, Paused: st.Paused,
 				Namespace: c.Labels["namespace"], Pod: c.Labels["pod"], Container: c.Labels["container"],
 				Restarting: st.Restarting, Restarts: st.RestartCount, ExitCode: st.ExitCode,
 				OOMKilled: st.OOMKilled, StartedAt: st.StartedAt, FinishedAt: st.FinishedAt,
-			})
+			}
+			if seen, ok := exits[cs.Component]; ok && cs.Running && seen.FinishedAt.Equal(cs.FinishedAt) {
+				cs.ExitCode, cs.OOMKilled = seen.ExitCode, seen.OOMKilled
+			}
+			if (!cs.Running || cs.Restarting) && !cs.FinishedAt.IsZero() {
+				exits[cs.Component] = cs
+			}
+			out = append(out, cs)
 		}
 		last, at = out, time.Now()
 		return out, nil

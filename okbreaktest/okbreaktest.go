@@ -44,12 +44,16 @@ type Config struct {
 	// (default: okbreak-reports in the system's temp folder).
 	ReportDir string
 	// CaseBudget bounds one case (default 4 minutes); a case that could not
-	// finish before the test's deadline fails unrun, so that teardown
-	// always has time.
+	// finish, with teardownMargin to spare, before the test's deadline fails
+	// unrun, so that teardown and the report always have time.
 	CaseBudget time.Duration
 	// StackOptions are passed to stack.Up.
 	StackOptions []stack.Option
 }
+
+// teardownMargin is what bringing the system down and writing the report
+// may take after the last case.
+const teardownMargin = 90 * time.Second
 
 // Run runs cfg's catalog against cfg's system as subtests of t, one per
 // case, and returns the report it wrote. A survived ok-to-break case and an
@@ -98,13 +102,19 @@ func Run(t *testing.T, cfg Config) *report.Report {
 	deadline, hasDeadline := t.Deadline()
 	harness.RunCatalog(ctx, r, cat.Cases, func(_ int, c catalog.Case, run func(context.Context) harness.Result) {
 		t.Run(c.Name, func(t *testing.T) {
-			if hasDeadline && time.Until(deadline) < cfg.CaseBudget {
-				t.Fatalf("not run: less than %s left before the test deadline (raise -timeout)", cfg.CaseBudget)
+			if hasDeadline && time.Until(deadline) < cfg.CaseBudget+teardownMargin {
+				t.Fatalf("not run: less than %s left before the test deadline (raise -timeout)", cfg.CaseBudget+teardownMargin)
 			}
 			cctx, ccancel := context.WithTimeout(ctx, cfg.CaseBudget)
 			defer ccancel()
 			res := run(cctx)
 			rep.Cases = append(rep.Cases, res)
+			// Kept after every case too: a test binary killed by its
+			// -timeout runs no cleanup.
+			rep.ElapsedS = time.Since(started).Seconds()
+			if err := report.Write(dir, rep, true); err != nil {
+				t.Logf("write the report: %v", err)
+			}
 			t.Logf("%s: %s (%s) in %.1fs at scale %.4g", c.Name, res.Verdict, res.Reason, res.Elapsed, res.EffectiveScale)
 			if res.Verdict == harness.Skipped {
 				t.Skip(res.Reason)

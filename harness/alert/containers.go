@@ -67,8 +67,10 @@ type ContainerState struct {
 	// Restarts counts restarts made by the restart policy (Docker's
 	// RestartCount).
 	Restarts int
-	// ExitCode is the exit code of the last run (0 while the first run
-	// lasts); 137 after SIGKILL.
+	// ExitCode is the exit code of the last run that ended (0 while the
+	// first run lasts); 137 after SIGKILL. Docker resets it when the
+	// container starts again; the harness keeps the one it saw while the
+	// container was down.
 	ExitCode int
 	// OOMKilled is true if the last run was killed for lack of memory.
 	OOMKilled bool
