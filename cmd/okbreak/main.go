@@ -83,7 +83,7 @@ func main() {
 	// testcontainers-go reads its settings once, when first used: set
 	// okbreak's (loopback only, no Ryuk) before anything can use it. A
 	// user's own values win; stack.Up refuses unsafe ones.
-	stack.SetEnvironmentDefaults()
+	setTestcontainersDefaults()
 	// testcontainers-go logs every container's life; okbreak prints its own
 	// progress instead.
 	tclog.SetDefault(tclog.NewNoopLogger())
@@ -116,4 +116,16 @@ func exitCode(err error) int {
 		return 130
 	}
 	return exitFailed
+}
+
+// setTestcontainersDefaults sets the settings stack.CheckEnvironment wants
+// where the environment leaves them unset. Only main may: it changes the
+// process's environment, before anything uses testcontainers-go.
+func setTestcontainersDefaults() {
+	if os.Getenv(stack.EnvHostOverride) == "" {
+		_ = os.Setenv(stack.EnvHostOverride, stack.Loopback.String())
+	}
+	if os.Getenv(stack.EnvRyukDisabled) == "" {
+		_ = os.Setenv(stack.EnvRyukDisabled, "true")
+	}
 }

@@ -44,18 +44,6 @@ func CheckEnvironment() error {
 	return errors.Join(errs...)
 }
 
-// SetEnvironmentDefaults sets the settings CheckEnvironment wants where the
-// environment leaves them unset. Only a main function may call it, before
-// anything uses testcontainers-go: it changes the process's environment.
-func SetEnvironmentDefaults() {
-	if os.Getenv(EnvHostOverride) == "" {
-		_ = os.Setenv(EnvHostOverride, "127.0.0.1")
-	}
-	if os.Getenv(EnvRyukDisabled) == "" {
-		_ = os.Setenv(EnvRyukDisabled, "true")
-	}
-}
-
 // loopbackHost accepts the address okbreak publishes ports on (Loopback)
 // and localhost: ::1 or another 127.x would reach nothing.
 func loopbackHost(h string) bool {
