@@ -37,13 +37,7 @@ func init() {
 			if err := p.err(); err != nil {
 				return nil, err
 			}
-			if !prefix {
-				return NewEtcdFault(spec, env, fmt.Sprintf("etcd key %s set to %q", spec.Target, clipValue(s)), putKey(spec.Target, &s))
-			}
-			return NewEtcdFault(spec, env, fmt.Sprintf("every etcd key under %s set to %q", spec.Target, clipValue(s)),
-				func(ctx context.Context, cli *clientv3.Client) ([]KeyChange, map[string]int64, error) {
-					return ReadPrefix(ctx, cli, spec.Target, func(string, string) *string { return &s })
-				})
+			return newKeyFault(spec, env, prefix, &s, fmt.Sprintf("set to %q", clipValue(s)))
 		},
 	})
 	delParams := []string{"prefix"}
@@ -59,15 +53,21 @@ func init() {
 			if err := p.err(); err != nil {
 				return nil, err
 			}
-			if !prefix {
-				return NewEtcdFault(spec, env, "etcd key "+spec.Target+" deleted", putKey(spec.Target, nil))
-			}
-			return NewEtcdFault(spec, env, "every etcd key under "+spec.Target+" deleted",
-				func(ctx context.Context, cli *clientv3.Client) ([]KeyChange, map[string]int64, error) {
-					return ReadPrefix(ctx, cli, spec.Target, func(string, string) *string { return nil })
-				})
+			return newKeyFault(spec, env, prefix, nil, "deleted")
 		},
 	})
+}
+
+// newKeyFault writes wrote (nil: deletes) to the target key, or with prefix
+// to every key under it; what says what happened to them, for Describe.
+func newKeyFault(spec Spec, env Env, prefix bool, wrote *string, what string) (Fault, error) {
+	if !prefix {
+		return NewEtcdFault(spec, env, "etcd key "+spec.Target+" "+what, putKey(spec.Target, wrote))
+	}
+	return NewEtcdFault(spec, env, "every etcd key under "+spec.Target+" "+what,
+		func(ctx context.Context, cli *clientv3.Client) ([]KeyChange, map[string]int64, error) {
+			return ReadPrefix(ctx, cli, spec.Target, func(string, string) *string { return wrote })
+		})
 }
 
 // putKey plans writing one key (wrote nil: deleting it). Deleting a key
