@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/okbreak/okbreak/harness"
@@ -58,16 +59,6 @@ func HashBytes(kind, name string, b []byte) Input {
 	return Input{Kind: kind, Name: name, SHA256: hex.EncodeToString(sum[:])}
 }
 
-// HashFile reads path and describes it by its content's hash; the name kept
-// is the file's base name, never a machine path.
-func HashFile(kind, path string) (Input, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return Input{}, fmt.Errorf("hash %s: %w", kind, err)
-	}
-	return HashBytes(kind, filepath.Base(path), b), nil
-}
-
 // HashFiles describes a set of generated files (a stack's rendering) by one
 // hash over their sorted names and contents.
 func HashFiles(kind, name string, files map[string][]byte) Input {
@@ -91,11 +82,20 @@ func RunInputs(def stack.Definition, in harness.Inputs) ([]Input, error) {
 	if err != nil {
 		return nil, fmt.Errorf("hash stack: %w", err)
 	}
-	ins := []Input{HashFiles("stack", "stack ("+string(def.DataPlane)+")", files), HashBytes("catalog", in.Catalog.Name, in.Catalog.Data)}
+	ins := []Input{HashFiles("stack", "stack ("+string(def.DataPlane)+")", files), HashBytes("catalog", inputName(in.Catalog.Name), in.Catalog.Data)}
 	for _, r := range in.Rules {
-		ins = append(ins, HashBytes("rules", r.Name, r.Data))
+		ins = append(ins, HashBytes("rules", inputName(r.Name), r.Data))
 	}
 	return ins, nil
+}
+
+// inputName is how a report names an input file: an embedded one by its
+// repository path, a file on disk by its base name, never a machine path.
+func inputName(name string) string {
+	if strings.HasPrefix(name, "embedded:") {
+		return name
+	}
+	return filepath.Base(name)
 }
 
 // Version is okbreak's version as the Go build recorded it: the module

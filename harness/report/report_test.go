@@ -16,6 +16,7 @@ import (
 
 	"github.com/okbreak/okbreak/harness"
 	"github.com/okbreak/okbreak/harness/catalog"
+	"github.com/okbreak/okbreak/harness/stack"
 )
 
 // fixture is a report recorded from a real `okbreak run --json` of the
@@ -324,4 +325,25 @@ func TestJUnitNamesEachFaultOfAFailedCompoundCase(t *testing.T) {
 		return
 	}
 	t.Fatalf("no testcase %s", compound.Name)
+}
+
+func TestRunInputsNamesNoMachinePath(t *testing.T) {
+	in := harness.Inputs{
+		Catalog: harness.Source{Name: "/home/someone/shop/catalog.yaml", Data: []byte("version: 1\n")},
+		Rules: []harness.Source{
+			{Name: "/home/someone/shop/rules/shop.yml", Data: []byte("groups: []\n")},
+			{Name: "embedded:fixtures/alerts/common.yml", Data: []byte("groups: []\n")},
+		},
+	}
+	ins, err := RunInputs(stack.Definition{DataPlane: stack.GRPC}, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, i := range ins[1:] {
+		names = append(names, i.Name)
+	}
+	if want := "catalog.yaml shop.yml embedded:fixtures/alerts/common.yml"; strings.Join(names, " ") != want {
+		t.Fatalf("input names %q, want %q", names, want)
+	}
 }
