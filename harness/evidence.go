@@ -2,6 +2,7 @@ package harness
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
@@ -32,9 +33,7 @@ func (r *Runner) evidence(ctx context.Context, sess *alert.Session) *Evidence {
 		}
 	}
 	if te, ok := r.System.(fault.ToxiproxyEnv); ok {
-		if api, err := te.ToxiproxyAPI(ctx); err == nil {
-			ev.Toxiproxy = httpGet(ctx, api+"/proxies")
-		}
+		ev.Toxiproxy = toxiproxyProxies(ctx, te)
 	}
 	for _, e := range def.Evidence {
 		addr, err := r.System.HostAddr(ctx, e.Component, e.Port)
@@ -69,4 +68,25 @@ func httpGet(ctx context.Context, url string) string {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 256<<10))
 	return strings.TrimSpace(string(b))
+}
+
+// toxiproxyProxies is the /proxies answer of the system's Toxiproxy, or,
+// for a system with one Toxiproxy per callee, a JSON object of each one's
+// answer by component.
+func toxiproxyProxies(ctx context.Context, te fault.ToxiproxyEnv) string {
+	proxies := te.Definition().Proxies()
+	answers := map[string]string{}
+	for _, p := range proxies {
+		if api, err := te.ToxiproxyAPI(ctx, p); err == nil {
+			answers[p] = httpGet(ctx, api+"/proxies")
+		}
+	}
+	if len(proxies) == 1 {
+		return answers[proxies[0]]
+	}
+	if len(answers) == 0 {
+		return ""
+	}
+	b, _ := json.Marshal(answers) // strings only: cannot fail
+	return string(b)
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -304,25 +305,33 @@ func repairContainers(ctx context.Context, run string, open []fault.Entry, rever
 	}
 }
 
-// resetToxiproxy clears every toxic and disabled proxy of the run's
-// Toxiproxy.
+// resetToxiproxy clears every toxic and disabled proxy of each Toxiproxy of
+// the run, found by its label (a system may have one per callee).
 func resetToxiproxy(ctx context.Context, run string, rec *Recovery) {
-	name := stack.ContainerName(run, stack.Toxiproxy)
-	addr, err := stack.PublishedAddr(ctx, name, stack.PortToxiproxy)
+	ctrs, err := stack.RunContainers(ctx, run)
 	if err != nil {
-		if stack.IsNotFound(err) {
-			return // a run without Toxiproxy
+		rec.Failed = append(rec.Failed, Repair{Run: run, What: "list toxiproxies", Err: err})
+		return
+	}
+	for _, c := range ctrs {
+		port, err := strconv.Atoi(c.Labels[stack.LabelToxiproxyAPI])
+		if err != nil {
+			continue // not a Toxiproxy that carries links
 		}
-		rec.Failed = append(rec.Failed, Repair{Run: run, What: "reach toxiproxy", Err: err})
-		return
-	}
-	st, err := fault.ResetToxiproxy(ctx, "http://"+addr)
-	if err != nil {
-		rec.Failed = append(rec.Failed, Repair{Run: run, What: "reset toxiproxy", Err: err})
-		return
-	}
-	if !st.Clean() {
-		rec.Repaired = append(rec.Repaired, Repair{Run: run, What: "reset toxiproxy (found: " + st.String() + ")"})
+		name := c.Component()
+		addr, err := stack.PublishedAddr(ctx, c.Name, port)
+		if err != nil {
+			rec.Failed = append(rec.Failed, Repair{Run: run, What: "reach " + name, Err: err})
+			continue
+		}
+		st, err := fault.ResetToxiproxy(ctx, "http://"+addr)
+		if err != nil {
+			rec.Failed = append(rec.Failed, Repair{Run: run, What: "reset " + name, Err: err})
+			continue
+		}
+		if !st.Clean() {
+			rec.Repaired = append(rec.Repaired, Repair{Run: run, What: "reset " + name + " (found: " + st.String() + ")"})
+		}
 	}
 }
 

@@ -168,7 +168,7 @@ func recoveryStack(t *testing.T) (context.Context, *stack.Stack, string) {
 	// must outlast gRPC's reconnect backoff (up to 120 s), which grows while
 	// the faults keep backends and the control plane out of reach.
 	s := stacktest.Up(t, ctx, stack.GRPC, stack.WithReadyTimeout(150*time.Second))
-	api, err := s.ToxiproxyAPI(ctx)
+	api, err := s.ToxiproxyAPI(ctx, stack.Toxiproxy)
 	require.NoError(t, err)
 	return ctx, s, api
 }

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -298,13 +299,17 @@ func (k *caseRun) watchLinks(ctx context.Context) func(context.Context) string {
 		return pass
 	}
 	look := func(ctx context.Context) (linkUse, error) {
-		api, err := te.ToxiproxyAPI(ctx)
-		if err != nil {
-			return linkUse{}, err
-		}
-		b, err := linkBytes(ctx, api)
-		if err != nil {
-			return linkUse{}, err
+		b := map[string]float64{}
+		for _, p := range te.Definition().Proxies() {
+			api, err := te.ToxiproxyAPI(ctx, p)
+			if err != nil {
+				return linkUse{}, err
+			}
+			pb, err := linkBytes(ctx, api)
+			if err != nil {
+				return linkUse{}, err
+			}
+			maps.Copy(b, pb)
 		}
 		c, err := lw.LinkConnections(ctx)
 		return linkUse{bytes: b, conns: c}, err
@@ -588,20 +593,31 @@ func (r *Runner) WaitSteady(ctx context.Context) error {
 			return err
 		}
 		if te, ok := r.System.(fault.ToxiproxyEnv); ok {
-			api, err := te.ToxiproxyAPI(ctx)
-			if err != nil {
+			if err := toxiproxiesClean(ctx, te); err != nil {
 				return err
-			}
-			st, err := fault.InspectToxiproxy(ctx, api)
-			if err != nil {
-				return err
-			}
-			if !st.Clean() {
-				return fmt.Errorf("toxiproxy not clean: %+v", st)
 			}
 		}
 		return r.System.WaitServing(ctx)
 	})
+}
+
+// toxiproxiesClean says which of the system's Toxiproxies holds a toxic
+// or a disabled proxy.
+func toxiproxiesClean(ctx context.Context, te fault.ToxiproxyEnv) error {
+	for _, p := range te.Definition().Proxies() {
+		api, err := te.ToxiproxyAPI(ctx, p)
+		if err != nil {
+			return err
+		}
+		st, err := fault.InspectToxiproxy(ctx, api)
+		if err != nil {
+			return err
+		}
+		if !st.Clean() {
+			return fmt.Errorf("%s not clean: %+v", p, st)
+		}
+	}
+	return nil
 }
 
 // waitNoAlerts waits until the session has evaluated its rules and no alert

@@ -21,7 +21,7 @@ func Example() {
 	}
 	c, _ := def.Component("api-0")
 	fmt.Println(def.LinkNames(), c.JobOf(), c.Labels["namespace"])
-	fmt.Println(string(def.ToxiproxyConfig()) != "")
+	fmt.Println(string(def.ToxiproxyConfig(stack.Toxiproxy)) != "")
 	// Output:
 	// [client->api-0] api shop
 	// true

@@ -171,7 +171,7 @@ func Definition(dp stack.DataPlane, envoyBootstrap []byte) stack.Definition {
 	}
 	d.Components = append(d.Components, edge)
 
-	cfg := d.ToxiproxyConfig()
+	cfg := d.ToxiproxyConfig(stack.Toxiproxy)
 	for i := range d.Components {
 		if d.Components[i].Name == Toxiproxy {
 			d.Components[i].Files = []stack.File{{Path: "/etc/toxiproxy/proxies.json", Content: cfg, Mode: 0o644}}

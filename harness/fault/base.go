@@ -174,12 +174,25 @@ func Abandon(j *Journal, e Entry, note string) error {
 // are, for the journal, from the system's record of the containers it
 // started. They refuse a system without the capability, and give nil for a
 // nil env (validation only).
-func toxiproxyAccess(env Env) (*Endpoint, error) {
+func toxiproxyAccess(env Env, links []string) (map[string]*Endpoint, error) {
 	te, err := capability[ToxiproxyEnv](env, "Toxiproxy on its links")
 	if err != nil || env == nil {
 		return nil, err
 	}
-	return access(te.Definition(), te.ContainerName, stack.Toxiproxy, "api", stack.PortToxiproxy)
+	def := te.Definition()
+	out := map[string]*Endpoint{}
+	for _, name := range links {
+		l, ok := def.Link(name)
+		if !ok {
+			return nil, fmt.Errorf("no link %q", name)
+		}
+		ep, err := access(def, te.ContainerName, l.ProxyComponent(), "api", stack.PortToxiproxy)
+		if err != nil {
+			return nil, err
+		}
+		out[name] = ep
+	}
+	return out, nil
 }
 
 func etcdAccess(env Env) (*Endpoint, error) {
@@ -200,5 +213,5 @@ func access(def stack.Definition, containerName func(string) (string, error), co
 	if !ok {
 		num = defPort
 	}
-	return &Endpoint{Container: name, Port: num}, nil
+	return &Endpoint{Component: component, Container: name, Port: num}, nil
 }

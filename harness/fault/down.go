@@ -32,7 +32,7 @@ func init() {
 				return nil, err
 			}
 			var access Access
-			if access.Toxiproxy, err = toxiproxyAccess(env); err != nil {
+			if access.Toxiproxies, err = toxiproxyAccess(env, ls); err != nil {
 				return nil, err
 			}
 			return &downFault{
@@ -53,10 +53,9 @@ type downFault struct {
 func (f *downFault) Inject(ctx context.Context) error {
 	f.st.op.Lock()
 	defer f.st.op.Unlock()
-	tp := f.x.toxiproxy()
 	var undo []Undo
 	for _, l := range f.links {
-		p, err := tp.proxy(ctx, l)
+		p, err := f.x.toxiproxy(l).proxy(ctx, l)
 		if err != nil {
 			return f.wrapInject(fmt.Errorf("read proxy %s: %w", l, err))
 		}
@@ -67,7 +66,7 @@ func (f *downFault) Inject(ctx context.Context) error {
 		return f.wrapInject(err)
 	}
 	for _, l := range f.links {
-		if err := tp.setEnabled(ctx, l, false); err != nil {
+		if err := f.x.toxiproxy(l).setEnabled(ctx, l, false); err != nil {
 			return f.wrapInject(err)
 		}
 	}

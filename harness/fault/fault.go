@@ -113,8 +113,9 @@ type Env interface {
 // ToxiproxyEnv is a system whose links run through Toxiproxy.
 type ToxiproxyEnv interface {
 	Env
-	// ToxiproxyAPI is the URL of the system's Toxiproxy API.
-	ToxiproxyAPI(ctx context.Context) (string, error)
+	// ToxiproxyAPI is the URL of the API of the Toxiproxy component proxy,
+	// one of Definition().Proxies() (a system may have one per callee).
+	ToxiproxyAPI(ctx context.Context, proxy string) (string, error)
 	// ContainerName is the name of the container the system started for
 	// a component ("" with an error when it started none).
 	ContainerName(component string) (string, error)

@@ -28,7 +28,7 @@ type unitEnv struct {
 func (e *unitEnv) Definition() stack.Definition { return e.def }
 func (e *unitEnv) Run() string                  { return "unit" }
 func (e *unitEnv) StateDir() string             { return e.dir }
-func (e *unitEnv) ToxiproxyAPI(context.Context) (string, error) {
+func (e *unitEnv) ToxiproxyAPI(context.Context, string) (string, error) {
 	return "", errors.New("no toxiproxy in unit tests")
 }
 func (e *unitEnv) Refresh(context.Context, string) error { return nil }

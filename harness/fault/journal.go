@@ -62,6 +62,8 @@ func (o Owner) Alive() bool {
 // Endpoint is a container port, found again through Docker by the
 // container's name (a published port changes when a container restarts).
 type Endpoint struct {
+	// Component is the system's component the container plays.
+	Component string `json:"component,omitempty"`
 	Container string `json:"container"`
 	Port      int    `json:"port"`
 }
@@ -69,7 +71,9 @@ type Endpoint struct {
 // Access says how to reach what an injection changed, without the stack
 // handle of the process that made it.
 type Access struct {
-	Toxiproxy *Endpoint `json:"toxiproxy,omitempty"`
+	// Toxiproxies is the API of the Toxiproxy that carries each link the
+	// injection touched, by link name (a system may have one per callee).
+	Toxiproxies map[string]*Endpoint `json:"toxiproxies,omitempty"`
 	Etcd      *Endpoint `json:"etcd,omitempty"`
 }
 

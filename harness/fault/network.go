@@ -59,7 +59,7 @@ func registerToxic(name, doc string, own []string, parse func(p *params) (attrs 
 				return nil, err
 			}
 			var access Access
-			if access.Toxiproxy, err = toxiproxyAccess(env); err != nil {
+			if access.Toxiproxies, err = toxiproxyAccess(env, ls); err != nil {
 				return nil, err
 			}
 			desc := fmt.Sprintf("%s %s on %s, toxicity %g", what, direction, strings.Join(ls, ","), toxicity)
@@ -89,11 +89,10 @@ func (f *toxicFault) Inject(ctx context.Context) error {
 	if err := f.begin(id, undo); err != nil {
 		return f.wrapInject(err)
 	}
-	tp := f.x.toxiproxy()
 	for _, l := range f.links {
 		for _, s := range f.streams {
 			tx := apiToxic{Name: f.toxicName(id, s), Type: f.toxicType, Stream: s, Toxicity: f.toxicity, Attributes: f.attrs}
-			if err := tp.addToxic(ctx, l, tx); err != nil {
+			if err := f.x.toxiproxy(l).addToxic(ctx, l, tx); err != nil {
 				return f.wrapInject(err)
 			}
 		}

@@ -55,7 +55,7 @@ func newSUT(t testing.TB, ctx context.Context, s *stack.Stack) *sut {
 	t.Helper()
 	edge, err := s.EntryURL(ctx)
 	require.NoError(t, err)
-	api, err := s.ToxiproxyAPI(ctx)
+	api, err := s.ToxiproxyAPI(ctx, stack.Toxiproxy)
 	require.NoError(t, err)
 	return &sut{s: s, edge: edge, api: api}
 }

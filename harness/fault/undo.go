@@ -33,28 +33,37 @@ type executor struct {
 	access Access
 
 	mu   sync.Mutex
-	toxi *toxiproxy
+	toxi map[string]*toxiproxy // by link
 }
 
-func (x *executor) toxiproxy() *toxiproxy {
+// toxiproxy is a client of the Toxiproxy that carries link: through the
+// live system when there is one, else found again through Docker by the
+// container the journal names.
+func (x *executor) toxiproxy(link string) *toxiproxy {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	if x.toxi == nil {
-		x.toxi = newToxiproxy(func(ctx context.Context) (string, error) {
-			if te, ok := x.env.(ToxiproxyEnv); ok {
-				return te.ToxiproxyAPI(ctx)
-			}
-			if x.access.Toxiproxy == nil {
-				return "", errors.New("the journal says nothing of a Toxiproxy")
-			}
-			addr, err := stack.PublishedAddr(ctx, x.access.Toxiproxy.Container, x.access.Toxiproxy.Port)
-			if err != nil {
-				return "", err
-			}
-			return "http://" + addr, nil
-		})
+	if tp, ok := x.toxi[link]; ok {
+		return tp
 	}
-	return x.toxi
+	if x.toxi == nil {
+		x.toxi = map[string]*toxiproxy{}
+	}
+	ep := x.access.Toxiproxies[link]
+	tp := newToxiproxy(func(ctx context.Context) (string, error) {
+		if ep == nil {
+			return "", fmt.Errorf("the journal says nothing of the Toxiproxy that carries %s", link)
+		}
+		if te, ok := x.env.(ToxiproxyEnv); ok && ep.Component != "" {
+			return te.ToxiproxyAPI(ctx, ep.Component)
+		}
+		addr, err := stack.PublishedAddr(ctx, ep.Container, ep.Port)
+		if err != nil {
+			return "", err
+		}
+		return "http://" + addr, nil
+	})
+	x.toxi[link] = tp
+	return tp
 }
 
 func (x *executor) etcd(ctx context.Context) (*clientv3.Client, error) {
@@ -90,12 +99,12 @@ func (x *executor) run(ctx context.Context, undo []Undo) error {
 func (x *executor) do(ctx context.Context, u Undo) error {
 	switch u.Action {
 	case UndoRemoveToxic:
-		if err := x.toxiproxy().removeToxic(ctx, u.Proxy, u.Toxic); err != nil {
+		if err := x.toxiproxy(u.Proxy).removeToxic(ctx, u.Proxy, u.Toxic); err != nil {
 			return fmt.Errorf("remove toxic %s from %s: %w", u.Toxic, u.Proxy, err)
 		}
 	case UndoSetProxy:
 		enabled := u.Enabled == nil || *u.Enabled
-		if err := x.toxiproxy().setEnabled(ctx, u.Proxy, enabled); err != nil {
+		if err := x.toxiproxy(u.Proxy).setEnabled(ctx, u.Proxy, enabled); err != nil {
 			return fmt.Errorf("set proxy %s enabled=%t: %w", u.Proxy, enabled, err)
 		}
 	case UndoStart:

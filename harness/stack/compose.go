@@ -47,10 +47,13 @@ func (d Definition) ComposeFiles() (map[string][]byte, error) {
 	for _, c := range d.Components {
 		byStage[c.Stage] = append(byStage[c.Stage], c.Name)
 	}
-	entryListen := -1
+	entryListen, entryProxy := -1, ""
 	if l, ok := d.Link(d.Entry.Link); ok {
-		entryListen = l.Listen
+		entryListen, entryProxy = l.Listen, l.ProxyComponent()
 	}
+	// One host port cannot carry several Toxiproxy APIs: 8474 is fixed only
+	// when there is one.
+	fixedAPI := len(d.Proxies()) == 1
 	for _, c := range d.Components {
 		svc := service{
 			Image:   imageRef(c.Image),
@@ -64,7 +67,7 @@ func (d Definition) ComposeFiles() (map[string][]byte, error) {
 		}
 		for _, p := range c.Ports {
 			switch {
-			case c.Name == Toxiproxy && p.Number == PortToxiproxy, c.Name == Toxiproxy && p.Number == entryListen:
+			case fixedAPI && d.IsProxy(c.Name) && p.Number == PortToxiproxy, c.Name == entryProxy && p.Number == entryListen:
 				svc.Ports = append(svc.Ports, fmt.Sprintf("127.0.0.1:%d:%d", p.Number, p.Number))
 			default:
 				svc.Ports = append(svc.Ports, fmt.Sprintf("127.0.0.1::%d", p.Number))

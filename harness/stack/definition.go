@@ -123,6 +123,18 @@ type Link struct {
 	// Published links are reachable from the host (only client->edge: the
 	// probe's way in).
 	Published bool `json:"published,omitempty"`
+	// Proxy is the Toxiproxy component that carries the link (default
+	// Toxiproxy). A system whose components call each other by service
+	// name has one Toxiproxy per callee, holding the callee's name.
+	Proxy string `json:"proxy,omitempty"`
+}
+
+// ProxyComponent is the Toxiproxy component that carries the link.
+func (l Link) ProxyComponent() string {
+	if l.Proxy != "" {
+		return l.Proxy
+	}
+	return Toxiproxy
 }
 
 // Definition is a whole system under test as data: what runs, how it is
@@ -233,18 +245,46 @@ func (d Definition) LinkNames() []string {
 	return names
 }
 
+// Proxies lists the Toxiproxy components that carry the links, sorted.
+func (d Definition) Proxies() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, l := range d.Links {
+		if p := l.ProxyComponent(); !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// IsProxy tells whether a component is a Toxiproxy that carries links.
+func (d Definition) IsProxy(component string) bool {
+	for _, l := range d.Links {
+		if l.ProxyComponent() == component {
+			return true
+		}
+	}
+	return false
+}
+
 // ToxiproxyConfig is the JSON that Toxiproxy's -config flag reads: every link
-// as a proxy, so that proxies exist the moment Toxiproxy listens.
-func (d Definition) ToxiproxyConfig() []byte {
-	type proxy struct {
+// the proxy component carries, so that proxies exist the moment Toxiproxy
+// listens.
+func (d Definition) ToxiproxyConfig(proxy string) []byte {
+	type entry struct {
 		Name     string `json:"name"`
 		Listen   string `json:"listen"`
 		Upstream string `json:"upstream"`
 		Enabled  bool   `json:"enabled"`
 	}
-	var ps []proxy
+	var ps []entry
 	for _, l := range d.Links {
-		ps = append(ps, proxy{Name: l.Name, Listen: "0.0.0.0:" + strconv.Itoa(l.Listen), Upstream: l.Upstream, Enabled: true})
+		if l.ProxyComponent() != proxy {
+			continue
+		}
+		ps = append(ps, entry{Name: l.Name, Listen: "0.0.0.0:" + strconv.Itoa(l.Listen), Upstream: l.Upstream, Enabled: true})
 	}
 	b, _ := json.MarshalIndent(ps, "", "  ") // plain strings and bools: cannot fail
 	return b

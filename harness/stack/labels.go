@@ -30,6 +30,10 @@ const (
 	LabelOwnerHost  = "okbreak.owner.host"
 	// LabelComponent names the stack component a container plays.
 	LabelComponent = "okbreak.component"
+	// LabelToxiproxyAPI marks a Toxiproxy that carries links, with its
+	// API's container port: `okbreak recover` finds every Toxiproxy of a
+	// killed run by it, without the run's definition.
+	LabelToxiproxyAPI = "okbreak.toxiproxy.api"
 )
 
 // NewRunID returns a short random run ID.

@@ -19,7 +19,25 @@ import (
 // adds a connection's bytes only when the connection closes, so a link
 // busy with one long-lived connection reads 0. Safe for concurrent use.
 func (s *Stack) LinkConnections(ctx context.Context) (map[string]int, error) {
-	name, err := s.ContainerName(Toxiproxy)
+	out := map[string]int{}
+	for _, proxy := range s.Def.Proxies() {
+		byPort, err := s.establishedIn(ctx, proxy)
+		if err != nil {
+			return nil, err
+		}
+		for _, l := range s.Def.Links {
+			if l.ProxyComponent() == proxy {
+				out[l.Name] = byPort[l.Listen]
+			}
+		}
+	}
+	return out, nil
+}
+
+// establishedIn counts ESTABLISHED connections by local port in the network
+// namespace of a component's container.
+func (s *Stack) establishedIn(ctx context.Context, component string) (map[int]int, error) {
+	name, err := s.ContainerName(component)
 	if err != nil {
 		return nil, err
 	}
@@ -40,11 +58,7 @@ func (s *Stack) LinkConnections(ctx context.Context) (map[string]int, error) {
 			byPort[port] += n
 		}
 	}
-	out := map[string]int{}
-	for _, l := range s.Def.Links {
-		out[l.Name] = byPort[l.Listen]
-	}
-	return out, nil
+	return byPort, nil
 }
 
 // establishedByLocalPort counts ESTABLISHED sockets by local port in the

@@ -237,6 +237,13 @@ func ContainerName(runID, component string) string {
 func (s *Stack) containerOptions(c Component, name string, restart RestartPolicy, aliases []string) []testcontainers.ContainerCustomizer {
 	labels := RunLabels(s.RunID)
 	labels[LabelComponent] = c.Name
+	if s.Def.IsProxy(c.Name) {
+		api, ok := c.PortNumber("api")
+		if !ok {
+			api = PortToxiproxy
+		}
+		labels[LabelToxiproxyAPI] = strconv.Itoa(api)
+	}
 	var exposed []string
 	for _, p := range c.Ports {
 		exposed = append(exposed, fmt.Sprintf("%d/tcp", p.Number))
@@ -368,7 +375,7 @@ func (s *Stack) EntryURL(ctx context.Context) (string, error) {
 	if !l.Published {
 		return "", fmt.Errorf("entry link %s is not published on the host", l.Name)
 	}
-	ctr, err := s.Container(Toxiproxy)
+	ctr, err := s.Container(l.ProxyComponent())
 	if err != nil {
 		return "", err
 	}
@@ -379,9 +386,13 @@ func (s *Stack) EntryURL(ctx context.Context) (string, error) {
 	return "http://" + netip.AddrPortFrom(Loopback, p.Num()).String(), nil
 }
 
-// ToxiproxyAPI is the URL of Toxiproxy's HTTP API.
-func (s *Stack) ToxiproxyAPI(ctx context.Context) (string, error) {
-	addr, err := s.HostAddr(ctx, Toxiproxy, "api")
+// ToxiproxyAPI is the URL of the HTTP API of the Toxiproxy component proxy
+// (one of Def.Proxies()).
+func (s *Stack) ToxiproxyAPI(ctx context.Context, proxy string) (string, error) {
+	if !s.Def.IsProxy(proxy) {
+		return "", fmt.Errorf("component %q carries no link: want one of %s", proxy, strings.Join(s.Def.Proxies(), ", "))
+	}
+	addr, err := s.HostAddr(ctx, proxy, "api")
 	if err != nil {
 		return "", err
 	}
@@ -556,8 +567,10 @@ func (s *Stack) Describe(ctx context.Context) string {
 		}
 		b.WriteString("\n")
 	}
-	if u, err := s.ToxiproxyAPI(ctx); err == nil {
-		fmt.Fprintf(&b, "toxiproxy API: %s\n", u)
+	for _, p := range s.Def.Proxies() {
+		if u, err := s.ToxiproxyAPI(ctx, p); err == nil {
+			fmt.Fprintf(&b, "toxiproxy API (%s): %s\n", p, u)
+		}
 	}
 	b.WriteString("components:\n")
 	for _, c := range s.Def.Components {
@@ -574,7 +587,7 @@ func (s *Stack) Describe(ctx context.Context) string {
 	}
 	b.WriteString("links (toxiproxy proxies):\n")
 	for _, l := range s.Def.Links {
-		fmt.Fprintf(&b, "  %-18s toxiproxy:%s -> %s\n", l.Name, strconv.Itoa(l.Listen), l.Upstream)
+		fmt.Fprintf(&b, "  %-18s %s:%d -> %s\n", l.Name, l.ProxyComponent(), l.Listen, l.Upstream)
 	}
 	return b.String()
 }

@@ -102,7 +102,7 @@ func System() stack.Definition {
 	)
 	for i := range d.Components {
 		if d.Components[i].Name == stack.Toxiproxy {
-			d.Components[i].Files = []stack.File{{Path: "/etc/toxiproxy/proxies.json", Content: d.ToxiproxyConfig(), Mode: 0o644}}
+			d.Components[i].Files = []stack.File{{Path: "/etc/toxiproxy/proxies.json", Content: d.ToxiproxyConfig(stack.Toxiproxy), Mode: 0o644}}
 		}
 	}
 	seed := append(endpoints,
