@@ -200,7 +200,7 @@ func etcdAccess(env Env) (*Endpoint, error) {
 	if err != nil || env == nil {
 		return nil, err
 	}
-	return access(ee.Definition(), ee.ContainerName, stack.Etcd, "client", stack.PortEtcd)
+	return access(ee.Definition(), ee.ContainerName, ee.Definition().EtcdComponent(), "client", stack.PortEtcd)
 }
 
 func access(def stack.Definition, containerName func(string) (string, error), component, port string, defPort int) (*Endpoint, error) {

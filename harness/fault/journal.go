@@ -74,7 +74,7 @@ type Access struct {
 	// Toxiproxies is the API of the Toxiproxy that carries each link the
 	// injection touched, by link name (a system may have one per callee).
 	Toxiproxies map[string]*Endpoint `json:"toxiproxies,omitempty"`
-	Etcd      *Endpoint `json:"etcd,omitempty"`
+	Etcd        *Endpoint            `json:"etcd,omitempty"`
 }
 
 // Undo actions, each idempotent.

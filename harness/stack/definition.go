@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"time"
 
 	"github.com/okbreak/okbreak/harness/image"
 	"github.com/okbreak/okbreak/harness/probe"
@@ -75,13 +76,17 @@ const (
 // Component is one container of the stack, as data: the harness starts it with
 // testcontainers-go and the compose generator writes it as a service.
 type Component struct {
-	Name    string            `json:"name"`
-	Image   image.Name        `json:"image"`
-	Aliases []string          `json:"aliases"`
-	Cmd     []string          `json:"cmd"`
-	Env     map[string]string `json:"env,omitempty"`
-	Ports   []Port            `json:"ports"`
-	Files   []File            `json:"files,omitempty"`
+	Name  string     `json:"name"`
+	Image image.Name `json:"image"`
+	// ImageRef, when set, is the image reference the component runs (a
+	// team's own image); Image then only names it for the resolver.
+	ImageRef   string            `json:"image_ref,omitempty"`
+	Aliases    []string          `json:"aliases"`
+	Entrypoint []string          `json:"entrypoint,omitempty"`
+	Cmd        []string          `json:"cmd"`
+	Env        map[string]string `json:"env,omitempty"`
+	Ports      []Port            `json:"ports"`
+	Files      []File            `json:"files,omitempty"`
 	// Ready is the HTTP endpoint that answers 200 once the component serves.
 	Ready Probe `json:"ready"`
 	// Metrics is the Prometheus endpoint, scraped directly (not through
@@ -95,9 +100,22 @@ type Component struct {
 	// component (teams' rules select on labels such as namespace, pod,
 	// container). They may not set job or instance.
 	Labels map[string]string `json:"labels,omitempty"`
+	// Healthcheck is Docker's own health check of the container (a
+	// Compose healthcheck); start-up waits for "healthy" when it is set.
+	Healthcheck *Healthcheck `json:"healthcheck,omitempty"`
 	// Stage orders start-up: every component of a stage starts in parallel,
 	// after the previous stage is ready.
 	Stage int `json:"stage"`
+}
+
+// Healthcheck is a command Docker runs in the container to judge its
+// health, as Compose writes it (["CMD", ...] or ["CMD-SHELL", "..."]).
+type Healthcheck struct {
+	Test        []string      `json:"test"`
+	Interval    time.Duration `json:"interval,omitempty"`
+	Timeout     time.Duration `json:"timeout,omitempty"`
+	StartPeriod time.Duration `json:"start_period,omitempty"`
+	Retries     int           `json:"retries,omitempty"`
 }
 
 // PortNumber returns the container port with the given name.
@@ -146,9 +164,12 @@ type Definition struct {
 	DataPlane  DataPlane   `json:"data_plane"`
 	Components []Component `json:"components"`
 	Links      []Link      `json:"links"`
-	// Seed is written into etcd (component Etcd) in one transaction once
-	// the first stage is ready, before any later stage starts.
+	// Seed is written into etcd in one transaction once the stage that
+	// holds it is ready, before any later stage starts.
 	Seed []KV `json:"seed,omitempty"`
+	// EtcdName is the etcd component config faults write and the seed goes
+	// to (default Etcd); its client port is the one named "client".
+	EtcdName string `json:"etcd,omitempty"`
 	// Entry is where users' traffic enters and how an answer is judged.
 	Entry Entry `json:"entry"`
 	// Evidence lists HTTP endpoints whose answers a failed case keeps, e.g.
@@ -186,6 +207,14 @@ type EvidenceEndpoint struct {
 	Component string `json:"component"`
 	Port      string `json:"port"`
 	Path      string `json:"path"`
+}
+
+// EtcdComponent is the name of the etcd component.
+func (d Definition) EtcdComponent() string {
+	if d.EtcdName != "" {
+		return d.EtcdName
+	}
+	return Etcd
 }
 
 // SeedMap is the Seed as key -> value.

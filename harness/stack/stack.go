@@ -146,7 +146,13 @@ func Up(ctx context.Context, def Definition, opts ...Option) (*Stack, error) {
 func (s *Stack) up(ctx context.Context, o options) error {
 	start := time.Now()
 	if o.resolver == nil {
-		r, err := image.NewResolver(ctx, image.WithLogger(s.logf))
+		ropts := []image.Option{image.WithLogger(s.logf)}
+		for _, c := range s.Def.Components {
+			if c.ImageRef != "" {
+				ropts = append(ropts, image.WithImage(c.Image, c.ImageRef))
+			}
+		}
+		r, err := image.NewResolver(ctx, ropts...)
 		if err != nil {
 			return err
 		}
@@ -179,7 +185,7 @@ func (s *Stack) up(ctx context.Context, o options) error {
 		if err := s.startStage(ctx, stages[st]); err != nil {
 			return err
 		}
-		if st == 0 {
+		if c, ok := s.Def.Component(s.Def.EtcdComponent()); ok && c.Stage == st {
 			if err := s.WriteSeed(ctx); err != nil {
 				return err
 			}
@@ -273,6 +279,14 @@ func (s *Stack) containerOptions(c Component, name string, restart RestartPolicy
 	if len(c.Env) > 0 {
 		opts = append(opts, testcontainers.WithEnv(c.Env))
 	}
+	if len(c.Entrypoint) > 0 {
+		opts = append(opts, testcontainers.WithEntrypoint(c.Entrypoint...))
+	}
+	if h := c.Healthcheck; h != nil {
+		opts = append(opts, testcontainers.WithConfigModifier(func(cfg *container.Config) {
+			cfg.Healthcheck = &container.HealthConfig{Test: h.Test, Interval: h.Interval, Timeout: h.Timeout, StartPeriod: h.StartPeriod, Retries: h.Retries}
+		}))
+	}
 	var files []testcontainers.ContainerFile
 	for _, f := range c.Files {
 		files = append(files, testcontainers.ContainerFile{Reader: bytes.NewReader(f.Content), ContainerFilePath: f.Path, FileMode: f.Mode})
@@ -289,9 +303,15 @@ func (s *Stack) start(ctx context.Context, c Component) error {
 		return fmt.Errorf("start %s: no image resolved for %s", c.Name, c.Image)
 	}
 	opts := s.containerOptions(c, ContainerName(s.RunID, c.Name), c.Restart, c.Aliases)
+	var waits []wait.Strategy
 	if port, ok := c.PortNumber(c.Ready.Port); ok && c.Ready.Path != "" {
-		opts = append(opts, testcontainers.WithWaitStrategyAndDeadline(s.timeout,
-			wait.ForHTTP(c.Ready.Path).WithPort(fmt.Sprintf("%d/tcp", port)).WithPollInterval(50*time.Millisecond)))
+		waits = append(waits, wait.ForHTTP(c.Ready.Path).WithPort(fmt.Sprintf("%d/tcp", port)).WithPollInterval(50*time.Millisecond))
+	}
+	if c.Healthcheck != nil {
+		waits = append(waits, wait.ForHealthCheck().WithPollInterval(50*time.Millisecond))
+	}
+	if len(waits) > 0 {
+		opts = append(opts, testcontainers.WithWaitStrategyAndDeadline(s.timeout, waits...))
 	}
 	t0 := time.Now()
 	ctr, err := testcontainers.Run(ctx, img.Ref, opts...)
@@ -415,7 +435,7 @@ func (s *Stack) MetricsURL(ctx context.Context, component string) (string, error
 // Etcd returns a client of the stack's etcd, reached directly (not through
 // the xds->etcd link). The caller closes it.
 func (s *Stack) Etcd(ctx context.Context) (*clientv3.Client, error) {
-	addr, err := s.HostAddr(ctx, Etcd, "client")
+	addr, err := s.HostAddr(ctx, s.Def.EtcdComponent(), "client")
 	if err != nil {
 		return nil, err
 	}
