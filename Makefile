@@ -22,14 +22,17 @@ test: deps ## run every test (unit and stack integration), then the team module 
 # The HTML report's browser test needs Debian's chromium: installed here when
 # missing and we can (root with apt-get); otherwise that one test is skipped
 # with the fix printed (and fails under CI=true).
-deps: ## install what the tests need beyond Go and Docker (chromium)
-	@if ! command -v chromium >/dev/null 2>&1; then \
+deps: ## install what the tests need beyond Go and Docker (chromium, docker-compose)
+	@missing=""; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v docker-compose >/dev/null 2>&1 || missing="$$missing docker-compose"; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing chromium (the HTML report's browser test)"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/tmp/okbreak-apt.log 2>&1 \
-	      || { tail -20 /tmp/okbreak-apt.log; echo "could not install chromium"; exit 3; }; \
+	    echo "installing$$missing (the HTML report's browser test, the compose renderings' check)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/tmp/okbreak-apt.log 2>&1 \
+	      || { tail -20 /tmp/okbreak-apt.log; echo "could not install$$missing"; exit 3; }; \
 	  else \
-	    echo "no chromium: the browser test will be skipped (apt-get install chromium)"; \
+	    echo "missing$$missing: the tests that need them will be skipped (apt-get install$$missing)"; \
 	  fi; \
 	fi
 

@@ -4,12 +4,12 @@
 // (with the evidence in the message), and keeps the run's reports.
 //
 //	func TestCatalog(t *testing.T) {
-//		in, err := harness.ReadInputs("catalog.yaml", "rules/")
-//		if err != nil {
-//			t.Fatal(err)
-//		}
-//		okbreaktest.Run(t, okbreaktest.Config{Definition: mySystem(), Inputs: in})
+//		okbreaktest.Run(t, okbreaktest.Config{StackFile: "stack.yaml"})
 //	}
+//
+// The stack file is the team's Compose file with an x-okbreak block (see
+// package stackfile); a system built in Go is given as Definition and
+// Inputs instead.
 //
 // testcontainers-go reads its settings once per process: run the tests with
 // TESTCONTAINERS_RYUK_DISABLED=true (and, inside a container,
@@ -30,11 +30,17 @@ import (
 	"github.com/okbreak/okbreak/harness/report"
 	"github.com/okbreak/okbreak/harness/stack"
 	"github.com/okbreak/okbreak/harness/stack/stacktest"
+	"github.com/okbreak/okbreak/harness/stackfile"
 )
 
 // Config is what Run needs.
 type Config struct {
-	// Definition is the system under test, brought up by Run.
+	// StackFile is a stack file describing the system under test; its
+	// ${VAR}s see the process environment and a .env beside it. Its
+	// catalog and rules are the Inputs, unless Inputs has a catalog.
+	StackFile string
+	// Definition is the system under test, brought up by Run (when there
+	// is no StackFile).
 	Definition stack.Definition
 	// Inputs are the catalog and the alert rules (harness.ReadInputs).
 	Inputs harness.Inputs
@@ -70,6 +76,11 @@ func Run(t *testing.T, cfg Config) *report.Report {
 	}
 	if cfg.ReportDir == "" {
 		cfg.ReportDir = filepath.Join(os.TempDir(), "okbreak-reports")
+	}
+	if cfg.StackFile != "" {
+		if err := cfg.fromStackFile(); err != nil {
+			t.Fatalf("okbreak stack file: %v", err)
+		}
 	}
 	cat, rules, warnings, err := cfg.Inputs.Load(cfg.Definition)
 	for _, w := range warnings {
@@ -126,4 +137,23 @@ func Run(t *testing.T, cfg Config) *report.Report {
 		})
 	})
 	return rep
+}
+
+// fromStackFile sets Definition, and Inputs unless given, from StackFile.
+func (cfg *Config) fromStackFile() error {
+	env, err := stackfile.DotEnv(filepath.Dir(cfg.StackFile), stackfile.EnvMap(os.Environ()))
+	if err != nil {
+		return err
+	}
+	f, err := stackfile.Load(context.Background(), cfg.StackFile, stackfile.Options{Env: env})
+	if err != nil {
+		return err
+	}
+	if cfg.Definition, err = f.Definition(); err != nil {
+		return err
+	}
+	if cfg.Inputs.Catalog.Name == "" {
+		cfg.Inputs, err = f.Inputs()
+	}
+	return err
 }

@@ -75,7 +75,7 @@ func GRPCBootstrap(nodeID string) []byte {
 // Toxiproxy; its registry as etcd's seed, its answer check at the entry,
 // and the data plane's config dump as evidence.
 func Definition(dp stack.DataPlane, envoyBootstrap []byte) stack.Definition {
-	d := stack.Definition{DataPlane: dp}
+	d := stack.Definition{DataPlane: dp, Source: "a stack definition (the sample system: package sample)"}
 	link := func(from, to string, listen int, upstream string) {
 		d.Links = append(d.Links, stack.Link{Name: from + "->" + to, From: from, To: to, Listen: listen, Upstream: upstream})
 	}

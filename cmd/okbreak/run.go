@@ -9,11 +9,9 @@ import (
 	"regexp"
 	"time"
 
-	"github.com/okbreak/okbreak/sample"
 
 	"github.com/spf13/cobra"
 
-	"github.com/okbreak/okbreak/fixtures"
 	"github.com/okbreak/okbreak/harness"
 	"github.com/okbreak/okbreak/harness/alert"
 	"github.com/okbreak/okbreak/harness/catalog"
@@ -68,18 +66,20 @@ invalid; 2 bad input (catalog, rules, flags); 3 no Docker engine.`,
 			if dataPlane == string(stack.Envoy) {
 				probeDP = stack.Envoy
 			}
-			if _, _, err := load(inputs, sample.Definition(probeDP, fixtures.EnvoyBootstrap())); err != nil {
+			if _, _, err := load(inputs, probeDP); err != nil {
 				return err
 			}
 			if err := checkDocker(ctx); err != nil {
 				return err
 			}
-			dp, err := chooseDataPlane(ctx, dataPlane)
-			if err != nil {
-				return err
+			dp := probeDP
+			if inputs.stack == "" {
+				var err error
+				if dp, err = chooseDataPlane(ctx, dataPlane); err != nil {
+					return err
+				}
 			}
-			def := sample.Definition(dp, fixtures.EnvoyBootstrap())
-			in, err := inputs.inputs(dp)
+			def, in, err := inputs.system(dp)
 			if err != nil {
 				return err
 			}
@@ -199,8 +199,8 @@ func sumDurations(ds []time.Duration) time.Duration {
 
 // load reads the inputs for def's data plane and validates them; every
 // problem is bad input (exit 2).
-func load(f inputFlags, def stack.Definition) (*catalog.Catalog, []alert.RuleFile, error) {
-	in, err := f.inputs(def.DataPlane)
+func load(f inputFlags, dp stack.DataPlane) (*catalog.Catalog, []alert.RuleFile, error) {
+	def, in, err := f.system(dp)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -77,11 +77,13 @@ func sweepDead(ctx context.Context) {
 
 func newUpCmd() *cobra.Command {
 	var dataPlane string
+	var system inputFlags
 	var readyTimeout time.Duration
 	cmd := &cobra.Command{
 		Use: "up",
 		Example: `  okbreak up                      # the default stack; Ctrl-C tears it down
-  okbreak up --data-plane grpc`,
+  okbreak up --data-plane grpc
+  okbreak up --stack fixtures/stacks/shop/stack.yaml   # your own system`,
 		Short: "Bring the default stack up, print its endpoints, and wait for Ctrl-C",
 		Long: `up brings the default system under test up on a private Docker network:
 etcd, Toxiproxy, the control plane, backend-1..3, other-1 and the data plane
@@ -98,12 +100,19 @@ Toxiproxy API, then waits. Ctrl-C (or SIGTERM) tears everything down.`,
 			if err := checkDocker(ctx); err != nil {
 				return err
 			}
-			dp, err := chooseDataPlane(ctx, dataPlane)
+			dp := stack.GRPC
+			if system.stack == "" {
+				var err error
+				if dp, err = chooseDataPlane(ctx, dataPlane); err != nil {
+					return err
+				}
+			}
+			sweepDead(ctx)
+			def, _, err := system.system(dp)
 			if err != nil {
 				return err
 			}
-			sweepDead(ctx)
-			s, err := stack.Up(ctx, sample.Definition(dp, fixtures.EnvoyBootstrap()), stack.WithLogf(logf), stack.WithReadyTimeout(readyTimeout))
+			s, err := stack.Up(ctx, def, stack.WithLogf(logf), stack.WithReadyTimeout(readyTimeout))
 			defer func() {
 				if s == nil {
 					return
@@ -127,6 +136,7 @@ Toxiproxy API, then waits. Ctrl-C (or SIGTERM) tears everything down.`,
 		},
 	}
 	cmd.Flags().StringVar(&dataPlane, "data-plane", envOr("OKBREAK_DATA_PLANE", "auto"), "data plane: envoy, grpc or auto")
+	cmd.Flags().StringVar(&system.stack, "stack", "", "stack file: a Compose file with an x-okbreak block describing your own system (default: the sample system)")
 	cmd.Flags().DurationVar(&readyTimeout, "ready-timeout", 60*time.Second, "how long each readiness wait may take")
 	return cmd
 }
@@ -179,24 +189,40 @@ hash of their build inputs: unchanged code is not rebuilt.`,
 }
 
 func newComposeCmd() *cobra.Command {
-	var dataPlane, dir string
+	var dataPlane, dir, stackFile string
 	cmd := &cobra.Command{
-		Use:     "compose",
-		Example: `  okbreak compose --data-plane grpc --dir .   # docker-compose.yml and fixtures/compose/`,
-		Short:   "Write docker-compose.yml and its files from the stack definition",
-		Args:    cobra.NoArgs,
+		Use: "compose",
+		Example: `  okbreak compose --data-plane grpc --dir .   # docker-compose.yml and fixtures/compose/
+  okbreak compose --stack stack.yaml --dir game-day   # your own system, Toxiproxy interposed`,
+		Short: "Write docker-compose.yml and its files from the stack definition",
+		Long: `compose renders a plain Compose file (format 2.4, for docker-compose 1.x
+and later) with Toxiproxy interposed on every link, so that ` + "`docker-compose up`" + `
+runs the same stack a test runs. With --stack, variables stay as the stack
+file wrote them (${VAR}); files are written beside it under fixtures/compose/.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			dp, err := stack.ParseDataPlane(dataPlane)
 			if err != nil {
 				return badInput("--data-plane: %w", err)
 			}
-			files, err := sample.Definition(dp, fixtures.EnvoyBootstrap()).ComposeFiles()
+			def := sample.Definition(dp, fixtures.EnvoyBootstrap())
+			if stackFile != "" {
+				sf, err := loadStackFile(stackFile)
+				if err != nil {
+					return err
+				}
+				if def, err = sf.Rendering(); err != nil {
+					return badInput("%w", err)
+				}
+			}
+			files, err := def.ComposeFiles()
 			if err != nil {
 				return err
 			}
 			return writeFiles(dir, files)
 		},
 	}
+	cmd.Flags().StringVar(&stackFile, "stack", "", "stack file: a Compose file with an x-okbreak block (default: the sample system)")
 	cmd.Flags().StringVar(&dataPlane, "data-plane", "grpc", "data plane: envoy or grpc")
 	cmd.Flags().StringVar(&dir, "dir", ".", "where to write docker-compose.yml")
 	return cmd

@@ -161,6 +161,9 @@ func (l Link) ProxyComponent() string {
 // and the compose generator both read it, so that a game-day stack and a
 // test stack cannot drift apart.
 type Definition struct {
+	// Source says where the definition comes from, for renderings'
+	// headers, e.g. "the sample system (package sample)".
+	Source     string      `json:"source,omitempty"`
 	DataPlane  DataPlane   `json:"data_plane"`
 	Components []Component `json:"components"`
 	Links      []Link      `json:"links"`

@@ -20,6 +20,7 @@ import (
 	_ "github.com/okbreak/okbreak/harness/retry"
 	_ "github.com/okbreak/okbreak/harness/stack"
 	_ "github.com/okbreak/okbreak/harness/stack/stacktest"
+	_ "github.com/okbreak/okbreak/harness/stackfile"
 	_ "github.com/okbreak/okbreak/okbreaktest"
 	_ "github.com/okbreak/okbreak/sample"
 )

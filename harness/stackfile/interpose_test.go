@@ -1,0 +1,127 @@
+package stackfile_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/okbreak/okbreak/harness/fault"
+	"github.com/okbreak/okbreak/harness/retry"
+	"github.com/okbreak/okbreak/harness/stack"
+	"github.com/okbreak/okbreak/harness/stack/stacktest"
+	"github.com/okbreak/okbreak/harness/stackfile"
+)
+
+// TestToxiproxyInterposed brings the shop up from its stack file and checks
+// the interposition on the real network: every declared callee's name
+// resolves to its Toxiproxy only (the real container answers to a hidden
+// name no config holds, so a caller cannot go around its link), and taking
+// one link down cuts that link's connections and no other's.
+func TestToxiproxyInterposed(t *testing.T) {
+	stacktest.RequireDocker(t)
+	if testing.Short() {
+		t.Skip("brings a stack up")
+	}
+	f, err := stackfile.Load(context.Background(), "../../fixtures/stacks/shop/stack.yaml", stackfile.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	def, err := f.Definition()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	s := stacktest.UpDef(t, ctx, def)
+
+	holders := aliasHolders(t, ctx, s)
+	for _, l := range def.Links {
+		if got := holders[l.To]; len(got) != 1 || got[0] != stackfile.ProxyPrefix+l.To {
+			t.Errorf("on the network, %s is held by %v: want only %s%s", l.To, got, stackfile.ProxyPrefix, l.To)
+		}
+	}
+
+	busy := []string{"gateway->shop-xds", "shop-xds->etcd", "gateway->cart-a", "gateway->cart-b"}
+	for _, name := range busy {
+		t.Run(name, func(t *testing.T) {
+			// Every busy link has its connections open before the cut.
+			if err := retry.Until(ctx, "every busy link connected", 30*time.Second, 100*time.Millisecond, func(ctx context.Context) error {
+				return connected(ctx, s, busy, "")
+			}); err != nil {
+				t.Fatal(err)
+			}
+			down, err := fault.New(fault.Spec{Type: "down", Target: name}, s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := down.Inject(ctx); err != nil {
+				t.Fatal(err)
+			}
+			defer func() {
+				if err := down.Revert(context.WithoutCancel(ctx)); err != nil {
+					t.Errorf("revert: %v", err)
+				}
+			}()
+			conns, err := s.LinkConnections(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if conns[name] != 0 {
+				t.Errorf("%s is down but holds %d connections", name, conns[name])
+			}
+			if err := connected(ctx, s, busy, name); err != nil {
+				t.Errorf("taking %s down touched another link: %v", name, err)
+			}
+		})
+	}
+}
+
+// connected says which of links, but skip, holds no open connection.
+func connected(ctx context.Context, s *stack.Stack, links []string, skip string) error {
+	conns, err := s.LinkConnections(ctx)
+	if err != nil {
+		return err
+	}
+	for _, l := range links {
+		if l != skip && conns[l] == 0 {
+			return &idleErr{link: l}
+		}
+	}
+	return nil
+}
+
+type idleErr struct{ link string }
+
+func (e *idleErr) Error() string { return e.link + " has no open connection" }
+
+// aliasHolders maps each DNS name on the stack's network to the components
+// whose containers answer to it, as Docker reports them.
+func aliasHolders(t *testing.T, ctx context.Context, s *stack.Stack) map[string][]string {
+	t.Helper()
+	out := map[string][]string{}
+	for _, c := range s.Def.Components {
+		name, err := s.ContainerName(c.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ins, err := stack.Inspect(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ep := range ins.NetworkSettings.Networks {
+			for _, a := range append(append([]string{}, ep.Aliases...), ep.DNSNames...) {
+				out[a] = appendOnce(out[a], c.Name)
+			}
+		}
+	}
+	return out
+}
+
+func appendOnce(list []string, s string) []string {
+	for _, x := range list {
+		if x == s {
+			return list
+		}
+	}
+	return append(list, s)
+}

@@ -1,0 +1,358 @@
+package stackfile
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/okbreak/okbreak/harness"
+	"github.com/okbreak/okbreak/harness/image"
+	"github.com/okbreak/okbreak/harness/probe"
+	"github.com/okbreak/okbreak/harness/stack"
+)
+
+// Names okbreak gives what it adds to a team's system.
+const (
+	// ProxyPrefix starts the name of the Toxiproxy component that stands
+	// in for a callee: "toxiproxy-cart-a" holds the name "cart-a".
+	ProxyPrefix = "toxiproxy-"
+	// RealPrefix starts the hidden name the real callee keeps on the
+	// network, the one its Toxiproxy forwards to. No caller knows it.
+	RealPrefix = "okbreak-real-"
+)
+
+// okbreakImages maps the references of okbreak's own images, as the
+// rendered compose file writes them, to the images okbreak builds.
+func okbreakImage(ref string) (image.Name, bool) {
+	name, tag, _ := strings.Cut(strings.TrimPrefix(ref, "okbreak/"), ":")
+	if !strings.HasPrefix(ref, "okbreak/") || (tag != "" && tag != "latest") {
+		return "", false
+	}
+	for _, n := range image.Names() {
+		if string(n) == name {
+			return n, true
+		}
+	}
+	return "", false
+}
+
+// Definition is the system the file describes, as okbreak runs it: every
+// service a component under its own name, and every declared link carried
+// by a Toxiproxy that takes over the callee's name on the network, so that
+// callers reach the callee through Toxiproxy with their configs unchanged,
+// while the callee itself answers only to a hidden name. Files are read
+// here (bind sources, configs); nothing is started.
+func (f *File) Definition() (stack.Definition, error) {
+	d := stack.Definition{DataPlane: f.dataPlane(), EtcdName: f.Roles.Etcd}
+	stages, err := f.stages()
+	if err != nil {
+		return d, err
+	}
+	callees := map[string][]Link{}
+	for _, l := range f.Links {
+		callees[l.To] = append(callees[l.To], l)
+	}
+	for _, svc := range f.Services {
+		if _, ok := callees[ProxyPrefix+svc.Name]; ok {
+			return d, fmt.Errorf("%s:%d:%d: service %s: its name is the one okbreak gives the Toxiproxy in front of %s; rename it",
+				f.Path, svc.Line, svc.Col, svc.Name, strings.TrimPrefix(svc.Name, ProxyPrefix))
+		}
+		c, err := f.component(svc, stages[svc.Name], len(callees[svc.Name]) > 0)
+		if err != nil {
+			return d, err
+		}
+		d.Components = append(d.Components, c)
+	}
+	names := make([]string, 0, len(callees))
+	for n := range callees {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, callee := range names {
+		d.Components = append(d.Components, proxyFor(callee, callees[callee]))
+		for _, l := range callees[callee] {
+			d.Links = append(d.Links, stack.Link{
+				Name: l.Name, From: l.From, To: l.To, Listen: l.Port,
+				Upstream:  fmt.Sprintf("%s%s:%d", RealPrefix, l.To, l.Port),
+				Published: l.From == Client, Proxy: ProxyPrefix + callee,
+			})
+		}
+	}
+	for i := range d.Components {
+		if d.IsProxy(d.Components[i].Name) {
+			d.Components[i].Files = []stack.File{{Path: "/etc/toxiproxy/proxies.json", Content: d.ToxiproxyConfig(d.Components[i].Name), Mode: 0o644}}
+		}
+	}
+	for _, kv := range f.Seed {
+		d.Seed = append(d.Seed, stack.KV{Key: kv.Key, Value: kv.Value})
+	}
+	d.Entry = f.entry()
+	return d, nil
+}
+
+// proxyFor is the Toxiproxy that stands in for callee: it holds the
+// callee's name and listens on each linked port, the port the callers
+// already use.
+func proxyFor(callee string, links []Link) stack.Component {
+	c := stack.Component{
+		Name: ProxyPrefix + callee, Image: image.Toxiproxy, Aliases: []string{callee}, Job: "toxiproxy",
+		Cmd:     []string{"-host=0.0.0.0", "-config=/etc/toxiproxy/proxies.json", "-proxy-metrics"},
+		Ports:   []stack.Port{{Name: "api", Number: stack.PortToxiproxy}},
+		Ready:   stack.Probe{Port: "api", Path: "/version"},
+		Metrics: stack.Probe{Port: "api", Path: "/metrics"},
+		Restart: stack.RestartUnlessStopped,
+	}
+	for _, l := range links {
+		c.Ports = append(c.Ports, stack.Port{Name: portName(l.Port), Number: l.Port})
+	}
+	return c
+}
+
+func portName(n int) string { return strconv.Itoa(n) }
+
+// component is one service as okbreak starts it. A callee of a link keeps
+// only its hidden name: were it to keep its own, callers would reach it
+// around Toxiproxy without anyone noticing.
+func (f *File) component(svc Service, stage int, isCallee bool) (stack.Component, error) {
+	x := f.Components[svc.Name]
+	c := stack.Component{
+		Name: svc.Name, Entrypoint: svc.Entrypoint, Cmd: svc.Command, Env: svc.Environment,
+		Restart: stack.RestartPolicy(restartPolicy(svc.Restart)), Job: x.Job, Labels: x.Labels, Stage: stage,
+		Aliases: []string{svc.Name},
+	}
+	if isCallee {
+		c.Aliases = []string{RealPrefix + svc.Name}
+	}
+	if err := f.setImage(&c, svc); err != nil {
+		return c, err
+	}
+	for _, p := range svc.Ports {
+		c.Ports = append(c.Ports, stack.Port{Name: portName(p), Number: p})
+	}
+	if svc.Name == f.Roles.Etcd {
+		for i := range c.Ports {
+			if c.Ports[i].Number == stack.PortEtcd {
+				c.Ports[i].Name = "client"
+			}
+		}
+	}
+	addPort := func(e *Endpoint) stack.Probe {
+		if e == nil {
+			return stack.Probe{}
+		}
+		if _, ok := c.PortNumber(portName(e.Port)); !ok && !(svc.Name == f.Roles.Etcd && e.Port == stack.PortEtcd) {
+			c.Ports = append(c.Ports, stack.Port{Name: portName(e.Port), Number: e.Port})
+		}
+		for _, p := range c.Ports {
+			if p.Number == e.Port {
+				return stack.Probe{Port: p.Name, Path: e.Path}
+			}
+		}
+		return stack.Probe{}
+	}
+	c.Metrics, c.Ready = addPort(x.Metrics), addPort(x.Ready)
+	if h := svc.Healthcheck; h != nil && !h.Disable && len(h.Test) > 0 {
+		c.Healthcheck = &stack.Healthcheck{Test: h.Test, Interval: h.Interval, Timeout: h.Timeout, StartPeriod: h.StartPeriod, Retries: h.Retries}
+	}
+	mounts := append(append([]Mount{}, svc.Files...), svc.Configs...)
+	for _, m := range mounts {
+		content := m.Content
+		if m.Source != "" {
+			b, err := os.ReadFile(m.Source)
+			if err != nil {
+				return c, fmt.Errorf("%s: service %s: file for %s: %w", f.Path, svc.Name, m.Target, err)
+			}
+			content = b
+		}
+		c.Files = append(c.Files, stack.File{Path: m.Target, Content: content, Mode: 0o644})
+	}
+	return c, nil
+}
+
+// setImage picks what the component runs: okbreak's own images by their
+// okbreak/<name> reference, a build the file asks okbreak for, or the
+// team's image as written.
+func (f *File) setImage(c *stack.Component, svc Service) error {
+	if b, ok := f.Builds[svc.Name]; ok {
+		return fmt.Errorf("%s:%d:%d: service %s: okbreak cannot build images yet (x-okbreak build); give an image it can pull or okbreak/<name>", f.Path, b.Line, b.Col, svc.Name)
+	}
+	if n, ok := okbreakImage(svc.Image); ok {
+		c.Image = n
+		return nil
+	}
+	if svc.Image == "" {
+		return fmt.Errorf("%s:%d:%d: service %s: no image", f.Path, svc.Line, svc.Col, svc.Name)
+	}
+	c.Image, c.ImageRef = image.Name("service-"+svc.Name), svc.Image
+	return nil
+}
+
+func restartPolicy(s string) string {
+	if s == "" {
+		return "no"
+	}
+	return s
+}
+
+// stages orders start-up by depends_on: a service starts in the stage after
+// the last of the services it waits for. A cycle is an error.
+func (f *File) stages() (map[string]int, error) {
+	out := map[string]int{}
+	visiting := map[string]bool{}
+	var visit func(name string) (int, error)
+	visit = func(name string) (int, error) {
+		if st, ok := out[name]; ok {
+			return st, nil
+		}
+		if visiting[name] {
+			return 0, fmt.Errorf("%s: depends_on makes a cycle through %s", f.Path, name)
+		}
+		visiting[name] = true
+		svc, _ := f.Service(name)
+		st := 0
+		for dep := range svc.DependsOn {
+			d, err := visit(dep)
+			if err != nil {
+				return 0, err
+			}
+			st = max(st, d+1)
+		}
+		out[name] = st
+		return st, nil
+	}
+	for _, svc := range f.Services {
+		if _, err := visit(svc.Name); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func (f *File) dataPlane() stack.DataPlane {
+	svc, ok := f.Service(f.Roles.DataPlane)
+	switch {
+	case ok && strings.Contains(svc.Image, "envoy"):
+		return stack.Envoy
+	case ok:
+		return stack.GRPC
+	}
+	return ""
+}
+
+// entry is where the probe sends traffic, and how it judges an answer.
+func (f *File) entry() stack.Entry {
+	e := stack.Entry{Link: f.Probe.Link, Host: f.Probe.Host, Path: f.Probe.Path}
+	for _, group := range sortedKeys(f.Roles.Instances) {
+		e.Instances = append(e.Instances, f.Roles.Instances[group]...)
+	}
+	e.Check = f.Probe.answerCheck()
+	return e
+}
+
+// answerCheck judges one answer as the file's probe says: the status it
+// must have, then the JSON field it must hold. The answering instance is
+// read from the body's "instance" field when there is one, so that start-up
+// can wait until every instance of roles.instances has answered.
+func (p Probe) answerCheck() probe.Check {
+	status := p.Status
+	if status == 0 {
+		status = 200
+	}
+	var jc *JSONCheck
+	if p.Check != nil {
+		jc = p.Check.JSON
+	}
+	return func(code int, body []byte) probe.Answer {
+		if code != status {
+			return probe.Answer{Outcome: probe.Error, Err: probe.StatusErr(code, body)}
+		}
+		var doc map[string]any
+		_ = json.Unmarshal(body, &doc) // a body that is not JSON holds no field
+		a := probe.Answer{Outcome: probe.OK}
+		if s, ok := doc["instance"].(string); ok {
+			a.Instance = s
+		}
+		if jc == nil {
+			return a
+		}
+		got, ok := jsonField(doc, jc.Field)
+		if !ok {
+			return probe.Answer{Outcome: probe.Error, Instance: a.Instance, Err: fmt.Sprintf("answer has no field %s: %.200q", jc.Field, body)}
+		}
+		if got != jc.Equals {
+			return probe.Answer{Outcome: probe.WrongService, Service: got, Instance: a.Instance, Err: fmt.Sprintf("%s is %q, want %q", jc.Field, got, jc.Equals)}
+		}
+		a.Service = got
+		return a
+	}
+}
+
+// jsonField reads a dotted field of a JSON object: a string as its text,
+// anything else as its JSON text.
+func jsonField(doc map[string]any, field string) (string, bool) {
+	var v any = doc
+	for _, part := range strings.Split(field, ".") {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return "", false
+		}
+		if v, ok = m[part]; !ok {
+			return "", false
+		}
+	}
+	if s, ok := v.(string); ok {
+		return s, true
+	}
+	b, err := json.Marshal(v)
+	return string(b), err == nil
+}
+
+// Inputs are the catalog and rule files the stack file names, read.
+func (f *File) Inputs() (harness.Inputs, error) {
+	if f.Catalog == "" {
+		return harness.Inputs{}, fmt.Errorf("%s: x-okbreak names no catalog", f.Path)
+	}
+	return harness.ReadInputs(f.Catalog, f.Rules...)
+}
+
+// EnvMap turns os.Environ's "KEY=value" list into the map Options.Env
+// takes (the package itself never reads the process environment).
+func EnvMap(kvs []string) map[string]string {
+	out := make(map[string]string, len(kvs))
+	for _, kv := range kvs {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// Rendering is the definition as a compose file writes it: what Definition
+// runs, with each service's image, command, entrypoint and environment as
+// the file wrote them (${VAR} kept), because a rendering is shared and
+// values from the environment can hold machine paths or secrets. File
+// contents are the files' own.
+func (f *File) Rendering() (stack.Definition, error) {
+	d, err := f.Definition()
+	if err != nil {
+		return d, err
+	}
+	d.Source = "the stack file " + filepath.Base(f.Path)
+	raw := map[string]Service{}
+	for _, s := range f.Raw {
+		raw[s.Name] = s
+	}
+	for i, c := range d.Components {
+		s, ok := raw[c.Name]
+		if !ok {
+			continue // a component okbreak added
+		}
+		d.Components[i].ImageRef, d.Components[i].Cmd, d.Components[i].Entrypoint, d.Components[i].Env = s.Image, s.Command, s.Entrypoint, s.Environment
+	}
+	return d, nil
+}

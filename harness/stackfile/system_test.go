@@ -1,0 +1,144 @@
+package stackfile_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/okbreak/okbreak/harness/stackfile"
+)
+
+// TestShopDefinition checks what okbreak runs for the shop's stack file:
+// a Toxiproxy in front of each callee holding the callee's name, the callee
+// under a hidden name only, and the shop's configs untouched.
+func TestShopDefinition(t *testing.T) {
+	f, err := stackfile.Load(context.Background(), "../../fixtures/stacks/shop/stack.yaml", stackfile.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	def, err := f.Definition()
+	if err != nil {
+		t.Fatal(err)
+	}
+	aliases := map[string][]string{}
+	for _, c := range def.Components {
+		for _, a := range c.Aliases {
+			aliases[a] = append(aliases[a], c.Name)
+		}
+	}
+	for _, callee := range []string{"gateway", "shop-xds", "cart-a", "cart-b", "etcd"} {
+		if got := aliases[callee]; len(got) != 1 || got[0] != stackfile.ProxyPrefix+callee {
+			t.Errorf("name %s is held by %v, want only %s%s: a caller could go around Toxiproxy", callee, got, stackfile.ProxyPrefix, callee)
+		}
+		if got := aliases[stackfile.RealPrefix+callee]; len(got) != 1 || got[0] != callee {
+			t.Errorf("hidden name of %s is held by %v", callee, got)
+		}
+	}
+	for _, l := range def.Links {
+		if want := stackfile.RealPrefix + l.To; !strings.HasPrefix(l.Upstream, want+":") {
+			t.Errorf("link %s forwards to %s, want %s:<port>", l.Name, l.Upstream, want)
+		}
+	}
+	if got := def.Proxies(); len(got) != 5 {
+		t.Errorf("proxies %v, want one per callee (5)", got)
+	}
+	gw, _ := def.Component("gateway")
+	if len(gw.Files) != 1 || strings.Contains(string(gw.Files[0].Content), "toxiproxy") {
+		t.Errorf("gateway's files changed or name Toxiproxy: %+v", gw.Files)
+	}
+	for _, kv := range def.Seed {
+		if strings.Contains(kv.Value, "toxiproxy") {
+			t.Errorf("seed %s names Toxiproxy: %s", kv.Key, kv.Value)
+		}
+	}
+	if def.Entry.Link != "client->gateway" || len(def.Entry.Instances) != 2 {
+		t.Errorf("entry %+v", def.Entry)
+	}
+	ok := def.Entry.Check(200, []byte(`{"service":"cart","instance":"cart-a"}`))
+	wrong := def.Entry.Check(200, []byte(`{"service":"other","instance":"other-1"}`))
+	if ok.Outcome != "ok" || ok.Instance != "cart-a" || wrong.Outcome != "wrong_service" {
+		b, _ := json.Marshal([]any{ok, wrong})
+		t.Errorf("check: %s", b)
+	}
+}
+
+// TestRenderingForDockerCompose renders a stack file as a plain compose
+// file: variables as the file wrote them (never their values), every
+// callee's service name held by its Toxiproxy, and a file Debian's
+// docker-compose 1.29 accepts (`docker-compose config`).
+func TestRenderingForDockerCompose(t *testing.T) {
+	const secret = "value-from-the-environment"
+	f, err := stackfile.Load(context.Background(), "../../testdata/shop/stack.yaml", stackfile.Options{Env: map[string]string{"SHOP_IMAGE_TAG": secret}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run, _ := f.Definition(); !strings.Contains(fmt.Sprint(run.Components), secret) {
+		t.Fatalf("the variable was not interpolated for running: %v", run.Components)
+	}
+	def, err := f.Rendering()
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := def.ComposeFiles()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for p, b := range files {
+		if strings.Contains(string(b), secret) {
+			t.Errorf("%s holds a value from the environment", p)
+		}
+		if err := os.MkdirAll(filepath.Join(dir, filepath.Dir(p)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, p), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var doc struct {
+		Services map[string]struct {
+			Image    string `yaml:"image"`
+			Networks map[string]struct {
+				Aliases []string `yaml:"aliases"`
+			} `yaml:"networks"`
+		} `yaml:"services"`
+	}
+	if err := yaml.Unmarshal(files["docker-compose.yml"], &doc); err != nil {
+		t.Fatal(err)
+	}
+	if img := doc.Services[stackfile.RealPrefix+"cart-a"].Image; img != "okbreak/sample-service:${SHOP_IMAGE_TAG:-latest}" {
+		t.Errorf("cart-a's image is rendered %q, want it as written", img)
+	}
+	for _, callee := range []string{"gateway", "shop-xds", "cart-a", "cart-b", "etcd"} {
+		svc, ok := doc.Services[callee]
+		if !ok || !strings.Contains(svc.Image, "toxiproxy") {
+			t.Errorf("service %s is %+v: want the Toxiproxy in front of %s (Compose makes a service's name a DNS name)", callee, svc, callee)
+		}
+	}
+	composeConfig(t, dir)
+}
+
+// composeConfig runs `docker-compose config -q` in dir: the renderings are
+// for Debian's docker-compose, which CI installs.
+func composeConfig(t *testing.T, dir string) {
+	t.Helper()
+	bin, err := exec.LookPath("docker-compose")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("docker-compose is not installed: .ci/run installs it (apt-get install docker-compose)")
+		}
+		t.Skip("docker-compose is not installed (apt-get install docker-compose)")
+	}
+	cmd := exec.Command(bin, "config", "-q")
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("docker-compose config: %v\n%s", err, out)
+	}
+}
