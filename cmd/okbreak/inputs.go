@@ -2,16 +2,16 @@ package main
 
 import (
 	"context"
-	"path/filepath"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/pflag"
 
 	"github.com/okbreak/okbreak/fixtures"
 	"github.com/okbreak/okbreak/harness"
-	"github.com/okbreak/okbreak/harness/stackfile"
 	"github.com/okbreak/okbreak/harness/stack"
+	"github.com/okbreak/okbreak/harness/stackfile"
 	"github.com/okbreak/okbreak/sample"
 )
 

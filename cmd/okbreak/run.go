@@ -9,7 +9,6 @@ import (
 	"regexp"
 	"time"
 
-
 	"github.com/spf13/cobra"
 
 	"github.com/okbreak/okbreak/harness"

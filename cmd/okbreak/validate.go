@@ -9,7 +9,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-
 	"github.com/spf13/cobra"
 
 	"github.com/okbreak/okbreak/harness"
