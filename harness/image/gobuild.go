@@ -111,7 +111,7 @@ func (r *Resolver) checkRepo(rc recipe) error {
 // without touching the engine's images. It exists so callers (and tests) can
 // see what a build would be cached under.
 func (r *Resolver) Key(ctx context.Context, name Name) (key, ref string, err error) {
-	rc, ok := recipes[name]
+	rc, ok := r.recipe(name)
 	if !ok {
 		return "", "", fmt.Errorf("image %s: okbreak cannot build it", name)
 	}
@@ -133,6 +133,17 @@ func tagFor(name Name, key string) string {
 // key computes a recipe's cache key; version is the module version of an
 // external recipe.
 func (r *Resolver) key(rc recipe, in keyInputs) (key, version string, err error) {
+	switch {
+	case rc.dockerDir != "":
+		key, err = dirKey(rc.dockerDir, rc.name)
+		return key, "", err
+	case rc.root != "":
+		key, err = repoKey(rc.root, rc, in)
+		if err != nil {
+			return "", "", fmt.Errorf("cache key of %s: %w", rc.name, err)
+		}
+		return key, "", nil
+	}
 	if rc.repo() {
 		if err := r.checkRepo(rc); err != nil {
 			return "", "", err
@@ -174,13 +185,7 @@ func (r *Resolver) buildOrReuse(ctx context.Context, rc recipe) (Image, error) {
 		r.cfg.logf("image %s: tag carries key %q, want %s; rebuilding", ref, info.Labels[LabelKey], key)
 	}
 
-	bin, err := r.buildBinary(ctx, rc, version, in, key)
-	if err != nil {
-		return Image{}, err
-	}
-	defer os.RemoveAll(filepath.Dir(bin))
-
-	bctx, err := buildContext(rc.dockerfile(), rc.binary, bin)
+	bctx, err := r.context(ctx, rc, version, in, key)
 	if err != nil {
 		return Image{}, err
 	}
@@ -191,6 +196,9 @@ func (r *Resolver) buildOrReuse(ctx context.Context, rc recipe) (Image, error) {
 		Labels:  map[string]string{LabelManaged: "true", LabelKey: key, LabelName: string(rc.name)},
 	})
 	if err != nil {
+		if rc.dockerDir != "" {
+			return Image{}, fmt.Errorf("%w: only a base the engine has or can pull builds here (FROM scratch always does); or set %s to a prebuilt image", err, EnvVar(rc.name))
+		}
 		return Image{}, err
 	}
 	info, found, err = r.engine.Inspect(ctx, ref)
@@ -202,6 +210,20 @@ func (r *Resolver) buildOrReuse(ctx context.Context, rc recipe) (Image, error) {
 	}
 	r.cfg.logf("image %s: docker build took %v", ref, time.Since(start).Round(time.Millisecond))
 	return Image{Ref: ref, ID: info.ID, Source: SourceBuilt, Key: key}, nil
+}
+
+// context is the docker build context of a recipe: a team's Dockerfile
+// folder as it is, or a scratch image around a Go binary built here.
+func (r *Resolver) context(ctx context.Context, rc recipe, version string, in keyInputs, key string) (*bytes.Buffer, error) {
+	if rc.dockerDir != "" {
+		return dirContext(rc.dockerDir)
+	}
+	bin, err := r.buildBinary(ctx, rc, version, in, key)
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(filepath.Dir(bin))
+	return buildContext(rc.dockerfile(), rc.binary, bin)
 }
 
 // buildBinary builds the recipe's static linux binary into a fresh temp
@@ -230,7 +252,11 @@ func (r *Resolver) buildBinary(ctx context.Context, rc recipe, version string, i
 	if rc.repo() {
 		r.cfg.logf("image %s: go build %s (linux/%s)", rc.name, rc.mainPkg, in.arch)
 		args := append(append([]string{"build"}, rc.buildFlags("")...), "-o", out, rc.mainPkg)
-		if err := runGo(ctx, in.tc.goBin, r.cfg.repoRoot, env, args...); err != nil {
+		root := r.cfg.repoRoot
+		if rc.root != "" {
+			root = rc.root
+		}
+		if err := runGo(ctx, in.tc.goBin, root, env, args...); err != nil {
 			return "", fmt.Errorf("build %s: %w", rc.name, err)
 		}
 		// The key was taken before the build: if the sources moved meanwhile

@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
@@ -129,6 +130,7 @@ type config struct {
 	logf        func(format string, args ...any)
 	pullTimeout time.Duration
 	images      map[Name]string
+	builds      map[Name]recipe
 	engine      Engine
 }
 
@@ -194,6 +196,47 @@ func WithImage(name Name, ref string) Option {
 	}
 }
 
+// WithGoBuild has the resolver build image name from a team's Go main
+// package mainPkg ("./cmd/cart") in the module at moduleRoot, into a
+// scratch image whose entrypoint is the binary; cached by the module's
+// sources as okbreak's own images are. OKBREAK_<NAME>_IMAGE still wins.
+func WithGoBuild(name Name, moduleRoot, mainPkg string) Option {
+	return func(c *config) error {
+		if name == "" || moduleRoot == "" || mainPkg == "" {
+			return fmt.Errorf("go build of %q: empty name, module or package", name)
+		}
+		if _, ok := recipes[name]; ok {
+			return fmt.Errorf("go build of %q: okbreak builds that image itself; choose another name", name)
+		}
+		abs, err := filepath.Abs(moduleRoot)
+		if err != nil {
+			return fmt.Errorf("go build of %s: %w", name, err)
+		}
+		c.builds[name] = recipe{name: name, mainPkg: mainPkg, binary: path.Base(mainPkg), root: abs}
+		return nil
+	}
+}
+
+// WithDockerfileBuild has the resolver build image name from the
+// Dockerfile folder dir, cached by the folder's contents. Only bases the
+// engine has or can pull build (offline, FROM scratch).
+func WithDockerfileBuild(name Name, dir string) Option {
+	return func(c *config) error {
+		if name == "" || dir == "" {
+			return fmt.Errorf("docker build of %q: empty name or folder", name)
+		}
+		if _, ok := recipes[name]; ok {
+			return fmt.Errorf("docker build of %q: okbreak builds that image itself; choose another name", name)
+		}
+		abs, err := filepath.Abs(dir)
+		if err != nil {
+			return fmt.Errorf("docker build of %s: %w", name, err)
+		}
+		c.builds[name] = recipe{name: name, dockerDir: abs}
+		return nil
+	}
+}
+
 // WithEngine replaces the Docker engine client (tests, other runtimes). The
 // Resolver closes it in Close.
 func WithEngine(e Engine) Option {
@@ -235,6 +278,7 @@ func NewResolver(ctx context.Context, opts ...Option) (*Resolver, error) {
 		logf:        func(string, ...any) {},
 		pullTimeout: DefaultPullTimeout,
 		images:      map[Name]string{},
+		builds:      map[Name]recipe{},
 	}
 	for _, o := range opts {
 		if err := o(&cfg); err != nil {
@@ -294,7 +338,7 @@ func (r *Resolver) Resolve(ctx context.Context, name Name) (Image, error) {
 	}
 	defer unlock()
 
-	rc, buildable := recipes[name]
+	rc, buildable := r.recipe(name)
 	if ref, ok := r.configured(name); ok {
 		img, fetchErr := r.fetch(ctx, ref)
 		if fetchErr == nil {
@@ -323,6 +367,16 @@ func (r *Resolver) Resolve(ctx context.Context, name Name) (Image, error) {
 		return img, nil
 	}
 	return Image{}, fmt.Errorf("image %q: unknown component and no image configured (set %s)", name, EnvVar(name))
+}
+
+// recipe is how name is built: okbreak's own recipe, or a team's build
+// given as an option.
+func (r *Resolver) recipe(name Name) (recipe, bool) {
+	if rc, ok := recipes[name]; ok {
+		return rc, true
+	}
+	rc, ok := r.cfg.builds[name]
+	return rc, ok
 }
 
 // ResolveAll resolves names in parallel and stops at the first error.

@@ -26,9 +26,15 @@ type recipe struct {
 	// versionVar is a string variable set to the module version at link
 	// time, as the project's own releases do ("" for none).
 	versionVar string
+	// root is the module a team's main package is built in ("" for this
+	// repository's own recipes, built in the okbreak source).
+	root string
+	// dockerDir is a team's Dockerfile folder, built as it is.
+	dockerDir string
 }
 
-// repo reports whether the recipe builds from this repository.
+// repo reports whether the recipe builds a main package of a module on disk
+// (this repository's, or a team's).
 func (rc recipe) repo() bool { return rc.mainPkg != "" }
 
 var recipes = map[Name]recipe{

@@ -80,7 +80,9 @@ type Component struct {
 	Image image.Name `json:"image"`
 	// ImageRef, when set, is the image reference the component runs (a
 	// team's own image); Image then only names it for the resolver.
-	ImageRef   string            `json:"image_ref,omitempty"`
+	ImageRef string `json:"image_ref,omitempty"`
+	// Build, when set, is how okbreak builds the component's image itself.
+	Build      *Build            `json:"build,omitempty"`
 	Aliases    []string          `json:"aliases"`
 	Entrypoint []string          `json:"entrypoint,omitempty"`
 	Cmd        []string          `json:"cmd"`
@@ -106,6 +108,17 @@ type Component struct {
 	// Stage orders start-up: every component of a stage starts in parallel,
 	// after the previous stage is ready.
 	Stage int `json:"stage"`
+}
+
+// Build is an image okbreak builds for a team: a Go main package of a
+// module on disk (into a scratch image), or a Dockerfile folder.
+type Build struct {
+	// GoModule is the module's root folder and GoPackage the main package
+	// in it ("./cmd/cart" or an import path).
+	GoModule  string `json:"go_module,omitempty"`
+	GoPackage string `json:"go_package,omitempty"`
+	// DockerDir is a folder holding a Dockerfile.
+	DockerDir string `json:"docker_dir,omitempty"`
 }
 
 // Healthcheck is a command Docker runs in the container to judge its

@@ -148,7 +148,12 @@ func (s *Stack) up(ctx context.Context, o options) error {
 	if o.resolver == nil {
 		ropts := []image.Option{image.WithLogger(s.logf)}
 		for _, c := range s.Def.Components {
-			if c.ImageRef != "" {
+			switch {
+			case c.Build != nil && c.Build.DockerDir != "":
+				ropts = append(ropts, image.WithDockerfileBuild(c.Image, c.Build.DockerDir))
+			case c.Build != nil:
+				ropts = append(ropts, image.WithGoBuild(c.Image, c.Build.GoModule, c.Build.GoPackage))
+			case c.ImageRef != "":
 				ropts = append(ropts, image.WithImage(c.Image, c.ImageRef))
 			}
 		}

@@ -179,7 +179,12 @@ func (f *File) component(svc Service, stage int, isCallee bool) (stack.Component
 // team's image as written.
 func (f *File) setImage(c *stack.Component, svc Service) error {
 	if b, ok := f.Builds[svc.Name]; ok {
-		return fmt.Errorf("%s:%d:%d: service %s: okbreak cannot build images yet (x-okbreak build); give an image it can pull or okbreak/<name>", f.Path, b.Line, b.Col, svc.Name)
+		build, err := f.build(b)
+		if err != nil {
+			return fmt.Errorf("%s:%d:%d: service %s: %w", f.Path, b.Line, b.Col, svc.Name, err)
+		}
+		c.Image, c.Build = image.Name(buildName(f.Name, svc.Name)), build
+		return nil
 	}
 	if n, ok := okbreakImage(svc.Image); ok {
 		c.Image = n
@@ -190,6 +195,60 @@ func (f *File) setImage(c *stack.Component, svc Service) error {
 	}
 	c.Image, c.ImageRef = image.Name("service-"+svc.Name), svc.Image
 	return nil
+}
+
+// buildName names the image okbreak builds for a service: okbreak/<it>:<key>,
+// overridable with OKBREAK_<IT>_IMAGE.
+func buildName(project, service string) string {
+	if project == "" {
+		return "build-" + service
+	}
+	return project + "-" + service
+}
+
+// build is where a service's image is built from: a Go main package in the
+// module that holds it, or a Dockerfile folder.
+func (f *File) build(b Build) (*stack.Build, error) {
+	if b.Dockerfile != "" {
+		return &stack.Build{DockerDir: b.Dockerfile}, nil
+	}
+	from := f.Dir
+	if b.GoDir {
+		from = b.Go
+	}
+	root, err := moduleRoot(from)
+	if err != nil {
+		return nil, err
+	}
+	pkg := b.Go
+	if b.GoDir {
+		abs, err := filepath.Abs(b.Go)
+		if err != nil {
+			return nil, fmt.Errorf("go package %s: %w", b.Go, err)
+		}
+		rel, err := filepath.Rel(root, abs)
+		if err != nil {
+			return nil, fmt.Errorf("go package %s: %w", b.Go, err)
+		}
+		pkg = "./" + filepath.ToSlash(rel)
+	}
+	return &stack.Build{GoModule: root, GoPackage: pkg}, nil
+}
+
+// moduleRoot is the folder of the go.mod that holds dir.
+func moduleRoot(dir string) (string, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	for d := abs; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+			return d, nil
+		}
+		if filepath.Dir(d) == d {
+			return "", fmt.Errorf("no go.mod holds %s: a Go build needs the package's module", dir)
+		}
+	}
 }
 
 func restartPolicy(s string) string {

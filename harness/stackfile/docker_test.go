@@ -2,10 +2,14 @@ package stackfile_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/moby/moby/client"
+
 	"github.com/okbreak/okbreak/harness/fault"
+	"github.com/okbreak/okbreak/harness/image"
 	"github.com/okbreak/okbreak/harness/retry"
 	"github.com/okbreak/okbreak/harness/stack"
 	"github.com/okbreak/okbreak/harness/stack/stacktest"
@@ -124,4 +128,72 @@ func appendOnce(list []string, s string) []string {
 		}
 	}
 	return append(list, s)
+}
+
+// TestBuildsATeamsGoImage brings up a service whose image okbreak builds
+// itself from a Go main package the stack file names, cached under
+// okbreak/<project>-<service>:<key>, and reaches it through its link.
+func TestBuildsATeamsGoImage(t *testing.T) {
+	stacktest.RequireDocker(t)
+	if testing.Short() {
+		t.Skip("builds an image and brings a stack up")
+	}
+	f, err := stackfile.Load(context.Background(), "testdata/build/stack.yaml", stackfile.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	def, err := f.Definition()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	s := stacktest.UpDef(t, ctx, def) // waits until the probe's check passes through client->hello
+	img := s.Images["built-hello"].Ref
+	if !strings.HasPrefix(img, "okbreak/built-hello:") {
+		t.Errorf("hello runs %q, want the image okbreak built (okbreak/built-hello:<key>)", img)
+	}
+}
+
+// TestDockerfileBuilds builds a team's Dockerfile folder (FROM scratch
+// builds offline) and refuses one whose base cannot be had, naming the
+// variable that takes a prebuilt image instead.
+func TestDockerfileBuilds(t *testing.T) {
+	stacktest.RequireDocker(t)
+	if testing.Short() {
+		t.Skip("builds images")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	r, err := image.NewResolver(ctx,
+		image.WithDockerfileBuild("okbreak-test-scratch", "testdata/build/scratch"),
+		image.WithDockerfileBuild("okbreak-test-badbase", "testdata/build/badbase"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	img, err := r.Resolve(ctx, "okbreak-test-scratch")
+	if err != nil {
+		t.Fatalf("FROM scratch: %v", err)
+	}
+	t.Cleanup(func() { removeImage(t, img.Ref) })
+	if !strings.HasPrefix(img.Ref, "okbreak/okbreak-test-scratch:") {
+		t.Errorf("built %s", img.Ref)
+	}
+	_, err = r.Resolve(ctx, "okbreak-test-badbase")
+	if err == nil || !strings.Contains(err.Error(), "OKBREAK_OKBREAK_TEST_BADBASE_IMAGE") {
+		t.Errorf("a base that cannot be had: got %v, want an error naming OKBREAK_OKBREAK_TEST_BADBASE_IMAGE", err)
+	}
+}
+
+func removeImage(t *testing.T, ref string) {
+	t.Helper()
+	cli, err := stack.Docker(context.Background())
+	if err != nil {
+		t.Log(err)
+		return
+	}
+	if _, err := cli.ImageRemove(context.Background(), ref, client.ImageRemoveOptions{Force: true}); err != nil {
+		t.Log(err)
+	}
 }
