@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -313,8 +314,15 @@ func resetToxiproxy(ctx context.Context, run string, rec *Recovery) {
 		rec.Failed = append(rec.Failed, Repair{Run: run, What: "list toxiproxies", Err: err})
 		return
 	}
+	legacy := stack.ContainerName(run, stack.Toxiproxy)
+	labelled := slices.ContainsFunc(ctrs, func(c stack.ContainerInfo) bool { return c.Labels[stack.LabelToxiproxyAPI] != "" })
 	for _, c := range ctrs {
 		port, err := strconv.Atoi(c.Labels[stack.LabelToxiproxyAPI])
+		if !labelled && c.Name == legacy {
+			// A run started before Toxiproxies carried the label: its one
+			// Toxiproxy has the sample's name and API port.
+			port, err = stack.PortToxiproxy, nil
+		}
 		if err != nil {
 			continue // not a Toxiproxy that carries links
 		}

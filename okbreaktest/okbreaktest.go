@@ -77,8 +77,12 @@ func Run(t *testing.T, cfg Config) *report.Report {
 	if cfg.ReportDir == "" {
 		cfg.ReportDir = filepath.Join(os.TempDir(), "okbreak-reports")
 	}
+	// shown is what the report fingerprints: a stack file as written, no
+	// value from the environment.
+	shown := cfg.Definition
 	if cfg.StackFile != "" {
-		if err := cfg.fromStackFile(); err != nil {
+		var err error
+		if shown, err = cfg.fromStackFile(); err != nil {
 			t.Fatalf("okbreak stack file: %v", err)
 		}
 	}
@@ -98,7 +102,7 @@ func Run(t *testing.T, cfg Config) *report.Report {
 	started := time.Now()
 	rep := &report.Report{Version: report.Version(), DataPlane: string(s.Def.DataPlane), TimeScale: cfg.TimeScale,
 		Run: s.RunID, Started: started, Cases: []harness.Result{}}
-	if rep.Inputs, err = report.RunInputs(s.Def, cfg.Inputs); err != nil {
+	if rep.Inputs, err = report.RunInputs(shown, cfg.Inputs); err != nil {
 		t.Fatalf("okbreak inputs: %v", err)
 	}
 	dir := filepath.Join(cfg.ReportDir, s.RunID)
@@ -139,21 +143,20 @@ func Run(t *testing.T, cfg Config) *report.Report {
 	return rep
 }
 
-// fromStackFile sets Definition, and Inputs unless given, from StackFile.
-func (cfg *Config) fromStackFile() error {
-	env, err := stackfile.DotEnv(filepath.Dir(cfg.StackFile), stackfile.EnvMap(os.Environ()))
+// fromStackFile sets Definition, and Inputs unless given, from StackFile,
+// and returns the definition as the file wrote it, for the report.
+func (cfg *Config) fromStackFile() (stack.Definition, error) {
+	f, err := stackfile.Open(context.Background(), cfg.StackFile, os.Environ())
 	if err != nil {
-		return err
-	}
-	f, err := stackfile.Load(context.Background(), cfg.StackFile, stackfile.Options{Env: env})
-	if err != nil {
-		return err
+		return stack.Definition{}, err
 	}
 	if cfg.Definition, err = f.Definition(); err != nil {
-		return err
+		return stack.Definition{}, err
 	}
 	if cfg.Inputs.Catalog.Name == "" {
-		cfg.Inputs, err = f.Inputs()
+		if cfg.Inputs, err = f.Inputs(); err != nil {
+			return stack.Definition{}, err
+		}
 	}
-	return err
+	return f.Rendering()
 }

@@ -2,8 +2,8 @@ package main
 
 import (
 	"context"
+	"errors"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -30,44 +30,59 @@ func (f *inputFlags) register(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&f.alerts, "alerts", nil, "alert rule file, folder (every .yml/.yaml in it) or glob; repeat for more (default: the sample system's rules for the data plane, embedded)")
 }
 
-// system is the system under test and its inputs: the stack file's when
-// --stack is given, else the sample system for dp. A bad stack file is bad
-// input (exit 2), its errors naming file:line:column.
-func (f inputFlags) system(dp stack.DataPlane) (stack.Definition, harness.Inputs, error) {
+// target is the system under test as the CLI runs it.
+type target struct {
+	// def is what runs: a stack file's ${VAR}s interpolated.
+	def stack.Definition
+	// shown is what reports fingerprint and renderings write: the stack
+	// file as written, no value from the environment.
+	shown stack.Definition
+	// file is the stack file (nil for the sample system).
+	file *stackfile.File
+}
+
+// target is the stack file's system when --stack is given, else the sample
+// system for dp. A bad stack file is bad input (exit 2), its errors naming
+// file:line:column.
+func (f inputFlags) target(dp stack.DataPlane) (target, error) {
 	if f.stack == "" {
-		in, err := f.inputs(dp)
-		return sample.Definition(dp, fixtures.EnvoyBootstrap()), in, err
+		def := sample.Definition(dp, fixtures.EnvoyBootstrap())
+		return target{def: def, shown: def}, nil
 	}
-	sf, err := loadStackFile(f.stack)
+	sf, err := stackfile.Open(context.Background(), f.stack, os.Environ())
 	if err != nil {
-		return stack.Definition{}, harness.Inputs{}, err
+		return target{}, badInput("%w", err)
 	}
-	def, err := sf.Definition()
-	if err != nil {
-		return def, harness.Inputs{}, badInput("%w", err)
+	t := target{file: sf}
+	if t.def, err = sf.Definition(); err != nil {
+		return t, badInput("%w", err)
+	}
+	if t.shown, err = sf.Rendering(); err != nil {
+		return t, badInput("%w", err)
+	}
+	return t, nil
+}
+
+// system is the target and its catalog and rules: --catalog and --alerts,
+// else the stack file's, else the sample's.
+func (f inputFlags) system(dp stack.DataPlane) (target, harness.Inputs, error) {
+	t, err := f.target(dp)
+	if err != nil || t.file == nil {
+		in, ierr := f.inputs(dp)
+		return t, in, errors.Join(err, ierr)
 	}
 	var in harness.Inputs
-	if f.catalog == "" || len(f.alerts) == 0 {
-		if in, err = sf.Inputs(); err != nil {
-			return def, in, badInput("%w", err)
+	if f.catalog == "" {
+		if in, err = t.file.Inputs(); err != nil {
+			return t, in, badInput("%w (or give --catalog)", err)
+		}
+	} else if len(f.alerts) == 0 {
+		if in.Rules, err = harness.ReadRules(t.file.Rules...); err != nil {
+			return t, in, badInput("%w", err)
 		}
 	}
 	in, err = f.override(in)
-	return def, in, err
-}
-
-// loadStackFile reads a stack file, its ${VAR}s seeing the environment and
-// a .env beside it; any problem is bad input (exit 2).
-func loadStackFile(path string) (*stackfile.File, error) {
-	env, err := stackfile.DotEnv(filepath.Dir(path), stackfile.EnvMap(os.Environ()))
-	if err != nil {
-		return nil, badInput("%w", err)
-	}
-	sf, err := stackfile.Load(context.Background(), path, stackfile.Options{Env: env})
-	if err != nil {
-		return nil, badInput("%w", err)
-	}
-	return sf, nil
+	return t, in, err
 }
 
 // inputs reads the catalog and rules for a data plane; bad paths are bad

@@ -65,23 +65,28 @@ invalid; 2 bad input (catalog, rules, flags); 3 no Docker engine.`,
 			if dataPlane == string(stack.Envoy) {
 				probeDP = stack.Envoy
 			}
-			if _, _, err := load(inputs, probeDP); err != nil {
+			t, in, err := inputs.system(probeDP)
+			if err != nil {
 				return err
+			}
+			if _, _, _, err := in.Load(t.def); err != nil {
+				return badInput("%w", err)
 			}
 			if err := checkDocker(ctx); err != nil {
 				return err
 			}
-			dp := probeDP
-			if inputs.stack == "" {
-				var err error
-				if dp, err = chooseDataPlane(ctx, dataPlane); err != nil {
+			if t.file == nil {
+				// The sample's data plane is chosen now that Docker can say
+				// whether the Envoy image can be had.
+				dp, err := chooseDataPlane(ctx, dataPlane)
+				if err != nil {
+					return err
+				}
+				if t, in, err = inputs.system(dp); err != nil {
 					return err
 				}
 			}
-			def, in, err := inputs.system(dp)
-			if err != nil {
-				return err
-			}
+			def := t.def
 			cat, rules, _, err := in.Load(def)
 			if err != nil {
 				return badInput("%w", err)
@@ -126,10 +131,10 @@ invalid; 2 bad input (catalog, rules, flags); 3 no Docker engine.`,
 				r.Logf = logf
 			}
 			rep := &report.Report{
-				Version: report.Version(), DataPlane: string(dp), TimeScale: scale, Run: s.RunID,
+				Version: report.Version(), DataPlane: string(def.DataPlane), TimeScale: scale, Run: s.RunID,
 				Started: time.Now(), Cases: []harness.Result{},
 			}
-			if rep.Inputs, err = report.RunInputs(def, in); err != nil {
+			if rep.Inputs, err = report.RunInputs(t.shown, in); err != nil {
 				return badInput("%w", err)
 			}
 			ests := estimates(cases, cat.Defaults, scale)
@@ -199,11 +204,11 @@ func sumDurations(ds []time.Duration) time.Duration {
 // load reads the inputs for def's data plane and validates them; every
 // problem is bad input (exit 2).
 func load(f inputFlags, dp stack.DataPlane) (*catalog.Catalog, []alert.RuleFile, error) {
-	def, in, err := f.system(dp)
+	t, in, err := f.system(dp)
 	if err != nil {
 		return nil, nil, err
 	}
-	cat, rules, _, err := in.Load(def)
+	cat, rules, _, err := in.Load(t.def)
 	if err != nil {
 		return nil, nil, badInput("%w", err)
 	}

@@ -6,11 +6,8 @@ import (
 	"os"
 	"time"
 
-	"github.com/okbreak/okbreak/sample"
-
 	"github.com/spf13/cobra"
 
-	"github.com/okbreak/okbreak/fixtures"
 	"github.com/okbreak/okbreak/harness/image"
 	"github.com/okbreak/okbreak/harness/stack"
 )
@@ -97,22 +94,25 @@ Toxiproxy API, then waits. Ctrl-C (or SIGTERM) tears everything down.`,
 					return badInput("--data-plane: %w", err)
 				}
 			}
+			// A bad stack file is bad input before Docker is asked anything.
+			t, err := system.target(stack.GRPC)
+			if err != nil {
+				return err
+			}
 			if err := checkDocker(ctx); err != nil {
 				return err
 			}
-			dp := stack.GRPC
-			if system.stack == "" {
-				var err error
-				if dp, err = chooseDataPlane(ctx, dataPlane); err != nil {
+			if t.file == nil {
+				dp, err := chooseDataPlane(ctx, dataPlane)
+				if err != nil {
+					return err
+				}
+				if t, err = system.target(dp); err != nil {
 					return err
 				}
 			}
 			sweepDead(ctx)
-			def, _, err := system.system(dp)
-			if err != nil {
-				return err
-			}
-			s, err := stack.Up(ctx, def, stack.WithLogf(logf), stack.WithReadyTimeout(readyTimeout))
+			s, err := stack.Up(ctx, t.def, stack.WithLogf(logf), stack.WithReadyTimeout(readyTimeout))
 			defer func() {
 				if s == nil {
 					return
@@ -205,17 +205,11 @@ file wrote them (${VAR}); files are written beside it under fixtures/compose/.`,
 			if err != nil {
 				return badInput("--data-plane: %w", err)
 			}
-			def := sample.Definition(dp, fixtures.EnvoyBootstrap())
-			if stackFile != "" {
-				sf, err := loadStackFile(stackFile)
-				if err != nil {
-					return err
-				}
-				if def, err = sf.Rendering(); err != nil {
-					return badInput("%w", err)
-				}
+			t, err := inputFlags{stack: stackFile}.target(dp)
+			if err != nil {
+				return err
 			}
-			files, err := def.ComposeFiles()
+			files, err := t.shown.ComposeFiles()
 			if err != nil {
 				return err
 			}

@@ -118,20 +118,21 @@ func validate(inputs inputFlags, dps []stack.DataPlane) (errs, warns []error) {
 		}
 	}
 	for _, dp := range dps {
-		def, in, err := inputs.system(dp)
+		t, in, err := inputs.system(dp)
 		if err != nil {
 			add(&errs, err)
 			continue
 		}
-		if _, err := def.ComposeFiles(); err != nil {
-			add(&errs, fmt.Errorf("stack (%s): %w", dp, err))
+		def := t.def
+		if _, err := t.shown.ComposeFiles(); err != nil {
+			add(&errs, fmt.Errorf("stack (%s): %w", def.DataPlane, err))
 		}
 		cat, rules, lintWarns, err := in.Load(def)
 		for _, w := range lintWarns {
 			add(&warns, w)
 		}
 		if err != nil {
-			add(&errs, fmt.Errorf("%s data plane: %w", dp, err))
+			add(&errs, fmt.Errorf("%s data plane: %w", def.DataPlane, err))
 			continue
 		}
 		for _, w := range coverage(cat, rules, dp) {

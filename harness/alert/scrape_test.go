@@ -71,7 +71,7 @@ func TestScraperStoresSamplesWithTargetLabels(t *testing.T) {
 	// keeps it as exported_instance and the target's wins.
 	f.set(`okbreak_sample_requests_total{service="backend",instance="backend-1",code="200"}`, 7)
 	f.set(`demo_gauge`, 3)
-	s, err := NewScraper(d.db, []Target{componentTarget("backend-1", f.url())}, time.Second, 500*time.Millisecond, nil, nil)
+	s, err := NewScraper(d.db, []Target{componentTarget("backend-1", f.url())}, 10*time.Second, 5*time.Second, nil, nil)
 	require.NoError(t, err)
 	s.ScrapeOnce(context.Background())
 
@@ -88,12 +88,14 @@ func TestScraperStoresSamplesWithTargetLabels(t *testing.T) {
 	assert.Equal(t, 1, h[0].Scrapes)
 }
 
+// The scrapes below are called by hand: a generous timeout keeps a loaded
+// machine from failing a scrape these tests do not time.
 func TestScraperMarksVanishedSeriesStale(t *testing.T) {
 	d := newTestDB(t)
 	f := newFakeTarget(t)
 	f.set(`demo_a`, 1)
 	f.set(`demo_b`, 1)
-	s, err := NewScraper(d.db, []Target{{Job: "demo", Instance: "demo-1", URL: f.url()}}, time.Second, 500*time.Millisecond, nil, nil)
+	s, err := NewScraper(d.db, []Target{{Job: "demo", Instance: "demo-1", URL: f.url()}}, 10*time.Second, 5*time.Second, nil, nil)
 	require.NoError(t, err)
 	ctx := context.Background()
 	s.ScrapeOnce(ctx)
@@ -113,7 +115,7 @@ func TestScraperFailedScrape(t *testing.T) {
 	d := newTestDB(t)
 	f := newFakeTarget(t)
 	f.set(`demo_live`, 1)
-	s, err := NewScraper(d.db, []Target{{Job: "demo", Instance: "demo-1", URL: f.url()}}, time.Second, 500*time.Millisecond, nil, nil)
+	s, err := NewScraper(d.db, []Target{{Job: "demo", Instance: "demo-1", URL: f.url()}}, 10*time.Second, 5*time.Second, nil, nil)
 	require.NoError(t, err)
 	ctx := context.Background()
 	s.ScrapeOnce(ctx)

@@ -257,6 +257,9 @@ func New(spec Spec, env Env) (Fault, error) {
 // build makes the fault of a spec; a process or config fault on several
 // targets is one fault per target, put together.
 func build(t Type, spec Spec, def stack.Definition, env Env) (Fault, error) {
+	if err := needs(t, def); err != nil {
+		return nil, err
+	}
 	targets, err := expandTargets(t, spec.Target, def)
 	if err != nil {
 		return nil, err
@@ -287,6 +290,19 @@ func Validate(spec Spec, def stack.Definition) error {
 	}
 	if _, err := build(t, spec, def, nil); err != nil {
 		return fmt.Errorf("fault %s: %w", spec.name(), err)
+	}
+	return nil
+}
+
+// needs says what part of the system a fault type acts on and the
+// definition lacks, before any target is looked at: a config fault writes
+// the system's etcd.
+func needs(t Type, def stack.Definition) error {
+	if t.Kind != Config {
+		return nil
+	}
+	if _, ok := def.Component(def.EtcdComponent()); !ok {
+		return fmt.Errorf("a %s fault writes the system's etcd, and the system has no component %q: a stack file names its etcd with x-okbreak roles.etcd", t.Name, def.EtcdComponent())
 	}
 	return nil
 }

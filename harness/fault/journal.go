@@ -74,6 +74,9 @@ type Access struct {
 	// Toxiproxies is the API of the Toxiproxy that carries each link the
 	// injection touched, by link name (a system may have one per callee).
 	Toxiproxies map[string]*Endpoint `json:"toxiproxies,omitempty"`
+	// Toxiproxy is the one Toxiproxy of a journal written before systems
+	// could have several; it carries every link of its entries.
+	Toxiproxy *Endpoint `json:"toxiproxy,omitempty"`
 	Etcd        *Endpoint            `json:"etcd,omitempty"`
 }
 

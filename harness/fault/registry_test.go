@@ -2,6 +2,7 @@ package fault_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"strings"
@@ -232,4 +233,26 @@ func TestEtcdFaultParams(t *testing.T) {
 		require.ErrorContains(t, fault.Validate(c.spec, def), c.want, "%+v", c.spec)
 	}
 	require.NoError(t, fault.Validate(fault.Spec{Type: "etcd_delete", Target: "/registry/", Params: map[string]any{"prefix": true}}, def))
+}
+
+// TestConfigFaultsNeedAnEtcd: a system without the etcd a config fault
+// writes is refused before any target is read, naming the role to declare.
+func TestConfigFaultsNeedAnEtcd(t *testing.T) {
+	def := defs()[stack.GRPC]
+	def.EtcdName = "registry-etcd"
+	for _, typ := range []string{"etcd_put", "etcd_delete"} {
+		err := fault.Validate(fault.Spec{Type: typ, Target: "/registry/", Params: map[string]any{"prefix": true, "value": "v"}}, def)
+		require.ErrorContains(t, err, "roles.etcd", typ)
+	}
+	require.NoError(t, fault.Validate(fault.Spec{Type: "latency", Target: "edge->xds", Params: map[string]any{"latency": "1s"}}, def), "network faults need no etcd")
+}
+
+// TestJournalOfOneToxiproxyStillReads: an entry journalled before systems
+// could have one Toxiproxy per callee names its one Toxiproxy under
+// "toxiproxy"; recover must still find it to revert the entry.
+func TestJournalOfOneToxiproxyStillReads(t *testing.T) {
+	var e fault.Entry
+	require.NoError(t, json.Unmarshal([]byte(`{"op":"injected","id":"x","fault":"down edge->xds","access":{"toxiproxy":{"container":"okbreak-r-toxiproxy","port":8474}},"undo":[{"action":"set_proxy","proxy":"edge->xds"}]}`), &e))
+	require.NotNil(t, e.Access.Toxiproxy)
+	require.Equal(t, "okbreak-r-toxiproxy", e.Access.Toxiproxy.Container)
 }

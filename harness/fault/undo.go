@@ -49,12 +49,17 @@ func (x *executor) toxiproxy(link string) *toxiproxy {
 		x.toxi = map[string]*toxiproxy{}
 	}
 	ep := x.access.Toxiproxies[link]
+	if ep == nil {
+		ep = x.access.Toxiproxy // a journal of the one-Toxiproxy days
+	}
 	tp := newToxiproxy(func(ctx context.Context) (string, error) {
+		if te, ok := x.env.(ToxiproxyEnv); ok {
+			if l, ok := te.Definition().Link(link); ok {
+				return te.ToxiproxyAPI(ctx, l.ProxyComponent())
+			}
+		}
 		if ep == nil {
 			return "", fmt.Errorf("the journal says nothing of the Toxiproxy that carries %s", link)
-		}
-		if te, ok := x.env.(ToxiproxyEnv); ok && ep.Component != "" {
-			return te.ToxiproxyAPI(ctx, ep.Component)
 		}
 		addr, err := stack.PublishedAddr(ctx, ep.Container, ep.Port)
 		if err != nil {

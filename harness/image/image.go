@@ -197,22 +197,34 @@ func WithImage(name Name, ref string) Option {
 }
 
 // WithGoBuild has the resolver build image name from a team's Go main
-// package mainPkg ("./cmd/cart") in the module at moduleRoot, into a
-// scratch image whose entrypoint is the binary; cached by the module's
-// sources as okbreak's own images are. OKBREAK_<NAME>_IMAGE still wins.
-func WithGoBuild(name Name, moduleRoot, mainPkg string) Option {
+// package into a scratch image whose entrypoint is the binary, cached by the
+// sources of the module that holds dir, as okbreak's own images are: pkg is
+// the package's import path, or "" for the package in dir itself.
+// OKBREAK_<NAME>_IMAGE still wins.
+func WithGoBuild(name Name, dir, pkg string) Option {
 	return func(c *config) error {
-		if name == "" || moduleRoot == "" || mainPkg == "" {
-			return fmt.Errorf("go build of %q: empty name, module or package", name)
+		if name == "" || dir == "" {
+			return fmt.Errorf("go build of %q: empty name or folder", name)
 		}
 		if _, ok := recipes[name]; ok {
 			return fmt.Errorf("go build of %q: okbreak builds that image itself; choose another name", name)
 		}
-		abs, err := filepath.Abs(moduleRoot)
+		abs, err := filepath.Abs(dir)
 		if err != nil {
 			return fmt.Errorf("go build of %s: %w", name, err)
 		}
-		c.builds[name] = recipe{name: name, mainPkg: mainPkg, binary: path.Base(mainPkg), root: abs}
+		root := nearestModule(abs)
+		if root == "" {
+			return fmt.Errorf("go build of %s: no go.mod holds %s: a Go build needs the package's module", name, dir)
+		}
+		if pkg == "" {
+			rel, err := filepath.Rel(root, abs)
+			if err != nil {
+				return fmt.Errorf("go build of %s: %w", name, err)
+			}
+			pkg = "./" + filepath.ToSlash(rel)
+		}
+		c.builds[name] = recipe{name: name, mainPkg: pkg, binary: path.Base(pkg), root: root}
 		return nil
 	}
 }

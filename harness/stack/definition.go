@@ -1,8 +1,11 @@
 package stack
 
 import (
+	"strings"
+
 	"encoding/json"
 	"fmt"
+	"github.com/moby/moby/api/types/container"
 	"sort"
 	"strconv"
 	"time"
@@ -67,6 +70,14 @@ type Probe struct {
 // for services (as a production orchestrator would), "no" for one-shot runs.
 type RestartPolicy string
 
+// docker is the policy as Docker takes it: Compose's "on-failure:3" is the
+// policy on-failure with at most 3 retries.
+func (r RestartPolicy) docker() container.RestartPolicy {
+	name, retries, _ := strings.Cut(string(r), ":")
+	n, _ := strconv.Atoi(retries) // "" or not a number: no limit
+	return container.RestartPolicy{Name: container.RestartPolicyMode(name), MaximumRetryCount: n}
+}
+
 // Restart policies used by the default stack.
 const (
 	RestartUnlessStopped RestartPolicy = "unless-stopped"
@@ -113,9 +124,9 @@ type Component struct {
 // Build is an image okbreak builds for a team: a Go main package of a
 // module on disk (into a scratch image), or a Dockerfile folder.
 type Build struct {
-	// GoModule is the module's root folder and GoPackage the main package
-	// in it ("./cmd/cart" or an import path).
-	GoModule  string `json:"go_module,omitempty"`
+	// GoDir is a folder of the module to build in, and GoPackage the main
+	// package's import path ("": the package in GoDir).
+	GoDir     string `json:"go_dir,omitempty"`
 	GoPackage string `json:"go_package,omitempty"`
 	// DockerDir is a folder holding a Dockerfile.
 	DockerDir string `json:"docker_dir,omitempty"`

@@ -1,6 +1,10 @@
 package stack
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/moby/moby/api/types/container"
+)
 
 func TestEstablishedByLocalPort(t *testing.T) {
 	tcp := []byte(`  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
@@ -13,5 +17,22 @@ func TestEstablishedByLocalPort(t *testing.T) {
 	got := establishedByLocalPort(tcp)
 	if got[10000] != 2 || got[10001] != 0 || got[0xE1A4] != 1 {
 		t.Fatalf("establishedByLocalPort = %v: want 2 on 10000 (the listener itself and a TIME_WAIT are not connections)", got)
+	}
+}
+
+// TestRestartPolicyAsDockerTakesIt: Compose's "on-failure:3" is a policy
+// and a retry limit for Docker, which refuses it as a name.
+func TestRestartPolicyAsDockerTakesIt(t *testing.T) {
+	for in, want := range map[RestartPolicy]container.RestartPolicy{
+		"on-failure:3":   {Name: "on-failure", MaximumRetryCount: 3},
+		"unless-stopped": {Name: "unless-stopped"},
+		"no":             {Name: "no"},
+	} {
+		if got := in.docker(); got != want {
+			t.Errorf("%s: got %+v, want %+v", in, got, want)
+		}
+		if back := restartOf(in.docker()); back != in {
+			t.Errorf("%s: read back from Docker as %s", in, back)
+		}
 	}
 }

@@ -109,7 +109,7 @@ func SpecOf(ctx context.Context, runID string, c Component) (ContainerSpec, erro
 		Env:        ctr.Config.Env,
 		Labels:     ctr.Config.Labels,
 		Publish:    len(ctr.HostConfig.PortBindings) > 0,
-		Restart:    RestartPolicy(ctr.HostConfig.RestartPolicy.Name),
+		Restart:    restartOf(ctr.HostConfig.RestartPolicy),
 		Aliases:    c.Aliases,
 	}
 	for p := range ctr.Config.ExposedPorts {
@@ -130,6 +130,15 @@ func SpecOf(ctx context.Context, runID string, c Component) (ContainerSpec, erro
 	return spec, nil
 }
 
+// restartOf is Docker's policy as a RestartPolicy ("on-failure:3" when it
+// has a retry limit).
+func restartOf(p container.RestartPolicy) RestartPolicy {
+	if p.MaximumRetryCount > 0 {
+		return RestartPolicy(fmt.Sprintf("%s:%d", p.Name, p.MaximumRetryCount))
+	}
+	return RestartPolicy(p.Name)
+}
+
 // CreateContainer creates a container from spec, copies its files in and
 // starts it. It does not wait for readiness (see WaitReady). On error after
 // creation the container is removed again.
@@ -143,7 +152,7 @@ func CreateContainer(ctx context.Context, spec ContainerSpec) (id string, err er
 		ExposedPorts: mobynet.PortSet{},
 	}
 	hc := &container.HostConfig{
-		RestartPolicy: container.RestartPolicy{Name: container.RestartPolicyMode(spec.Restart)},
+		RestartPolicy: spec.Restart.docker(),
 		PortBindings:  mobynet.PortMap{},
 	}
 	for _, p := range spec.Ports {

@@ -145,6 +145,9 @@ func Up(ctx context.Context, def Definition, opts ...Option) (*Stack, error) {
 
 func (s *Stack) up(ctx context.Context, o options) error {
 	start := time.Now()
+	if _, ok := s.Def.Component(s.Def.EtcdComponent()); !ok && len(s.Def.Seed) > 0 {
+		return fmt.Errorf("the definition seeds etcd but has no component %q to write it to", s.Def.EtcdComponent())
+	}
 	if o.resolver == nil {
 		ropts := []image.Option{image.WithLogger(s.logf)}
 		for _, c := range s.Def.Components {
@@ -152,7 +155,7 @@ func (s *Stack) up(ctx context.Context, o options) error {
 			case c.Build != nil && c.Build.DockerDir != "":
 				ropts = append(ropts, image.WithDockerfileBuild(c.Image, c.Build.DockerDir))
 			case c.Build != nil:
-				ropts = append(ropts, image.WithGoBuild(c.Image, c.Build.GoModule, c.Build.GoPackage))
+				ropts = append(ropts, image.WithGoBuild(c.Image, c.Build.GoDir, c.Build.GoPackage))
 			case c.ImageRef != "":
 				ropts = append(ropts, image.WithImage(c.Image, c.ImageRef))
 			}
@@ -278,7 +281,7 @@ func (s *Stack) containerOptions(c Component, name string, restart RestartPolicy
 					hc.PortBindings[p] = []mobynet.PortBinding{{HostIP: Loopback, HostPort: "0"}}
 				}
 			}
-			hc.RestartPolicy = container.RestartPolicy{Name: container.RestartPolicyMode(restart)}
+			hc.RestartPolicy = restart.docker()
 		}),
 	}
 	if len(c.Env) > 0 {

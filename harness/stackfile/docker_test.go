@@ -26,14 +26,7 @@ func TestToxiproxyInterposed(t *testing.T) {
 	if testing.Short() {
 		t.Skip("brings a stack up")
 	}
-	f, err := stackfile.Load(context.Background(), "../../fixtures/stacks/shop/stack.yaml", stackfile.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	def, err := f.Definition()
-	if err != nil {
-		t.Fatal(err)
-	}
+	def := definitionOf(t, shopStack)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	s := stacktest.UpDef(t, ctx, def)
@@ -138,14 +131,7 @@ func TestBuildsATeamsGoImage(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds an image and brings a stack up")
 	}
-	f, err := stackfile.Load(context.Background(), "testdata/build/stack.yaml", stackfile.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	def, err := f.Definition()
-	if err != nil {
-		t.Fatal(err)
-	}
+	def := definitionOf(t, "testdata/build/stack.yaml")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	s := stacktest.UpDef(t, ctx, def) // waits until the probe's check passes through client->hello

@@ -1,10 +1,12 @@
 package stackfile
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"sort"
 	"strconv"
@@ -26,7 +28,7 @@ const (
 	RealPrefix = "okbreak-real-"
 )
 
-// okbreakImages maps the references of okbreak's own images, as the
+// okbreakImage maps the references of okbreak's own images, as the
 // rendered compose file writes them, to the images okbreak builds.
 func okbreakImage(ref string) (image.Name, bool) {
 	name, tag, _ := strings.Cut(strings.TrimPrefix(ref, "okbreak/"), ":")
@@ -53,6 +55,9 @@ func (f *File) Definition() (stack.Definition, error) {
 	if err != nil {
 		return d, err
 	}
+	if err := f.checkInterposable(); err != nil {
+		return d, err
+	}
 	callees := map[string][]Link{}
 	for _, l := range f.Links {
 		callees[l.To] = append(callees[l.To], l)
@@ -73,8 +78,10 @@ func (f *File) Definition() (stack.Definition, error) {
 		names = append(names, n)
 	}
 	sort.Strings(names)
+	passthrough := map[string][]int{}
 	for _, callee := range names {
-		d.Components = append(d.Components, proxyFor(callee, callees[callee]))
+		passthrough[callee] = f.unlinkedPorts(callee, callees[callee])
+		d.Components = append(d.Components, proxyFor(callee, callees[callee], passthrough[callee]))
 		for _, l := range callees[callee] {
 			d.Links = append(d.Links, stack.Link{
 				Name: l.Name, From: l.From, To: l.To, Listen: l.Port,
@@ -83,9 +90,9 @@ func (f *File) Definition() (stack.Definition, error) {
 			})
 		}
 	}
-	for i := range d.Components {
-		if d.IsProxy(d.Components[i].Name) {
-			d.Components[i].Files = []stack.File{{Path: "/etc/toxiproxy/proxies.json", Content: d.ToxiproxyConfig(d.Components[i].Name), Mode: 0o644}}
+	for i, c := range d.Components {
+		if callee, ok := strings.CutPrefix(c.Name, ProxyPrefix); ok && d.IsProxy(c.Name) {
+			d.Components[i].Files = []stack.File{{Path: "/etc/toxiproxy/proxies.json", Content: proxyConfig(d, c.Name, callee, passthrough[callee]), Mode: 0o644}}
 		}
 	}
 	for _, kv := range f.Seed {
@@ -97,8 +104,9 @@ func (f *File) Definition() (stack.Definition, error) {
 
 // proxyFor is the Toxiproxy that stands in for callee: it holds the
 // callee's name and listens on each linked port, the port the callers
-// already use.
-func proxyFor(callee string, links []Link) stack.Component {
+// already use, and passes its other declared ports straight through (no
+// link, no fault), so that holding the name takes none of them away.
+func proxyFor(callee string, links []Link, passthrough []int) stack.Component {
 	c := stack.Component{
 		Name: ProxyPrefix + callee, Image: image.Toxiproxy, Aliases: []string{callee}, Job: "toxiproxy",
 		Cmd:     []string{"-host=0.0.0.0", "-config=/etc/toxiproxy/proxies.json", "-proxy-metrics"},
@@ -110,7 +118,84 @@ func proxyFor(callee string, links []Link) stack.Component {
 	for _, l := range links {
 		c.Ports = append(c.Ports, stack.Port{Name: portName(l.Port), Number: l.Port})
 	}
+	for _, p := range passthrough {
+		c.Ports = append(c.Ports, stack.Port{Name: portName(p), Number: p})
+	}
 	return c
+}
+
+// proxyConfig is a callee's Toxiproxy config: its links, then a plain
+// proxy ("<callee>:<port>") for each port it passes through.
+func proxyConfig(d stack.Definition, proxy, callee string, passthrough []int) []byte {
+	var entries []map[string]any
+	if err := json.Unmarshal(d.ToxiproxyConfig(proxy), &entries); err != nil {
+		panic(fmt.Sprintf("toxiproxy config of %s: %v", proxy, err)) // our own JSON: a bug
+	}
+	for _, p := range passthrough {
+		entries = append(entries, map[string]any{
+			"name": fmt.Sprintf("%s:%d", callee, p), "listen": fmt.Sprintf("0.0.0.0:%d", p),
+			"upstream": fmt.Sprintf("%s%s:%d", RealPrefix, callee, p), "enabled": true,
+		})
+	}
+	b, _ := json.MarshalIndent(entries, "", "  ") // strings and bools: cannot fail
+	return b
+}
+
+// unlinkedPorts are the callee's declared ports (its ports, and its metrics
+// and readiness ports) that no link carries, sorted.
+func (f *File) unlinkedPorts(callee string, links []Link) []int {
+	linked := map[int]bool{}
+	for _, l := range links {
+		linked[l.Port] = true
+	}
+	declared := map[int]bool{}
+	if svc, ok := f.Service(callee); ok {
+		for _, p := range svc.Ports {
+			declared[p] = true
+		}
+	}
+	x := f.Components[callee]
+	for _, e := range []*Endpoint{x.Metrics, x.Ready} {
+		if e != nil {
+			declared[e.Port] = true
+		}
+	}
+	var out []int
+	for p := range declared {
+		if !linked[p] {
+			out = append(out, p)
+		}
+	}
+	sort.Ints(out)
+	return out
+}
+
+// checkInterposable refuses what a Toxiproxy in front of a callee cannot
+// carry: a callee port that is the Toxiproxy API's own, and a seed with no
+// etcd to write it to (okbreak writes it on etcd's client port, 2379).
+func (f *File) checkInterposable() error {
+	for _, l := range f.Links {
+		if l.Port == stack.PortToxiproxy {
+			return fmt.Errorf("%s:%d:%d: link %s: port %d is the API of the Toxiproxy okbreak puts in front of %s; move the service off that port",
+				f.Path, l.Line, l.Col, l.Name, l.Port, l.To)
+		}
+		if svc, ok := f.Service(l.To); ok && slices.Contains(svc.Ports, stack.PortToxiproxy) {
+			return fmt.Errorf("%s:%d:%d: service %s declares port %d, the API port of the Toxiproxy okbreak puts in front of it; move the service off that port",
+				f.Path, svc.Line, svc.Col, svc.Name, stack.PortToxiproxy)
+		}
+	}
+	if len(f.Seed) == 0 {
+		return nil
+	}
+	etcd, ok := f.Service(f.Roles.Etcd)
+	if !ok {
+		return fmt.Errorf("%s: x-okbreak seed needs the etcd to write it to: name it with x-okbreak roles.etcd", f.Path)
+	}
+	if !slices.Contains(etcd.Ports, stack.PortEtcd) {
+		return fmt.Errorf("%s:%d:%d: service %s (roles.etcd) declares no port %d: okbreak writes the seed and config faults on etcd's client port; add \"%d\" to its ports",
+			f.Path, etcd.Line, etcd.Col, etcd.Name, stack.PortEtcd, stack.PortEtcd)
+	}
+	return nil
 }
 
 func portName(n int) string { return strconv.Itoa(n) }
@@ -156,9 +241,7 @@ func (f *File) component(svc Service, stage int, isCallee bool) (stack.Component
 		return stack.Probe{}
 	}
 	c.Metrics, c.Ready = addPort(x.Metrics), addPort(x.Ready)
-	if h := svc.Healthcheck; h != nil && !h.Disable && len(h.Test) > 0 {
-		c.Healthcheck = &stack.Healthcheck{Test: h.Test, Interval: h.Interval, Timeout: h.Timeout, StartPeriod: h.StartPeriod, Retries: h.Retries}
-	}
+	c.Healthcheck = dockerHealthcheck(svc.Healthcheck)
 	mounts := append(append([]Mount{}, svc.Files...), svc.Configs...)
 	for _, m := range mounts {
 		content := m.Content
@@ -179,11 +262,7 @@ func (f *File) component(svc Service, stage int, isCallee bool) (stack.Component
 // team's image as written.
 func (f *File) setImage(c *stack.Component, svc Service) error {
 	if b, ok := f.Builds[svc.Name]; ok {
-		build, err := f.build(b)
-		if err != nil {
-			return fmt.Errorf("%s:%d:%d: service %s: %w", f.Path, b.Line, b.Col, svc.Name, err)
-		}
-		c.Image, c.Build = image.Name(buildName(f.Name, svc.Name)), build
+		c.Image, c.Build = image.Name(buildName(f.Name, svc.Name)), f.build(b)
 		return nil
 	}
 	if n, ok := okbreakImage(svc.Image); ok {
@@ -206,49 +285,17 @@ func buildName(project, service string) string {
 	return project + "-" + service
 }
 
-// build is where a service's image is built from: a Go main package in the
-// module that holds it, or a Dockerfile folder.
-func (f *File) build(b Build) (*stack.Build, error) {
-	if b.Dockerfile != "" {
-		return &stack.Build{DockerDir: b.Dockerfile}, nil
+// build is where a service's image is built from: a Go main package (a
+// folder, or an import path in the stack file's module), or a Dockerfile
+// folder.
+func (f *File) build(b Build) *stack.Build {
+	switch {
+	case b.Dockerfile != "":
+		return &stack.Build{DockerDir: b.Dockerfile}
+	case b.GoDir:
+		return &stack.Build{GoDir: b.Go}
 	}
-	from := f.Dir
-	if b.GoDir {
-		from = b.Go
-	}
-	root, err := moduleRoot(from)
-	if err != nil {
-		return nil, err
-	}
-	pkg := b.Go
-	if b.GoDir {
-		abs, err := filepath.Abs(b.Go)
-		if err != nil {
-			return nil, fmt.Errorf("go package %s: %w", b.Go, err)
-		}
-		rel, err := filepath.Rel(root, abs)
-		if err != nil {
-			return nil, fmt.Errorf("go package %s: %w", b.Go, err)
-		}
-		pkg = "./" + filepath.ToSlash(rel)
-	}
-	return &stack.Build{GoModule: root, GoPackage: pkg}, nil
-}
-
-// moduleRoot is the folder of the go.mod that holds dir.
-func moduleRoot(dir string) (string, error) {
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return "", err
-	}
-	for d := abs; ; d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			return d, nil
-		}
-		if filepath.Dir(d) == d {
-			return "", fmt.Errorf("no go.mod holds %s: a Go build needs the package's module", dir)
-		}
-	}
+	return &stack.Build{GoDir: f.Dir, GoPackage: b.Go}
 }
 
 func restartPolicy(s string) string {
@@ -411,7 +458,36 @@ func (f *File) Rendering() (stack.Definition, error) {
 		if !ok {
 			continue // a component okbreak added
 		}
-		d.Components[i].ImageRef, d.Components[i].Cmd, d.Components[i].Entrypoint, d.Components[i].Env = s.Image, s.Command, s.Entrypoint, s.Environment
+		c := &d.Components[i]
+		c.ImageRef, c.Cmd, c.Entrypoint, c.Env = s.Image, s.Command, s.Entrypoint, s.Environment
+		c.Healthcheck = dockerHealthcheck(s.Healthcheck)
+		// A content: config is text with ${VAR}s; a file's content is the
+		// file's own, as on disk.
+		for j, m := range append(append([]Mount{}, s.Files...), s.Configs...) {
+			if m.Source == "" && j < len(c.Files) {
+				c.Files[j].Content = m.Content
+			}
+		}
 	}
 	return d, nil
+}
+
+// dockerHealthcheck is a service's Compose healthcheck as Docker runs it (nil
+// when it has none or disables it).
+func dockerHealthcheck(h *Healthcheck) *stack.Healthcheck {
+	if h == nil || h.Disable || len(h.Test) == 0 {
+		return nil
+	}
+	return &stack.Healthcheck{Test: h.Test, Interval: h.Interval, Timeout: h.Timeout, StartPeriod: h.StartPeriod, Retries: h.Retries}
+}
+
+// Open loads the stack file at path with the process environment a caller
+// passes (os.Environ()) and the .env beside the file, as Compose would:
+// what a command or a test runner needs in one call.
+func Open(ctx context.Context, path string, environ []string) (*File, error) {
+	env, err := DotEnv(filepath.Dir(path), EnvMap(environ))
+	if err != nil {
+		return nil, err
+	}
+	return Load(ctx, path, Options{Env: env})
 }

@@ -12,6 +12,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/okbreak/okbreak/harness/stack"
 	"github.com/okbreak/okbreak/harness/stackfile"
 )
 
@@ -19,14 +20,7 @@ import (
 // a Toxiproxy in front of each callee holding the callee's name, the callee
 // under a hidden name only, and the shop's configs untouched.
 func TestShopDefinition(t *testing.T) {
-	f, err := stackfile.Load(context.Background(), "../../fixtures/stacks/shop/stack.yaml", stackfile.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	def, err := f.Definition()
-	if err != nil {
-		t.Fatal(err)
-	}
+	def := definitionOf(t, shopStack)
 	aliases := map[string][]string{}
 	for _, c := range def.Components {
 		for _, a := range c.Aliases {
@@ -125,6 +119,41 @@ func TestRenderingForDockerCompose(t *testing.T) {
 	composeConfig(t, dir)
 }
 
+// TestRenderingKeepsEveryVariable: no value from the environment reaches a
+// rendering through any field a variable can reach (image, command,
+// environment, healthcheck, content configs), while running sees them all.
+func TestRenderingKeepsEveryVariable(t *testing.T) {
+	const secret = "s3cr3t-from-the-environment"
+	f, err := stackfile.Load(context.Background(), "testdata/render/stack.yaml", stackfile.Options{Env: map[string]string{"API_TOKEN": secret, "API_TAG": secret}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, err := f.Definition()
+	if err != nil {
+		t.Fatal(err)
+	}
+	api, _ := run.Component("api")
+	if !strings.Contains(fmt.Sprint(api.Healthcheck, string(api.Files[0].Content), api.Cmd, api.Env, api.ImageRef), secret) {
+		t.Fatalf("running does not see the variables: %+v", api)
+	}
+	def, err := f.Rendering()
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := def.ComposeFiles()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p, b := range files {
+		if strings.Contains(string(b), secret) {
+			t.Errorf("%s holds a value from the environment:\n%s", p, b)
+		}
+	}
+	if !strings.Contains(string(files["docker-compose.yml"]), "--token=${API_TOKEN}") {
+		t.Errorf("the healthcheck is not rendered as written:\n%s", files["docker-compose.yml"])
+	}
+}
+
 // composeConfig runs `docker-compose config -q` in dir: the renderings are
 // for Debian's docker-compose, which CI installs.
 func composeConfig(t *testing.T, dir string) {
@@ -141,4 +170,22 @@ func composeConfig(t *testing.T, dir string) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("docker-compose config: %v\n%s", err, out)
 	}
+}
+
+// shopStack is the second stack okbreak ships.
+const shopStack = "../../fixtures/stacks/shop/stack.yaml"
+
+// definitionOf loads a stack file and compiles it, failing the test on
+// any error.
+func definitionOf(t testing.TB, path string) stack.Definition {
+	t.Helper()
+	f, err := stackfile.Load(context.Background(), path, stackfile.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	def, err := f.Definition()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return def
 }
