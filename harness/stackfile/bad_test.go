@@ -306,6 +306,42 @@ x-okbreak:
   links: &l [{to: web, port: 80}]
 `, nil, []want{{"6:10", []string{"YAML anchors (&l) are not supported in x-okbreak"}}}},
 
+		{"evidence on unknown component and undeclared port", `services:
+  web:
+    image: nginx
+    ports: ["80"]
+x-okbreak:
+  links: [{to: web, port: 80}]
+  components:
+    web: {ready: {port: 81}}
+  evidence:
+    - {name: a, component: wbe, port: 80}
+    - {name: b, component: web, port: 9901, path: /config_dump}
+    - {name: c, component: web, port: 81}
+`, nil, []want{
+			{"10:28", []string{`evidence "a" names unknown service "wbe"`, `did you mean "web"?`}},
+			{"11:39", []string{`evidence "b" is on port 9901, which service "web" does not declare`, "it declares 80, 81"}},
+		}},
+
+		{"evidence names and paths", `services:
+  web:
+    image: nginx
+    ports: ["80"]
+x-okbreak:
+  links: [{to: web, port: 80}]
+  evidence:
+    - {name: status, component: web, port: 80, path: status}
+    - {name: dump, component: web, port: 80}
+    - {name: dump, component: web, port: 80, path: /other}
+    - {name: "a b", component: web, port: 80}
+    - {component: web, port: 80}
+`, nil, []want{
+			{"8:54", []string{`bad evidence path "status"`, "start the path with /"}},
+			{"10:14", []string{`evidence "dump" named twice`, "line 9"}},
+			{"11:14", []string{`bad evidence name "a b"`}},
+			{"12:7", []string{"an evidence endpoint needs name, component and port"}},
+		}},
+
 		{"yaml syntax", `services:
   web:
     image: [nginx

@@ -11,6 +11,46 @@
 // *Error with file:line:column, what is wrong and how to fix it, and Load
 // returns all of them, sorted by position, as Errors.
 //
+// # Overlays
+//
+// LoadFiles reads a base stack file and overlays, merged as `docker compose
+// -f base.yaml -f overlay.yaml` merges them: compose-go merges the Compose
+// part (command and entrypoint replaced, environment merged by name,
+// volumes and configs by container path, ports and profiles appended,
+// mappings such as healthcheck and build key by key; a depends_on list
+// merges as service_started, replacing a condition the base gave). The
+// base is the whole system, with services and an x-okbreak with links; an
+// overlay holds only what it changes (services, configs, name, x-okbreak
+// keys). Every file is walked, so a problem is reported in the file it is
+// in. Unlike Compose:
+//
+//   - an overlay is a variant of the same system: it changes the base's
+//     services and adds none, so a service the base lacks is an error;
+//   - each file's relative paths resolve against its own folder (Compose
+//     resolves every file's against the first's), unless Options.Dir is
+//     given, which then serves every file;
+//   - an overlay's x-okbreak keys replace the base's (links, probe, seed,
+//     rules, catalog, roles, build, evidence), except components, which
+//     merge per service and per field: an overlay may give only
+//     `cart-a: {metrics: {port: 8080, path: /debug/metrics}}`;
+//   - what the merge would silently get wrong is an error: a config that is
+//     a file in one file and a content in another, a container path with a
+//     bind mount from one file and a config from another, a build context
+//     from one file whose Dockerfile, named in another, is not in it;
+//   - Compose's !reset and !override tags are not supported: compose-go is
+//     handed decoded values, which keep no tags.
+//
+// # Reading from an fs.FS
+//
+// With Options.FS, every file is read from it: the stack files, bind
+// sources, config files, the seed, rules, catalog and build folders, so a
+// stack file embedded in a binary (embed.FS) loads with no disk. Paths are
+// slash paths from the FS's root, and a stack file may name only files
+// inside it. In Services, every mount's Content holds the file's bytes
+// (from disk or FS): callers use Content, and keep Source for messages.
+// File.Rules and File.Catalog stay paths; File.ReadFile reads them from
+// where the stack file was read.
+//
 // # Compose subset
 //
 // Top level: name (literal), services, configs, and any x-* key (x-* keys
@@ -68,17 +108,26 @@
 //	  build:                        # images okbreak builds itself
 //	    cart-a: {go: ./cmd/cart}    # a folder (starts with .) or an import path
 //	    gateway: {dockerfile: ./gateway}   # a folder holding a Dockerfile
+//	  evidence:                     # answers a failed case keeps, by name
+//	    - name: data_plane_config   # unique; letters, digits, . _ -
+//	      component: gateway        # the service that serves it
+//	      port: 9901                # its container port: in its ports, or
+//	                                # its components metrics/ready port
+//	      path: /config_dump        # starts with /; default /
 //
 // x-okbreak is read as written: no interpolation (a regexp's $ is an
 // anchor), no YAML anchors or aliases, and its paths are relative to the
-// stack file's folder, so that a stack runs from any checkout. Two links
+// folder of the stack file that names them, so that a stack runs from any
+// checkout. Two links
 // may not share a name, nor a callee and port: one Toxiproxy listener per
 // callee port cannot tell callers apart.
 //
 // # Raw and Services
 //
-// File.Services are interpolated and resolved, for running. File.Raw are
-// the same services as written, for rendering and reports: neither may
-// leak values from the environment, which can be machine paths or secrets,
-// so messages also quote the file's text, never a substituted value.
+// File.Services are interpolated and resolved, for running, with every
+// mounted file read into Mount.Content. File.Raw are the same services as
+// written (paths as the file that wrote them wrote them, no file contents),
+// for rendering and reports: neither may leak values from the environment,
+// which can be machine paths or secrets, so messages also quote the file's
+// text, never a substituted value.
 package stackfile

@@ -12,7 +12,8 @@ import (
 // Error is one problem in a stack file, at the position an editor can jump
 // to, with what to do about it.
 type Error struct {
-	// File is the stack file as named to Load or Parse.
+	// File is the stack file the problem is in, as named to Load,
+	// LoadFiles or Parse: the base or an overlay.
 	File      string
 	Line, Col int
 	// Msg says what is wrong; Fix says how to put it right.
@@ -30,9 +31,10 @@ func (e *Error) Error() string {
 	return s
 }
 
-// Errors is every problem found in a stack file, sorted by position: Load
-// collects all of them rather than stopping at the first, so that one run
-// shows everything to fix.
+// Errors is every problem found in a stack file and its overlays, each
+// file's sorted by position, the base's first: Load collects all of them
+// rather than stopping at the first, so that one run shows everything to
+// fix.
 type Errors []*Error
 
 // Error prints the problems one after the other.
@@ -75,14 +77,11 @@ func (r *report) add(line, col int, fix, format string, args ...any) {
 	})
 }
 
-// err returns the problems sorted by position, without repeats (an anchor
-// merged into two services is checked once, but a cross check may still
-// meet the same node twice), or nil when there are none: a nil Errors in an
-// error interface would not compare equal to nil.
-func (r *report) err() error {
-	if len(r.errs) == 0 {
-		return nil
-	}
+// sorted returns the problems sorted by position, without repeats (an
+// anchor merged into two services is checked once, but a cross check may
+// still meet the same node twice, and compose-go may be run over a file
+// more than once).
+func (r *report) sorted() Errors {
 	sort.SliceStable(r.errs, func(i, j int) bool {
 		a, b := r.errs[i], r.errs[j]
 		if a.Line != b.Line {
@@ -97,6 +96,7 @@ func (r *report) err() error {
 		}
 		out = append(out, e)
 	}
+	r.errs = out
 	return out
 }
 

@@ -75,8 +75,12 @@ func joinPath(dir, p string) string {
 }
 
 func (w *walker) resolve(n *yaml.Node, raw, p string) (string, bool) {
-	out, err := resolvePath(w.dir, w.env, p)
-	if err != nil {
+	out, err := w.fl.resolve(w.dir, w.env, p)
+	switch {
+	case errors.Is(err, errNotInFS):
+		w.r.at(n, "write it relative to the stack file's folder: a stack file read from an fs.FS names files inside it", "path %q is not inside the stack's fs.FS", raw)
+		return "", false
+	case err != nil:
 		w.r.at(n, "pass HOME in the environment, or write the path from the stack file's folder", "path %q starts with ~ but HOME is not set", raw)
 		return "", false
 	}
@@ -84,20 +88,22 @@ func (w *walker) resolve(n *yaml.Node, raw, p string) (string, bool) {
 }
 
 func (w *walker) regularFile(n *yaml.Node, what, raw, resolved, folderFix string) bool {
-	return checkPath(w.r, n, what, raw, resolved, false, folderFix)
+	return w.fl.check(w.r, n, what, raw, resolved, false, folderFix)
 }
 
 func (w *walker) folder(n *yaml.Node, what, raw, resolved string) bool {
-	return checkPath(w.r, n, what, raw, resolved, true, "")
+	return w.fl.check(w.r, n, what, raw, resolved, true, "")
 }
 
-// checkPath reports a path that does not exist or is not what it must be (a
+// check reports a path that does not exist or is not what it must be (a
 // plain file, or a folder when wantDir). Messages quote the path as written
 // (raw), never as resolved: a resolved path may be a machine's or hold a
 // variable's value.
-func checkPath(r *report, n *yaml.Node, what, raw, resolved string, wantDir bool, folderFix string) bool {
-	fi, err := os.Stat(resolved)
+func (fl files) check(r *report, n *yaml.Node, what, raw, resolved string, wantDir bool, folderFix string) bool {
+	fi, err := fl.stat(resolved)
 	switch {
+	case errors.Is(err, errNotInFS):
+		r.at(n, "keep it inside the fs.FS the stack file is read from", "%s %q climbs out of the stack's fs.FS", what, raw)
 	case errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR):
 		r.at(n, relFix, "%s %q does not exist", what, raw)
 	case err != nil:

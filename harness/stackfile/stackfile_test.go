@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -85,7 +86,11 @@ func TestShopServices(t *testing.T) {
 	if !slices.Equal(g.Ports, []int{9901, 10000}) {
 		t.Errorf("gateway ports %v, want the container ports [9901 10000]", g.Ports)
 	}
-	if len(g.Files) != 1 || !reflect.DeepEqual(g.Files[0], Mount{Source: filepath.Join("testdata", "ok", "conf", "envoy.yaml"), Target: "/etc/envoy/envoy.yaml", ReadOnly: true}) {
+	envoy, err := os.ReadFile("testdata/ok/conf/envoy.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(g.Files) != 1 || !reflect.DeepEqual(g.Files[0], Mount{Source: filepath.Join("testdata", "ok", "conf", "envoy.yaml"), Content: envoy, Target: "/etc/envoy/envoy.yaml", ReadOnly: true}) {
 		t.Errorf("gateway files %+v", g.Files)
 	}
 	if !slices.Equal(g.Command, []string{"envoy", "-c", "/etc/envoy/envoy.yaml", "--service-node", "gateway"}) {
@@ -192,6 +197,36 @@ func TestShopOkbreak(t *testing.T) {
 	}
 	if b := f.Builds["shop-xds"]; b.Dockerfile != filepath.Join("testdata", "ok", "xds") {
 		t.Errorf("shop-xds build %+v", b)
+	}
+	want := []Evidence{{Name: "data_plane_config", Component: "gateway", Port: 9901, Path: "/config_dump", File: "testdata/ok/shop.yaml", Line: 133, Col: 7}}
+	if !reflect.DeepEqual(f.Evidence, want) {
+		t.Errorf("evidence %+v, want %+v", f.Evidence, want)
+	}
+}
+
+// TestEvidenceDefaults checks an evidence endpoint on a port the service
+// declares only as its metrics port, with the default path.
+func TestEvidenceDefaults(t *testing.T) {
+	src := `services:
+  web:
+    image: nginx
+    ports: ["80"]
+x-okbreak:
+  links: [{to: web, port: 80}]
+  components:
+    web: {metrics: {port: 9000}}
+  evidence:
+    - name: web_status
+      component: web
+      port: 9000
+`
+	f, err := Parse(context.Background(), "testdata/ok/e.yaml", []byte(src), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Evidence{{Name: "web_status", Component: "web", Port: 9000, Path: "/", File: "testdata/ok/e.yaml", Line: 10, Col: 7}}
+	if !reflect.DeepEqual(f.Evidence, want) {
+		t.Errorf("evidence %+v, want %+v", f.Evidence, want)
 	}
 }
 

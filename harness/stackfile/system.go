@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 
@@ -99,6 +98,14 @@ func (f *File) Definition() (stack.Definition, error) {
 		d.Seed = append(d.Seed, stack.KV{Key: kv.Key, Value: kv.Value})
 	}
 	d.Entry = f.entry()
+	for _, e := range f.Evidence {
+		c, _ := d.Component(e.Component)
+		for _, p := range c.Ports {
+			if p.Number == e.Port {
+				d.Evidence = append(d.Evidence, stack.EvidenceEndpoint{Name: e.Name, Component: e.Component, Port: p.Name, Path: e.Path})
+			}
+		}
+	}
 	return d, nil
 }
 
@@ -177,7 +184,7 @@ func (f *File) checkInterposable() error {
 	for _, l := range f.Links {
 		if l.Port == stack.PortToxiproxy {
 			return fmt.Errorf("%s:%d:%d: link %s: port %d is the API of the Toxiproxy okbreak puts in front of %s; move the service off that port",
-				f.Path, l.Line, l.Col, l.Name, l.Port, l.To)
+				l.File, l.Line, l.Col, l.Name, l.Port, l.To)
 		}
 		if svc, ok := f.Service(l.To); ok && slices.Contains(svc.Ports, stack.PortToxiproxy) {
 			return fmt.Errorf("%s:%d:%d: service %s declares port %d, the API port of the Toxiproxy okbreak puts in front of it; move the service off that port",
@@ -242,17 +249,9 @@ func (f *File) component(svc Service, stage int, isCallee bool) (stack.Component
 	}
 	c.Metrics, c.Ready = addPort(x.Metrics), addPort(x.Ready)
 	c.Healthcheck = dockerHealthcheck(svc.Healthcheck)
-	mounts := append(append([]Mount{}, svc.Files...), svc.Configs...)
-	for _, m := range mounts {
-		content := m.Content
-		if m.Source != "" {
-			b, err := os.ReadFile(m.Source)
-			if err != nil {
-				return c, fmt.Errorf("%s: service %s: file for %s: %w", f.Path, svc.Name, m.Target, err)
-			}
-			content = b
-		}
-		c.Files = append(c.Files, stack.File{Path: m.Target, Content: content, Mode: 0o644})
+	// Loading read every mounted file (from disk or the stack's fs.FS).
+	for _, m := range append(append([]Mount{}, svc.Files...), svc.Configs...) {
+		c.Files = append(c.Files, stack.File{Path: m.Target, Content: m.Content, Mode: 0o644})
 	}
 	return c, nil
 }
@@ -423,7 +422,25 @@ func (f *File) Inputs() (harness.Inputs, error) {
 	if f.Catalog == "" {
 		return harness.Inputs{}, fmt.Errorf("%s: x-okbreak names no catalog", f.Path)
 	}
-	return harness.ReadInputs(f.Catalog, f.Rules...)
+	if f.fl.fsys == nil {
+		return harness.ReadInputs(f.Catalog, f.Rules...)
+	}
+	// From an fs.FS: rules are named as files (or globs, expanded when the
+	// file was loaded).
+	in := harness.Inputs{}
+	b, err := f.ReadFile(f.Catalog)
+	if err != nil {
+		return in, fmt.Errorf("catalog: %w", err)
+	}
+	in.Catalog = harness.Source{Name: "embedded:" + f.Catalog, Data: b}
+	for _, r := range f.Rules {
+		b, err := f.ReadFile(r)
+		if err != nil {
+			return in, fmt.Errorf("rules: %w", err)
+		}
+		in.Rules = append(in.Rules, harness.Source{Name: "embedded:" + r, Data: b})
+	}
+	return in, nil
 }
 
 // EnvMap turns os.Environ's "KEY=value" list into the map Options.Env

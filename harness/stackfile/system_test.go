@@ -189,3 +189,13 @@ func definitionOf(t testing.TB, path string) stack.Definition {
 	}
 	return def
 }
+
+// TestShopEvidence: the shop keeps its gateway's config dump with a failed
+// case, on the admin port the gateway declares.
+func TestShopEvidence(t *testing.T) {
+	def := definitionOf(t, shopStack)
+	want := stack.EvidenceEndpoint{Name: "gateway_config", Component: "gateway", Port: "9901", Path: "/config_dump"}
+	if len(def.Evidence) != 1 || def.Evidence[0] != want {
+		t.Errorf("evidence %+v, want [%+v]", def.Evidence, want)
+	}
+}

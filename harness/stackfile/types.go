@@ -1,6 +1,9 @@
 package stackfile
 
-import "time"
+import (
+	"io/fs"
+	"time"
+)
 
 // Options says how to read a stack file. The package reads no environment
 // of its own: whatever the file's ${VAR}s may see comes in Env, so that a
@@ -8,9 +11,18 @@ import "time"
 // pass the same map.
 type Options struct {
 	// Dir is the folder relative paths resolve against (bind sources,
-	// configs, seed, rules, catalog, build folders). Default: the folder of
-	// the path or name given to Load or Parse, kept relative if it was.
+	// configs, seed, rules, catalog, build folders), in every file given.
+	// Default: each stack file's own folder, kept relative if it was, so
+	// that an overlay in another folder names its files from there.
 	Dir string
+	// FS, when set, is where every file is read from: the stack files
+	// themselves (LoadFiles), bind sources, config files, the seed, rules,
+	// catalog and build folders, so that a stack file embedded in a binary
+	// (embed.FS) loads with no disk. Paths are then slash paths from its
+	// root (Dir too), and the files a stack file names must be inside it:
+	// no absolute paths, no ~, no climbing out of the root. The File keeps
+	// FS, for File.ReadFile.
+	FS fs.FS
 	// Env is what ${VAR} interpolation sees (the CLI passes os.Environ and
 	// a .env beside the file; see DotEnv). nil means no variables are set.
 	// Parse neither keeps nor changes the map.
@@ -26,10 +38,15 @@ type Options struct {
 // File is not changed after Load returns it, so any number of goroutines may
 // read it at once.
 type File struct {
-	// Path is the file as named to Load or Parse, never made absolute, so
-	// that messages and reports carry only what the user typed.
+	// Path is the (first) file as named to Load, LoadFiles or Parse, never
+	// made absolute, so that messages and reports carry only what the user
+	// typed.
 	Path string
-	// Dir is the folder relative paths were resolved against (Options.Dir).
+	// Paths are all the files as given to LoadFiles: the base, then its
+	// overlays. Load and Parse give one.
+	Paths []string
+	// Dir is the folder the base file's relative paths were resolved
+	// against (Options.Dir, else the base file's folder).
 	Dir string
 	// Name is the Compose project name: the file's `name`, else the
 	// folder's name, as Compose would choose it.
@@ -52,15 +69,22 @@ type File struct {
 	Components map[string]Component
 	// Seed is what okbreak writes into etcd before the system serves.
 	Seed []KV
-	// Rules are the alert rule files, resolved against Dir, globs expanded,
-	// in file order.
+	// Rules are the alert rule files (or folders), resolved against the
+	// folder of the file that gives them, globs expanded, in file order.
+	// Read them with ReadFile.
 	Rules []string
-	// Catalog is the catalog file resolved against Dir, or "".
+	// Catalog is the catalog file, resolved likewise, or "".
 	Catalog string
 	// Roles says which services play the parts okbreak needs to know.
 	Roles Roles
 	// Builds are the images okbreak builds itself, keyed by service name.
 	Builds map[string]Build
+	// Evidence are the HTTP endpoints whose answers a failed case keeps, in
+	// file order.
+	Evidence []Evidence
+
+	// fl is where the files were read from, for ReadFile.
+	fl files
 }
 
 // Service is one Compose service in the subset okbreak supports.
@@ -82,10 +106,11 @@ type Service struct {
 	// host reaches services only through Toxiproxy.
 	Ports []int
 	// Files are the bind-mounted files, in file order. Source is resolved
-	// against File.Dir in Services and as written in Raw.
+	// against the folder of the file that mounts it in Services, and as
+	// written in Raw.
 	Files []Mount
 	// Configs are the service's Compose configs, in file order: a `file:`
-	// config has Source, a `content:` config has Content.
+	// config has Source, a `content:` config has no Source.
 	Configs []Mount
 	// DependsOn maps each service this one waits for to the condition:
 	// service_started, service_healthy or service_completed_successfully.
@@ -95,13 +120,15 @@ type Service struct {
 	// "unless-stopped"; "" when not set.
 	Restart  string
 	Profiles []string
-	// Line and Col are where the service is named in the file.
+	// Line and Col are where the service is named in the base file
+	// (File.Path): overlays add no services.
 	Line, Col int
 }
 
 // ComposeBuild is a service's Compose `build:`.
 type ComposeBuild struct {
-	// Context is resolved against File.Dir in Services, as written in Raw.
+	// Context is resolved against the folder of the file that gives it in
+	// Services, as written in Raw.
 	Context    string
 	Dockerfile string
 }
@@ -111,11 +138,15 @@ type Mount struct {
 	// Name is the config's name under the top-level `configs:`; "" for a
 	// bind mount.
 	Name string
-	// Source is the file on the host: resolved in Services, as written in
-	// Raw; "" for a config with content.
+	// Source is the file on the host (or in Options.FS): resolved in
+	// Services, as written in Raw; "" for a config with content. It is for
+	// messages: the file is already read into Content.
 	Source string
-	// Content is a `content:` config's text (interpolated in Services, as
-	// written in Raw).
+	// Content is what the container gets. In Services it is always set: a
+	// file's bytes, read when the stack file was loaded (from disk or
+	// Options.FS), or a `content:` config's interpolated text. In Raw only
+	// a `content:` config has it, as written: a file's bytes could depend
+	// on the environment, through a ${VAR} in its path.
 	Content []byte
 	// Target is the path in the container.
 	Target   string
@@ -146,7 +177,9 @@ type Link struct {
 	// To is the callee service and Port its container port.
 	To   string
 	Port int
-	// Line and Col are where the link starts in the file.
+	// File, Line and Col are where the link starts: File is the stack file
+	// as named, the base's or an overlay's that gave the links.
+	File      string
 	Line, Col int
 }
 
@@ -171,7 +204,9 @@ type Probe struct {
 	// Status is the status code an answer must have.
 	Status int
 	// Check is an extra correctness check on each answer, or nil.
-	Check     *Check
+	Check *Check
+	// File, Line and Col are where the probe is given.
+	File      string
 	Line, Col int
 }
 
@@ -207,7 +242,10 @@ type Component struct {
 	// Job is the job label of its scrape target ("" for the service name).
 	Job string
 	// Labels are static labels added to every series scraped from it.
-	Labels    map[string]string
+	Labels map[string]string
+	// File, Line and Col are where the component is first named: in the
+	// base, unless only an overlay names it.
+	File      string
 	Line, Col int
 }
 
@@ -238,13 +276,30 @@ type Roles struct {
 // pulling the service's image. Exactly one of Go and Dockerfile is set.
 type Build struct {
 	// Go is a main package: an import path, or a folder resolved against
-	// File.Dir when GoDir is true.
+	// the folder of the file that gives it when GoDir is true.
 	Go    string
 	GoDir bool
-	// Dockerfile is a folder holding a Dockerfile, resolved against
-	// File.Dir.
+	// Dockerfile is a folder holding a Dockerfile, resolved against the
+	// folder of the file that gives it.
 	Dockerfile string
-	Line, Col  int
+	// File, Line and Col are where the build is given.
+	File      string
+	Line, Col int
+}
+
+// Evidence is an HTTP endpoint whose answer a failed case keeps under Name
+// (the data plane's /config_dump, say): what a person needs to see why.
+type Evidence struct {
+	Name string
+	// Component is the service that serves it, on its container port Port
+	// (declared in its ports, or as its metrics or ready port).
+	Component string
+	Port      int
+	// Path starts with /; default /.
+	Path string
+	// File, Line and Col are where the endpoint is given.
+	File      string
+	Line, Col int
 }
 
 // Service returns the enabled service with the given name.

@@ -2,6 +2,7 @@ package stackfile
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -41,6 +42,10 @@ type walker struct {
 	r   *report
 	env map[string]string
 	dir string
+	fl  files
+	// prior is what the files before an overlay declared; nil for the
+	// base file.
+	prior *prior
 	// pruned holds the key nodes (of mapping entries) and items (of lists)
 	// to drop before compose-go reads the tree.
 	pruned map[*yaml.Node]bool
@@ -65,6 +70,21 @@ type walker struct {
 	deps map[string]map[string]*yaml.Node
 	// mounts holds, per service, the node of each container path mounted.
 	mounts map[string]map[string]*yaml.Node
+	// kinds says whether each config this file declares is a "file" or a
+	// "content" one.
+	kinds map[string]string
+}
+
+// prior is what the files before an overlay declared, for its walk.
+type prior struct {
+	// base is the base file's name, for messages.
+	base string
+	// services are the base file's services: an overlay changes these
+	// and adds none.
+	services map[string]*yaml.Node
+	// configs are the configs declared so far, kinds their kind.
+	configs map[string]*yaml.Node
+	kinds   map[string]string
 }
 
 type seenKey struct {
@@ -74,9 +94,12 @@ type seenKey struct {
 
 type entry struct{ key, val *yaml.Node }
 
-func newWalker(r *report, dir string, env map[string]string) *walker {
-	return &walker{
-		r: r, dir: dir, env: env,
+// newWalker starts the walk of one file. An overlay's walker (p not nil)
+// knows the base's services and the configs declared before it, so that
+// its depends_on and configs may name them.
+func newWalker(r *report, dir string, env map[string]string, fl files, p *prior) *walker {
+	w := &walker{
+		r: r, dir: dir, env: env, fl: fl, prior: p,
 		pruned:   map[*yaml.Node]bool{},
 		seen:     map[seenKey]bool{},
 		services: map[string]*yaml.Node{},
@@ -84,7 +107,13 @@ func newWalker(r *report, dir string, env map[string]string) *walker {
 		broken:   map[string]bool{},
 		deps:     map[string]map[string]*yaml.Node{},
 		mounts:   map[string]map[string]*yaml.Node{},
+		kinds:    map[string]string{},
 	}
+	if p != nil {
+		maps.Copy(w.services, p.services)
+		maps.Copy(w.configs, p.configs)
+	}
+	return w
 }
 
 // once reports whether n is met for the first time in this context.
@@ -122,16 +151,7 @@ func (w *walker) top(root *yaml.Node) {
 			w.unknown(e, "", "at the top level", topKeys, "x-*")
 		}
 	}
-	if w.servicesAt == nil {
-		w.r.add(1, 1, "add a `services:` mapping with the services to run", "no `services:` in the stack file")
-		return
-	}
-	if svcs == nil || svcs.Kind != yaml.MappingNode || len(svcs.Content) == 0 {
-		got := "empty"
-		if svcs != nil && svcs.Kind != yaml.MappingNode {
-			got = describe(svcs)
-		}
-		w.r.at(w.servicesAt, "list the services to run under `services:`", "`services` must map service names to services, not be %s", got)
+	if svcs = w.serviceMap(svcs); svcs == nil && w.prior == nil {
 		return
 	}
 	w.tags(svcs, map[*yaml.Node]bool{})
@@ -149,6 +169,27 @@ func (w *walker) top(root *yaml.Node) {
 	}
 }
 
+// serviceMap returns the services mapping, or nil after reporting why there
+// is none. An overlay may leave `services:` out, to change only configs or
+// x-okbreak.
+func (w *walker) serviceMap(svcs *yaml.Node) *yaml.Node {
+	if w.servicesAt == nil {
+		if w.prior == nil {
+			w.r.add(1, 1, "add a `services:` mapping with the services to run", "no `services:` in the stack file")
+		}
+		return nil
+	}
+	if svcs == nil || svcs.Kind != yaml.MappingNode || len(svcs.Content) == 0 {
+		got := "empty"
+		if svcs != nil && svcs.Kind != yaml.MappingNode {
+			got = describe(svcs)
+		}
+		w.r.at(w.servicesAt, "list the services to run under `services:`", "`services` must map service names to services, not be %s", got)
+		return nil
+	}
+	return svcs
+}
+
 // declare records the service and config names before any service is
 // checked, so that depends_on and configs can refer to names declared later
 // in the file.
@@ -163,6 +204,11 @@ func (w *walker) declare(svcs, cfgs *yaml.Node) {
 			w.r.at(e.key, "use letters, digits, '.', '_' and '-', starting with a letter or digit", "bad service name %q", name)
 		case name == Client || name == Any:
 			w.r.at(e.key, "rename the service", "%q cannot name a service: links use it for a caller that is not a service", name)
+		case w.prior != nil && len(w.prior.services) > 0 && w.prior.services[name] == nil:
+			// (A base without services has said so; every overlay service
+			// would only echo it.)
+			w.r.at(e.key, suggest(name, sortedKeys(w.prior.services))+fmt.Sprintf("declare it in %s, or fix the name: an overlay is a variant of the same system, so it changes the base's services and adds none (Compose would add it)", w.prior.base),
+				"service %q is not in the base file %s", name, w.prior.base)
 		default:
 			w.services[name] = e.key
 			continue
@@ -186,8 +232,9 @@ func (w *walker) declare(svcs, cfgs *yaml.Node) {
 }
 
 // tags reports lists and mappings with a YAML tag of their own, such as
-// Compose's !reset and !override: they mean something only where files are
-// merged, and decoding would drop them silently. Scalars' tags are checked
+// Compose's !reset and !override: they mean something where files are
+// merged, but compose-go is handed decoded values, which keep no tags, so an
+// overlay's !reset would be dropped silently. Scalars' tags are checked
 // where their text is read.
 func (w *walker) tags(n *yaml.Node, done map[*yaml.Node]bool) {
 	if n == nil || done[n] {
@@ -201,7 +248,7 @@ func (w *walker) tags(n *yaml.Node, done map[*yaml.Node]bool) {
 	for i := step - 1; i < len(n.Content); i += step {
 		v := n.Content[i]
 		if d := deref(v); d != nil && (d.Kind == yaml.MappingNode && d.Tag != "!!map" || d.Kind == yaml.SequenceNode && d.Tag != "!!seq") {
-			w.r.at(d, "remove the tag: Compose's !reset and !override mean something only across several files", "YAML tag %s is not supported", d.Tag)
+			w.r.at(d, "remove the tag, and give an overlay's values in full: okbreak hands compose-go decoded values, which keep no tags", "YAML tag %s is not supported", d.Tag)
 			w.prune(n.Content[i-step+1])
 			continue
 		}

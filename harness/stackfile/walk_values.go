@@ -394,14 +394,30 @@ func (w *walker) topConfigs(cfgs *yaml.Node) {
 		case hasFile == hasContent:
 			w.r.at(e.key, "give exactly one of `file:` and `content:`", "config %q needs either a file or a content", e.key.Value)
 		case hasFile:
-			ok = w.configFile(file)
+			ok = w.configFile(file) && w.configKind(e.key, "file")
 		default:
 			_, ok = w.textVar(content, "content")
+			ok = ok && w.configKind(e.key, "content")
 		}
 		if !ok {
 			w.prune(e.key)
 		}
 	}
+}
+
+// configKind records whether a config is a file or a content, and reports
+// an overlay that turns one into the other: Compose merges configs key by
+// key, so the merged config would have both, which compose-go rejects
+// without saying where.
+func (w *walker) configKind(key *yaml.Node, kind string) bool {
+	name := key.Value
+	if w.prior != nil && w.prior.kinds[name] != "" && w.prior.kinds[name] != kind {
+		w.r.at(key, fmt.Sprintf("give it `%s:` as before, or declare a config of a new name and mount that", w.prior.kinds[name]),
+			"config %q has `%s:` in an earlier file and `%s:` here: Compose would merge both into one config, which it rejects", name, w.prior.kinds[name], kind)
+		return false
+	}
+	w.kinds[name] = kind
+	return true
 }
 
 func (w *walker) configFile(n *yaml.Node) bool {
@@ -607,7 +623,7 @@ func (w *walker) composeBuild(svc string, n *yaml.Node) bool {
 			return false
 		}
 	}
-	return w.regularFile(at, "Dockerfile", path.Join(raw, rawDF), joinPath(dir, dockerfile), "add the Dockerfile, or name it with `dockerfile:`")
+	return w.regularFile(at, "Dockerfile", path.Join(raw, rawDF), w.fl.join(dir, dockerfile), "add the Dockerfile, or name it with `dockerfile:`")
 }
 
 // remoteContext reports a build context Docker fetches itself (a Git

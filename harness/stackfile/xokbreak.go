@@ -2,6 +2,7 @@ package stackfile
 
 import (
 	"fmt"
+	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -13,7 +14,7 @@ import (
 
 // The keys of x-okbreak, in the order messages list them.
 var (
-	xKeys         = []string{"links", "probe", "components", "seed", "rules", "catalog", "roles", "build"}
+	xKeys         = []string{"links", "probe", "components", "seed", "rules", "catalog", "roles", "build", "evidence"}
 	linkKeys      = []string{"to", "port", "from", "name"}
 	probeKeys     = []string{"link", "method", "path", "host", "status", "check"}
 	checkKeys     = []string{"header", "json"}
@@ -23,6 +24,7 @@ var (
 	endpointKeys  = []string{"port", "path"}
 	roleKeys      = []string{"data_plane", "etcd", "instances"}
 	buildXKeys    = []string{"go", "dockerfile"}
+	evidenceKeys  = []string{"name", "component", "port", "path"}
 )
 
 var (
@@ -38,18 +40,32 @@ var (
 type xdecoder struct {
 	r   *report
 	dir string
-	f   *File
+	fl  files
+	// f holds what this file's x-okbreak says, before the files are
+	// merged.
+	f *File
+	// given holds the keys this file's x-okbreak gives: an overlay's
+	// replace the base's.
+	given map[string]bool
 	// found in the decode, for the cross checks
 	links      []linkNodes
 	probeLink  *yaml.Node
 	components map[string]*componentNodes
 	roles      []roleRef
 	builds     map[string]*yaml.Node
+	evidence   []evidenceNodes
 }
 
 type linkNodes struct{ to, port, from *yaml.Node }
 
-type componentNodes struct{ key, metrics, ready *yaml.Node }
+// componentNodes are a component's name and the fields it gives: an
+// overlay's replace the base's one by one.
+type componentNodes struct {
+	key    *yaml.Node
+	fields map[string]*yaml.Node
+}
+
+type evidenceNodes struct{ component, port *yaml.Node }
 
 // roleRef is a service named in roles, with what names it.
 type roleRef struct {
@@ -58,11 +74,16 @@ type roleRef struct {
 	role string
 }
 
-// decodeX reads x-okbreak into f.
+// decodeX reads a file's x-okbreak into f. The base file must have one,
+// with links; an overlay's is optional and may give any of its keys.
 func decodeX(w *walker, f *File) *xdecoder {
-	x := &xdecoder{r: w.r, dir: w.dir, f: f, components: map[string]*componentNodes{}, builds: map[string]*yaml.Node{}}
+	x := &xdecoder{r: w.r, dir: w.dir, fl: w.fl, f: f, given: map[string]bool{},
+		components: map[string]*componentNodes{}, builds: map[string]*yaml.Node{}}
+	base := w.prior == nil
 	if w.xkey == nil {
-		w.r.add(1, 1, "add an `x-okbreak:` block with at least `links:` (see the package documentation)", "no x-okbreak block: okbreak needs to know which links to break")
+		if base {
+			w.r.add(1, 1, "add an `x-okbreak:` block with at least `links:` (see the package documentation)", "no x-okbreak block: okbreak needs to know which links to break")
+		}
 		return x
 	}
 	if x.noAliases(w.xval) {
@@ -72,20 +93,20 @@ func decodeX(w *walker, f *File) *xdecoder {
 	if fs == nil {
 		return x
 	}
-	if l, ok := fs["links"]; ok {
-		x.linkList(l)
-	} else {
+	if _, ok := fs["links"]; !ok && base {
 		w.r.at(w.xkey, "add `links:` with a link for every hop okbreak puts Toxiproxy on", "x-okbreak has no links")
 	}
 	steps := []struct {
 		key  string
 		read func(*yaml.Node)
 	}{
-		{"probe", x.probe}, {"components", x.componentMap}, {"seed", x.seed},
+		{"links", x.linkList}, {"probe", x.probe}, {"components", x.componentMap}, {"seed", x.seed},
 		{"rules", x.rules}, {"catalog", x.catalog}, {"roles", x.rolesMap}, {"build", x.buildMap},
+		{"evidence", x.evidenceList},
 	}
 	for _, s := range steps {
 		if n, ok := fs[s.key]; ok {
+			x.given[s.key] = true
 			s.read(n)
 		}
 	}
@@ -201,9 +222,9 @@ func (x *xdecoder) relPath(n *yaml.Node, what string) (raw, resolved string, ok 
 	if !ok {
 		return "", "", false
 	}
-	if filepath.IsAbs(raw) || strings.HasPrefix(raw, "~") {
+	if path.IsAbs(raw) || filepath.IsAbs(raw) || strings.HasPrefix(raw, "~") {
 		x.r.at(n, "write it relative to the stack file's folder, so the stack runs from any checkout", "%s %q is not relative", what, raw)
 		return "", "", false
 	}
-	return raw, filepath.Join(x.dir, raw), true
+	return raw, x.fl.join(x.dir, raw), true
 }

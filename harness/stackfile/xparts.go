@@ -5,8 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -44,7 +43,7 @@ func (x *xdecoder) linkList(n *yaml.Node) {
 }
 
 func (x *xdecoder) link(it *yaml.Node, fs map[string]*yaml.Node) (Link, linkNodes, bool) {
-	l := Link{From: Any, Line: it.Line, Col: it.Column}
+	l := Link{From: Any, File: x.r.file, Line: it.Line, Col: it.Column}
 	nodes := linkNodes{to: fs["to"], port: fs["port"], from: fs["from"]}
 	if nodes.to == nil || nodes.port == nil {
 		x.r.at(it, "give the callee and its container port: {to: cart-a, port: 8080}", "a link needs `to` and `port`")
@@ -87,7 +86,7 @@ func (x *xdecoder) probe(n *yaml.Node) {
 	if fs == nil {
 		return
 	}
-	p := Probe{Method: "GET", Path: "/", Status: 200, Line: n.Line, Col: n.Column}
+	p := Probe{Method: "GET", Path: "/", Status: 200, File: x.r.file, Line: n.Line, Col: n.Column}
 	ln, ok := fs["link"]
 	if !ok {
 		x.r.at(n, "add `link:` naming a link from client, e.g. client->gateway", "the probe needs a link")
@@ -195,8 +194,8 @@ func (x *xdecoder) componentMap(n *yaml.Node) {
 		if fs == nil {
 			continue
 		}
-		c := Component{Line: e.key.Line, Col: e.key.Column}
-		nodes := &componentNodes{key: e.key, metrics: fs["metrics"], ready: fs["ready"]}
+		c := Component{File: x.r.file, Line: e.key.Line, Col: e.key.Column}
+		nodes := &componentNodes{key: e.key, fields: fs}
 		if m := fs["metrics"]; m != nil {
 			c.Metrics = x.endpoint(m, "metrics", "/metrics")
 		}
@@ -264,18 +263,16 @@ func (x *xdecoder) labels(n *yaml.Node) map[string]string {
 // seed reads the etcd seed: a JSON list of {"key", "value"}.
 func (x *xdecoder) seed(n *yaml.Node) {
 	raw, p, ok := x.relPath(n, "seed")
-	if !ok || !checkPath(x.r, n, "seed", raw, p, false, "point it at a JSON file") {
+	if !ok || !x.fl.check(x.r, n, "seed", raw, p, false, "point it at a JSON file") {
 		return
 	}
-	f, err := os.Open(p)
-	if err != nil {
+	data, err := x.fl.read(p, maxSeed)
+	switch {
+	case errors.Is(err, errTooLarge):
+		x.r.at(n, "keep the seed under 16 MiB", "seed %q is too large", raw)
+		return
+	case err != nil:
 		x.r.at(n, "check the file's permissions", "seed %q cannot be read", raw)
-		return
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxSeed+1))
-	if err != nil || len(data) > maxSeed {
-		x.r.at(n, "keep the seed under 16 MiB", "seed %q cannot be read or is too large", raw)
 		return
 	}
 	x.f.Seed = x.seedKVs(n, raw, data)
@@ -343,14 +340,14 @@ func (x *xdecoder) rules(n *yaml.Node) {
 			continue
 		}
 		if !strings.ContainsAny(raw, "*?[") {
-			if _, err := os.Stat(p); err != nil {
+			if _, err := x.fl.stat(p); err != nil {
 				x.r.at(it, relFix, "rules %q do not exist", raw)
 				continue
 			}
 			x.f.Rules = append(x.f.Rules, p)
 			continue
 		}
-		matches, err := filepath.Glob(p)
+		matches, err := x.fl.glob(p)
 		switch {
 		case err != nil:
 			x.r.at(it, "write a glob such as rules/*.yml", "bad rules glob %q", raw)
@@ -365,7 +362,7 @@ func (x *xdecoder) rules(n *yaml.Node) {
 // catalog reads the catalog file's path.
 func (x *xdecoder) catalog(n *yaml.Node) {
 	raw, p, ok := x.relPath(n, "catalog")
-	if ok && checkPath(x.r, n, "catalog", raw, p, false, "point it at the catalog file") {
+	if ok && x.fl.check(x.r, n, "catalog", raw, p, false, "point it at the catalog file") {
 		x.f.Catalog = p
 	}
 }
@@ -429,7 +426,7 @@ func (x *xdecoder) buildMap(n *yaml.Node) {
 			x.r.at(e.key, "give one of go: ./cmd/x and dockerfile: ./folder", "the build of %q needs exactly one of go and dockerfile", e.key.Value)
 			continue
 		}
-		b := Build{Line: e.key.Line, Col: e.key.Column}
+		b := Build{File: x.r.file, Line: e.key.Line, Col: e.key.Column}
 		ok := false
 		if g := fs["go"]; g != nil {
 			b.Go, b.GoDir, ok = x.goPackage(g)
@@ -455,7 +452,7 @@ func (x *xdecoder) goPackage(n *yaml.Node) (string, bool, bool) {
 	}
 	if s == "." || strings.HasPrefix(s, "./") || strings.HasPrefix(s, "../") {
 		raw, p, ok := x.relPath(n, "go package")
-		return p, true, ok && checkPath(x.r, n, "go package folder", raw, p, true, "")
+		return p, true, ok && x.fl.check(x.r, n, "go package folder", raw, p, true, "")
 	}
 	if err := module.CheckImportPath(s); err != nil {
 		x.r.at(n, "write an import path (example.com/team/cmd/cart) or a folder starting with ./", "bad go package %q", s)
@@ -466,10 +463,10 @@ func (x *xdecoder) goPackage(n *yaml.Node) (string, bool, bool) {
 
 func (x *xdecoder) dockerfileDir(n *yaml.Node) (string, bool) {
 	raw, p, ok := x.relPath(n, "dockerfile folder")
-	if !ok || !checkPath(x.r, n, "dockerfile folder", raw, p, true, "") {
+	if !ok || !x.fl.check(x.r, n, "dockerfile folder", raw, p, true, "") {
 		return "", false
 	}
-	if !checkPath(x.r, n, "Dockerfile", filepath.ToSlash(filepath.Join(raw, "Dockerfile")), filepath.Join(p, "Dockerfile"), false, "") {
+	if !x.fl.check(x.r, n, "Dockerfile", path.Join(filepath.ToSlash(raw), "Dockerfile"), x.fl.join(p, "Dockerfile"), false, "") {
 		return "", false
 	}
 	return p, true
