@@ -77,7 +77,7 @@ type Access struct {
 	// Toxiproxy is the one Toxiproxy of a journal written before systems
 	// could have several; it carries every link of its entries.
 	Toxiproxy *Endpoint `json:"toxiproxy,omitempty"`
-	Etcd        *Endpoint            `json:"etcd,omitempty"`
+	Etcd      *Endpoint `json:"etcd,omitempty"`
 }
 
 // Undo actions, each idempotent.
