@@ -81,11 +81,13 @@ func newUpCmd() *cobra.Command {
 		Example: `  okbreak up                      # the default stack; Ctrl-C tears it down
   okbreak up --data-plane grpc
   okbreak up --stack fixtures/stacks/shop/stack.yaml   # your own system`,
-		Short: "Bring the default stack up, print its endpoints, and wait for Ctrl-C",
+		Short: "Bring a stack up (the default, or --stack FILE), print its endpoints, and wait for Ctrl-C",
 		Long: `up brings the default system under test up on a private Docker network:
 etcd, Toxiproxy, the control plane, backend-1..3, other-1 and the data plane
 (edge), every hop through Toxiproxy. It prints every endpoint and link and the
-Toxiproxy API, then waits. Ctrl-C (or SIGTERM) tears everything down.`,
+Toxiproxy API, then waits. Ctrl-C (or SIGTERM) tears everything down.
+With --stack, the system a stack file describes comes up instead, a
+Toxiproxy in front of each callee of its links.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
