@@ -57,6 +57,12 @@ func (f *File) Definition() (stack.Definition, error) {
 	if err := f.checkInterposable(); err != nil {
 		return d, err
 	}
+	if c := f.Probe.Check; c != nil && c.Header != nil {
+		// The probe's checks see the status and the body only: a header
+		// check accepted here would pass every answer.
+		return d, fmt.Errorf("%s:%d:%d: probe check header: okbreak's probe cannot check headers yet; check a JSON field of the body (check: {json: {field: ..., equals: ...}})",
+			f.Probe.File, f.Probe.Line, f.Probe.Col)
+	}
 	callees := map[string][]Link{}
 	for _, l := range f.Links {
 		callees[l.To] = append(callees[l.To], l)

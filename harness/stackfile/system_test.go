@@ -199,3 +199,18 @@ func TestShopEvidence(t *testing.T) {
 		t.Errorf("evidence %+v, want [%+v]", def.Evidence, want)
 	}
 }
+
+// TestHeaderCheckIsRefused: the probe judges status and body only, so a
+// header check would pass every answer; it is refused, not ignored.
+func TestHeaderCheckIsRefused(t *testing.T) {
+	f, err := stackfile.Load(context.Background(), "testdata/ok/shop.yaml", stackfile.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Probe.Check == nil || f.Probe.Check.Header == nil {
+		t.Fatal("testdata/ok/shop.yaml no longer has a header check")
+	}
+	if _, err := f.Definition(); err == nil || !strings.Contains(err.Error(), "cannot check headers") {
+		t.Errorf("Definition: %v, want the header check refused", err)
+	}
+}
