@@ -12,7 +12,7 @@ import (
 // before anything runs: fault types and targets against its definition,
 // expected alerts against the rules.
 func ExampleInputs_Load() {
-	def := sample.Definition(stack.GRPC, nil)
+	def := sample.Definition(stack.GRPC)
 	in := harness.Inputs{
 		Catalog: harness.Source{Name: "catalog.yaml", Data: []byte(`version: 1
 cases:

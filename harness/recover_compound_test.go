@@ -10,11 +10,11 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/okbreak/okbreak/fixtures"
 	"github.com/okbreak/okbreak/harness"
 	"github.com/okbreak/okbreak/harness/fault"
 	"github.com/okbreak/okbreak/harness/retry"
 	"github.com/okbreak/okbreak/harness/stack"
+	"github.com/okbreak/okbreak/harness/stack/stacktest"
 	"github.com/okbreak/okbreak/sample"
 )
 
@@ -48,7 +48,7 @@ func TestCompoundRunnerChild(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	def := sample.Definition(stack.GRPC, fixtures.EnvoyBootstrap())
+	def := sample.Definition(stack.GRPC)
 	s, err := stack.Attach(ctx, run, def)
 	require.NoError(t, err)
 	in, err := harness.ReadInputs(os.Getenv(envCompoundCatalog), sample.RulePaths("..", stack.GRPC)...)
@@ -64,7 +64,7 @@ func TestCompoundRunnerChild(t *testing.T) {
 // revert runs) while both faults of a compound case are in force, then
 // requires okbreak recover's path to leave nothing in force.
 func TestRecoverAfterKillDuringASecondFault(t *testing.T) {
-	ctx, s, api := recoveryStack(t)
+	ctx, s := recoveryStack(t)
 	catPath := filepath.Join(t.TempDir(), "catalog.yaml")
 	require.NoError(t, os.WriteFile(catPath, []byte(compoundCatalog), 0o644))
 
@@ -111,8 +111,7 @@ func TestRecoverAfterKillDuringASecondFault(t *testing.T) {
 		require.Contains(t, rec.String(), n)
 	}
 
-	st, err := fault.InspectToxiproxy(ctx, api)
-	require.NoError(t, err)
+	st := stacktest.Toxiproxies(t, ctx, s)
 	require.True(t, st.Clean(), "%s", st)
 	ctrs, err := stack.RunContainers(ctx, s.RunID)
 	require.NoError(t, err)

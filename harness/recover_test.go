@@ -21,7 +21,6 @@ import (
 	"github.com/testcontainers/testcontainers-go"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
-	"github.com/okbreak/okbreak/fixtures"
 	"github.com/okbreak/okbreak/harness/fault"
 	"github.com/okbreak/okbreak/harness/retry"
 	"github.com/okbreak/okbreak/harness/stack"
@@ -58,7 +57,7 @@ func TestInjectorChild(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	s, err := stack.Attach(ctx, run, sample.Definition(stack.GRPC, fixtures.EnvoyBootstrap()))
+	s, err := stack.Attach(ctx, run, sample.Definition(stack.GRPC))
 	require.NoError(t, err)
 	for _, spec := range injected {
 		f, err := fault.New(spec, s)
@@ -158,7 +157,7 @@ func requireDocker(t *testing.T) {
 
 // recoveryStack brings up a stack for a recovery test, with a journal of
 // its own; the context bounds the whole test.
-func recoveryStack(t *testing.T) (context.Context, *stack.Stack, string) {
+func recoveryStack(t *testing.T) (context.Context, *stack.Stack) {
 	t.Helper()
 	requireDocker(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
@@ -168,21 +167,18 @@ func recoveryStack(t *testing.T) (context.Context, *stack.Stack, string) {
 	// must outlast gRPC's reconnect backoff (up to 120 s), which grows while
 	// the faults keep backends and the control plane out of reach.
 	s := stacktest.Up(t, ctx, stack.GRPC, stack.WithReadyTimeout(150*time.Second))
-	api, err := s.ToxiproxyAPI(ctx, stack.Toxiproxy)
-	require.NoError(t, err)
-	return ctx, s, api
+	return ctx, s
 }
 
 func TestRecoverAfterTheInjectorIsKilled(t *testing.T) {
-	ctx, s, api := recoveryStack(t)
+	ctx, s := recoveryStack(t)
 
 	// The injector: this test binary again, in its child role.
 	inj := startChild(t, "TestInjectorChild", envInjector+"="+s.RunID)
 	inj.waitLine(t, ctx, "INJECTED", 90*time.Second)
 
 	// Every fault is in force.
-	st, err := fault.InspectToxiproxy(ctx, api)
-	require.NoError(t, err)
+	st := stacktest.Toxiproxies(t, ctx, s)
 	require.Len(t, st.Toxics["edge->backend-1"], 1, "%s", st)
 	require.Equal(t, []string{"edge->xds"}, st.Disabled)
 	state := func(component string) *stack.ContainerInfo {
@@ -230,8 +226,7 @@ func TestRecoverAfterTheInjectorIsKilled(t *testing.T) {
 	}
 
 	// Nothing bad remains.
-	st, err = fault.InspectToxiproxy(ctx, api)
-	require.NoError(t, err)
+	st = stacktest.Toxiproxies(t, ctx, s)
 	require.True(t, st.Clean(), "%s", st)
 	ctrs, err = stack.RunContainers(ctx, s.RunID)
 	require.NoError(t, err)
@@ -268,8 +263,8 @@ func TestRecoverAfterTheInjectorIsKilled(t *testing.T) {
 	grace := 1
 	_, err = cli.ContainerStop(ctx, stack.ContainerName(s.RunID, stack.Etcd), client.ContainerStopOptions{Timeout: &grace})
 	require.NoError(t, err)
-	toxiproxyPost(t, ctx, api+"/proxies/edge-%3Ebackend-3/toxics", `{"type":"latency","attributes":{"latency":100}}`)
-	toxiproxyPost(t, ctx, api+"/proxies/xds-%3Eetcd", `{"enabled":false}`)
+	toxiproxyPost(t, ctx, stacktest.ToxiproxyAPI(t, ctx, s, "edge->backend-3")+"/proxies/edge-%3Ebackend-3/toxics", `{"type":"latency","attributes":{"latency":100}}`)
+	toxiproxyPost(t, ctx, stacktest.ToxiproxyAPI(t, ctx, s, "xds->etcd")+"/proxies/xds-%3Eetcd", `{"enabled":false}`)
 	rec, err = harness.Recover(ctx, harness.RecoverRun(s.RunID))
 	t.Logf("recovery of unjournaled damage:\n%s", rec)
 	require.NoError(t, err)
@@ -277,8 +272,7 @@ func TestRecoverAfterTheInjectorIsKilled(t *testing.T) {
 	require.Contains(t, report, "unpaused backend-1")
 	require.Contains(t, report, "started etcd")
 	require.Contains(t, report, "reset toxiproxy")
-	st, err = fault.InspectToxiproxy(ctx, api)
-	require.NoError(t, err)
+	st = stacktest.Toxiproxies(t, ctx, s)
 	require.True(t, st.Clean(), "%s", st)
 	ctrs, err = stack.RunContainers(ctx, s.RunID)
 	require.NoError(t, err)

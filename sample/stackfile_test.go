@@ -1,152 +1,103 @@
 package sample_test
 
 import (
-	"context"
 	"encoding/json"
-	"fmt"
 	"slices"
 	"strings"
 	"testing"
 
-	"github.com/okbreak/okbreak/fixtures"
+	"github.com/okbreak/okbreak/harness/image"
 	"github.com/okbreak/okbreak/harness/stack"
 	"github.com/okbreak/okbreak/harness/stackfile"
 	"github.com/okbreak/okbreak/sample"
 )
 
-// TestDefaultStackFileMatchesTheSample keeps fixtures/stacks/default (the
-// sample system as a stack file, prepared to replace the Go definition)
-// describing the same system as sample.Definition on both data planes: the
-// same services with the same images, commands, environment, ports,
-// readiness, metrics, jobs and start-up order; the same links to the same
-// callee ports; the same registry, its endpoints named by service name
-// instead of a Toxiproxy port; the same entry and evidence.
-func TestDefaultStackFileMatchesTheSample(t *testing.T) {
-	for dp, files := range map[stack.DataPlane][]string{
-		stack.GRPC:  {"../fixtures/stacks/default/stack.yaml"},
-		stack.Envoy: {"../fixtures/stacks/default/stack.yaml", "../fixtures/stacks/default/envoy.yaml"},
+// TestDefinitionLoads reads the embedded default stack file on both data
+// planes and checks what the rest of okbreak relies on: the links the
+// catalog names, each carried by the Toxiproxy that holds its callee's name
+// and forwarding to the real callee; the edge's image and readiness per
+// data plane; the registry naming instances by service name only (no
+// Toxiproxy address in any config); the entry and the evidence.
+func TestDefinitionLoads(t *testing.T) {
+	for _, tc := range []struct {
+		dp      stack.DataPlane
+		edge    image.Name
+		metrics string
+	}{
+		{stack.GRPC, image.SampleService, "/metrics"},
+		{stack.Envoy, image.Envoy, "/stats/prometheus"},
 	} {
-		t.Run(string(dp), func(t *testing.T) {
-			f, err := stackfile.LoadFiles(context.Background(), files, stackfile.Options{})
-			if err != nil {
-				t.Fatal(err)
+		t.Run(string(tc.dp), func(t *testing.T) {
+			d := sample.Definition(tc.dp)
+			if d.DataPlane != tc.dp {
+				t.Errorf("data plane %s, want %s", d.DataPlane, tc.dp)
 			}
-			got, err := f.Definition()
-			if err != nil {
-				t.Fatal(err)
+			edge, ok := d.Component(sample.Edge)
+			if !ok || edge.Image != tc.edge || edge.ImageRef != "" || edge.Metrics.Path != tc.metrics {
+				t.Errorf("edge %+v: want image %s (resolved by okbreak), metrics %s", edge, tc.edge, tc.metrics)
 			}
-			want := sample.Definition(dp, fixtures.EnvoyBootstrap())
-			if got.DataPlane != dp {
-				t.Errorf("data plane %s, want %s", got.DataPlane, dp)
+			wantLinks := []string{"client->edge", "edge->backend-1", "edge->backend-2", "edge->backend-3", "edge->other-1", "edge->xds", "xds->etcd"}
+			if got := d.LinkNames(); !slices.Equal(sorted(got), wantLinks) {
+				t.Errorf("links %v, want %v", got, wantLinks)
 			}
-			sameComponents(t, got, want)
-			sameLinks(t, got, want)
-			sameSeed(t, got, want)
-			if got.Entry.Link != want.Entry.Link || got.Entry.Host != want.Entry.Host || !slices.Equal(got.Entry.Instances, want.Entry.Instances) {
-				t.Errorf("entry %+v, want %+v", got.Entry, want.Entry)
+			for _, l := range d.Links {
+				if l.Proxy != stackfile.ProxyPrefix+l.To || l.Upstream != stackfile.RealPrefix+l.To+":"+portOf(l.Upstream) {
+					t.Errorf("link %s: proxy %s upstream %s, want the Toxiproxy of %s forwarding to the real one", l.Name, l.Proxy, l.Upstream, l.To)
+				}
 			}
-			if len(got.Evidence) != 1 || got.Evidence[0].Path != want.Evidence[0].Path || got.Evidence[0].Component != want.Evidence[0].Component {
-				t.Errorf("evidence %+v, want %+v", got.Evidence, want.Evidence)
+			for _, kv := range d.Seed {
+				if strings.Contains(kv.Value, "toxiproxy") {
+					t.Errorf("seed %s names a Toxiproxy: %s", kv.Key, kv.Value)
+				}
+			}
+			endpoints := 0
+			for k, v := range d.SeedMap() {
+				if !strings.Contains(k, "/endpoints/") {
+					continue
+				}
+				var ep struct {
+					Instance, Address string
+					Port              int
+				}
+				if err := json.Unmarshal([]byte(v), &ep); err != nil {
+					t.Fatalf("seed %s: %v", k, err)
+				}
+				if ep.Address != ep.Instance || ep.Port != 8080 {
+					t.Errorf("seed %s: endpoint %+v, want the instance by its service name on 8080", k, ep)
+				}
+				endpoints++
+			}
+			if endpoints != 4 {
+				t.Errorf("%d endpoints in the registry, want 4 (three backends, one other)", endpoints)
+			}
+			if d.Entry.Link != sample.LinkClientEdge || d.Entry.Host != sample.BackendRoute || !slices.Equal(d.Entry.Instances, []string{"backend-1", "backend-2", "backend-3"}) {
+				t.Errorf("entry %+v", d.Entry)
+			}
+			// The sample's own check, not the file's: it tells a wrong
+			// service apart.
+			if a := d.Entry.Check(200, []byte(`{"service":"other","instance":"other-1"}`)); a.Outcome != "wrong_service" {
+				t.Errorf("an answer from other-1 is %s, want wrong_service", a.Outcome)
+			}
+			if len(d.Evidence) != 1 || d.Evidence[0].Component != sample.Edge || d.Evidence[0].Path != "/config_dump" {
+				t.Errorf("evidence %+v", d.Evidence)
 			}
 		})
 	}
 }
 
-func sameComponents(t *testing.T, got, want stack.Definition) {
-	t.Helper()
-	for _, w := range want.Components {
-		if w.Name == stack.Toxiproxy {
-			continue // the file has one per callee instead
-		}
-		g, ok := got.Component(w.Name)
-		if !ok {
-			t.Errorf("no service %s", w.Name)
-			continue
-		}
-		ref := string(g.Image)
-		if g.ImageRef != "" {
-			ref = g.ImageRef
-		}
-		wcmd := byServiceName(want, w.Cmd)
-		if !strings.Contains(ref, string(w.Image)) || !slices.Equal(g.Cmd, wcmd) || g.Stage != w.Stage || g.JobOf() != w.JobOf() || g.Restart != w.Restart {
-			t.Errorf("%s: image %s cmd %q stage %d job %s restart %s; want %s %q %d %s %s", w.Name, ref, g.Cmd, g.Stage, g.JobOf(), g.Restart, w.Image, wcmd, w.Stage, w.JobOf(), w.Restart)
-		}
-		for k, v := range w.Env {
-			if g.Env[k] != v {
-				t.Errorf("%s: env %s=%q, want %q", w.Name, k, g.Env[k], v)
-			}
-		}
-		for _, p := range w.Ports {
-			if !slices.ContainsFunc(g.Ports, func(q stack.Port) bool { return q.Number == p.Number }) {
-				t.Errorf("%s: no port %d", w.Name, p.Number)
-			}
-		}
-		if g.Ready.Path != w.Ready.Path || g.Metrics.Path != w.Metrics.Path {
-			t.Errorf("%s: ready %s metrics %s, want %s %s", w.Name, g.Ready.Path, g.Metrics.Path, w.Ready.Path, w.Metrics.Path)
-		}
-		for _, wf := range w.Files {
-			i := slices.IndexFunc(g.Files, func(f stack.File) bool { return f.Path == wf.Path })
-			if i < 0 {
-				t.Errorf("%s: no file %s", w.Name, wf.Path)
-			}
-		}
+func TestUnknownDataPlaneIsAnError(t *testing.T) {
+	if _, err := sample.Rendering("linkerd"); err == nil || !strings.Contains(err.Error(), `"linkerd"`) {
+		t.Fatalf("err = %v, want one naming the data plane", err)
 	}
 }
 
-func sameLinks(t *testing.T, got, want stack.Definition) {
-	t.Helper()
-	if !slices.Equal(got.LinkNames(), want.LinkNames()) {
-		t.Errorf("links %v, want %v", got.LinkNames(), want.LinkNames())
-	}
-	for _, w := range want.Links {
-		if g, _ := got.Link(w.Name); g.Upstream != stackfile.RealPrefix+w.Upstream {
-			t.Errorf("link %s forwards to %s, want the real %s", w.Name, g.Upstream, w.Upstream)
-		}
-	}
+func sorted(s []string) []string {
+	s = slices.Clone(s)
+	slices.Sort(s)
+	return s
 }
 
-// byServiceName rewrites the Go definition's "toxiproxy:<listen>" (its
-// one Toxiproxy) as the name the stack file uses: the link's callee.
-func byServiceName(def stack.Definition, args []string) []string {
-	out := slices.Clone(args)
-	for i := range out {
-		for _, l := range def.Links {
-			out[i] = strings.ReplaceAll(out[i], fmt.Sprintf("%s:%d", stack.Toxiproxy, l.Listen), l.Upstream)
-		}
-	}
-	return out
-}
-
-// sameSeed compares the registries, endpoints up to where they point.
-func sameSeed(t *testing.T, got, want stack.Definition) {
-	t.Helper()
-	g, w := got.SeedMap(), want.SeedMap()
-	for k, wv := range w {
-		gv, ok := g[k]
-		if !ok {
-			t.Errorf("no seed key %s", k)
-			continue
-		}
-		if strings.Contains(k, "/endpoints/") {
-			gv, wv = withoutAddress(t, gv), withoutAddress(t, wv)
-		}
-		if gv != wv {
-			t.Errorf("seed %s = %s, want %s", k, gv, wv)
-		}
-	}
-	if len(g) != len(w) {
-		t.Errorf("%d seed keys, want %d", len(g), len(w))
-	}
-}
-
-func withoutAddress(t *testing.T, v string) string {
-	t.Helper()
-	var m map[string]any
-	if err := json.Unmarshal([]byte(v), &m); err != nil {
-		t.Fatal(err)
-	}
-	delete(m, "address")
-	delete(m, "port")
-	b, _ := json.Marshal(m)
-	return string(b)
+func portOf(hostport string) string {
+	_, p, _ := strings.Cut(hostport, ":")
+	return p
 }

@@ -20,7 +20,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/okbreak/okbreak/fixtures"
 	"github.com/okbreak/okbreak/harness"
 	"github.com/okbreak/okbreak/harness/catalog"
 	"github.com/okbreak/okbreak/harness/stack"
@@ -94,7 +93,7 @@ func setup(t *testing.T, ctx context.Context, def stack.Definition) (*catalog.Ca
 func TestCatalog(t *testing.T) {
 	dp := dataPlane(t)
 	okbreaktest.Run(t, okbreaktest.Config{
-		Definition: sample.Definition(dp, fixtures.EnvoyBootstrap()),
+		Definition: sample.Definition(dp),
 		Inputs:     inputs(t, dp),
 		TimeScale:  timeScale(t),
 		ReportDir:  reportRoot(),
@@ -111,7 +110,7 @@ func TestCatalogKubePrometheusStyle(t *testing.T) {
 	in, err := sample.KubePrometheusStyle(inputs(t, dp))
 	require.NoError(t, err)
 	okbreaktest.Run(t, okbreaktest.Config{
-		Definition: sample.Definition(dp, fixtures.EnvoyBootstrap()),
+		Definition: sample.Definition(dp),
 		Inputs:     in,
 		TimeScale:  timeScale(t),
 		ReportDir:  reportRoot(),

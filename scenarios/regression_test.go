@@ -11,7 +11,6 @@ import (
 	"github.com/prometheus/prometheus/model/rulefmt"
 	"github.com/stretchr/testify/require"
 
-	"github.com/okbreak/okbreak/fixtures"
 	"github.com/okbreak/okbreak/harness"
 	"github.com/okbreak/okbreak/harness/alert"
 	"github.com/okbreak/okbreak/harness/catalog"
@@ -55,7 +54,7 @@ func withoutRules(files []alert.RuleFile, names []string) []alert.RuleFile {
 func TestNotOKCasesFailWithoutTheirAlertRule(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	cat, base := setup(t, ctx, sample.Definition(dataPlane(t), fixtures.EnvoyBootstrap()))
+	cat, base := setup(t, ctx, sample.Definition(dataPlane(t)))
 	for _, c := range cat.Cases {
 		if c.Class != catalog.NotOK {
 			continue
@@ -108,7 +107,7 @@ func ruleNames(files []alert.RuleFile) []string {
 // deadline to another host (one attempt, no per-attempt deadline), the
 // route's retry policy, and outlier detection.
 func withoutRoutingAround(dp stack.DataPlane) stack.Definition {
-	def := sample.Definition(dp, fixtures.EnvoyBootstrap())
+	def := sample.Definition(dp)
 	if dp == stack.GRPC {
 		def = withCommandFlags(dp, sample.Edge, "--attempts=1", "--attempt-timeout=0")
 	}
@@ -191,7 +190,7 @@ func TestOkToBreakCasesFailWithoutTheirMechanism(t *testing.T) {
 
 // withCommandFlags is the default stack with extra flags on one component.
 func withCommandFlags(dp stack.DataPlane, component string, flags ...string) stack.Definition {
-	def := sample.Definition(dp, fixtures.EnvoyBootstrap())
+	def := sample.Definition(dp)
 	for i, c := range def.Components {
 		if c.Name == component {
 			def.Components[i].Cmd = append(slices.Clone(c.Cmd), flags...)
@@ -294,7 +293,7 @@ cases:
 func TestFaultOnAnIdleLinkIsInvalid(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	def := sample.Definition(dataPlane(t), fixtures.EnvoyBootstrap())
+	def := sample.Definition(dataPlane(t))
 	in := inputs(t, def.DataPlane)
 	in.Catalog = harness.Source{Name: "idle-link.yaml", Data: []byte(idleLinkCatalog)}
 	cat, rules, _, err := in.Load(def)

@@ -8,7 +8,6 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/okbreak/okbreak/fixtures"
 	"github.com/okbreak/okbreak/harness"
 	"github.com/okbreak/okbreak/harness/stack"
 	"github.com/okbreak/okbreak/harness/stackfile"
@@ -46,8 +45,11 @@ type target struct {
 // file:line:column.
 func (f inputFlags) target(dp stack.DataPlane) (target, error) {
 	if f.stack == "" {
-		def := sample.Definition(dp, fixtures.EnvoyBootstrap())
-		return target{def: def, shown: def}, nil
+		shown, err := sample.Rendering(dp)
+		if err != nil {
+			return target{}, badInput("%w", err) // an unknown data plane
+		}
+		return target{def: sample.Definition(dp), shown: shown}, nil
 	}
 	sf, err := stackfile.Open(context.Background(), f.stack, os.Environ())
 	if err != nil {

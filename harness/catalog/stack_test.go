@@ -70,7 +70,7 @@ func (s stackNames) Check(typ, target string, _ map[string]any) error {
 func TestFixtureTargetsExistInTheDefaultStack(t *testing.T) {
 	for _, dp := range []stack.DataPlane{stack.GRPC, stack.Envoy} {
 		t.Run(string(dp), func(t *testing.T) {
-			names := newStackNames(sample.Definition(dp, nil))
+			names := newStackNames(sample.Definition(dp))
 			c, err := catalog.Load(filepath.Join("..", "..", "fixtures", "catalog.yaml"), catalog.Checks{Faults: names})
 			require.NoError(t, err)
 			all, _ := c.Case("all-backends-slow")

@@ -23,7 +23,7 @@ import (
 const BrokenGRPCBootstrap = `{"xds_servers": [{"server_uri": "toxiproxy:10001",`
 
 // BrokenEnvoyBootstrap is the fixture Envoy cannot load.
-const BrokenEnvoyBootstrap = "envoy/bootstrap-broken.yaml"
+const BrokenEnvoyBootstrap = "stacks/default/envoy-bootstrap-broken.yaml"
 
 // badConfigEnv is what a sample-service component without a config file
 // gets instead: values its flag parser refuses (exit 2). The sample service
@@ -57,7 +57,7 @@ func init() {
 			f := &badConfigFault{processFault: pf, within: within}
 			switch {
 			case len(pf.comp.Files) > 0:
-				f.file = pf.comp.Files[0].Path
+				f.file = loadedConfig(pf.comp)
 				f.content = []byte(content)
 				if content == "" && pf.comp.Image == image.Envoy {
 					b, err := fixtures.Read(BrokenEnvoyBootstrap)
@@ -259,4 +259,18 @@ func (f *badConfigFault) Revert(ctx context.Context) error {
 		<-done
 	}
 	return f.base.Revert(ctx)
+}
+
+// loadedConfig is the file a component's process loads: the first of its
+// files that its command names (an overlay can leave another data plane's
+// file mounted beside it, as Compose merges lists), else its first file.
+func loadedConfig(c stack.Component) string {
+	for _, f := range c.Files {
+		for _, arg := range append(slices.Clone(c.Entrypoint), c.Cmd...) {
+			if strings.Contains(arg, f.Path) {
+				return f.Path
+			}
+		}
+	}
+	return c.Files[0].Path
 }

@@ -25,9 +25,9 @@ func TestBadConfigBreaksEachDataPlanesOwnBootstrap(t *testing.T) {
 		{stack.GRPC, "/etc/okbreak/xds-bootstrap.json", xdsbootstrap.Validate},
 		{stack.Envoy, "/etc/envoy/bootstrap.yaml", envoyconfig.Validate},
 	} {
-		def := sample.Definition(tc.dp, fixtures.EnvoyBootstrap())
+		def := sample.Definition(tc.dp)
 		edge, _ := def.Component(sample.Edge)
-		require.NoError(t, tc.validate(edge.Files[0].Content), "%s: the stack's own bootstrap is valid", tc.dp)
+		require.NoError(t, tc.validate(configOf(edge, tc.file)), "%s: the stack's own bootstrap is valid", tc.dp)
 
 		f, err := fault.Validated(fault.Spec{Type: "bad_config_at_start", Target: sample.Edge}, def)
 		require.NoError(t, err)
@@ -36,7 +36,7 @@ func TestBadConfigBreaksEachDataPlanesOwnBootstrap(t *testing.T) {
 		require.Error(t, tc.validate(content), "%s must refuse %q", tc.dp, content)
 	}
 
-	def := sample.Definition(stack.Envoy, fixtures.EnvoyBootstrap())
+	def := sample.Definition(stack.Envoy)
 	broken, err := fixtures.Read(fault.BrokenEnvoyBootstrap)
 	require.NoError(t, err)
 	f, err := fault.Validated(fault.Spec{Type: "bad_config_at_start", Target: sample.Edge}, def)
@@ -49,3 +49,12 @@ func TestBadConfigBreaksEachDataPlanesOwnBootstrap(t *testing.T) {
 }
 
 func second(_ string, b []byte) []byte { return b }
+
+func configOf(c stack.Component, path string) []byte {
+	for _, f := range c.Files {
+		if f.Path == path {
+			return f.Content
+		}
+	}
+	return nil
+}

@@ -12,7 +12,6 @@ import (
 	"github.com/stretchr/testify/require"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
-	"github.com/okbreak/okbreak/fixtures"
 	"github.com/okbreak/okbreak/harness/fault"
 	"github.com/okbreak/okbreak/harness/stack"
 	"github.com/okbreak/okbreak/sample"
@@ -41,8 +40,8 @@ var catalogFaults = map[string]fault.Spec{
 
 func defs() map[stack.DataPlane]stack.Definition {
 	return map[stack.DataPlane]stack.Definition{
-		stack.GRPC:  sample.Definition(stack.GRPC, fixtures.EnvoyBootstrap()),
-		stack.Envoy: sample.Definition(stack.Envoy, fixtures.EnvoyBootstrap()),
+		stack.GRPC:  sample.Definition(stack.GRPC),
+		stack.Envoy: sample.Definition(stack.Envoy),
 	}
 }
 
@@ -109,7 +108,7 @@ func TestBadSpecsSayWhatIsValid(t *testing.T) {
 		{fault.Spec{Type: "down", Target: "edge->xds", Params: map[string]any{"direction": "upstream"}}, []string{"whole link down"}},
 		{fault.Spec{Type: "stop", Target: "edgy"}, []string{`unknown component "edgy"`, "backend-1", "control-plane", "etcd", "toxiproxy"}},
 		{fault.Spec{Type: "crash_loop", Target: "etcd"}, []string{`component "etcd" cannot take this fault`, "--exit-at-start", "backend-1"}},
-		{fault.Spec{Type: "bad_config_at_start", Target: "toxiproxy"}, []string{"cannot take this fault", "edge"}},
+		{fault.Spec{Type: "bad_config_at_start", Target: "toxiproxy-edge"}, []string{"cannot take this fault", "edge"}},
 		{fault.Spec{Type: "bad_config_at_start", Target: "backend-1", Params: map[string]any{"content": "x"}}, []string{"no config file"}},
 		{fault.Spec{Type: "crash", Target: "edge", Params: map[string]any{"signal": "SEGV"}}, []string{`"SEGV"`, "KILL, ABRT"}},
 		{fault.Spec{Type: "empty_endpoints", Target: "frontend"}, []string{`unknown service "frontend"`, "backend, other"}},

@@ -24,6 +24,7 @@ import (
 	"github.com/okbreak/okbreak/harness/fault"
 	"github.com/okbreak/okbreak/harness/retry"
 	"github.com/okbreak/okbreak/harness/stack"
+	"github.com/okbreak/okbreak/harness/stack/stacktest"
 	"github.com/okbreak/okbreak/internal/registry"
 	"github.com/okbreak/okbreak/sample"
 )
@@ -48,16 +49,13 @@ func requireDocker(t testing.TB) {
 type sut struct {
 	s    *stack.Stack
 	edge string // http://127.0.0.1:<port> of client->edge
-	api  string // Toxiproxy API
 }
 
 func newSUT(t testing.TB, ctx context.Context, s *stack.Stack) *sut {
 	t.Helper()
 	edge, err := s.EntryURL(ctx)
 	require.NoError(t, err)
-	api, err := s.ToxiproxyAPI(ctx, stack.Toxiproxy)
-	require.NoError(t, err)
-	return &sut{s: s, edge: edge, api: api}
+	return &sut{s: s, edge: edge}
 }
 
 func (h *sut) fault(t testing.TB, spec fault.Spec) fault.Fault {
@@ -256,9 +254,7 @@ func (h *sut) inspect(t testing.TB, ctx context.Context, component string) conta
 
 func (h *sut) toxics(t testing.TB, ctx context.Context) fault.ToxiproxyState {
 	t.Helper()
-	st, err := fault.InspectToxiproxy(ctx, h.api)
-	require.NoError(t, err)
-	return st
+	return stacktest.Toxiproxies(t, ctx, h.s)
 }
 
 func (h *sut) registry(t testing.TB, ctx context.Context) map[string]string {
@@ -288,7 +284,11 @@ func (h *sut) steady(t *testing.T, ctx context.Context) {
 	t.Helper()
 	if st := h.toxics(t, ctx); !st.Clean() {
 		t.Errorf("not steady: toxiproxy: %s", st)
-		_, _ = fault.ResetToxiproxy(ctx, h.api)
+		for _, p := range h.s.Def.Proxies() {
+			if api, err := h.s.ToxiproxyAPI(ctx, p); err == nil {
+				_, _ = fault.ResetToxiproxy(ctx, api)
+			}
+		}
 	}
 	ctrs, err := stack.RunContainers(ctx, h.s.RunID)
 	require.NoError(t, err)
@@ -470,7 +470,7 @@ func (h *sut) linkAddr(t testing.TB, ctx context.Context, link string) string {
 	t.Helper()
 	l, ok := h.s.Def.Link(link)
 	require.True(t, ok, link)
-	ctr := h.inspect(t, ctx, stack.Toxiproxy)
+	ctr := h.inspect(t, ctx, l.ProxyComponent())
 	var ip string
 	for _, n := range ctr.NetworkSettings.Networks {
 		if n.IPAddress.IsValid() {

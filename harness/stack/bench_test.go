@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/okbreak/okbreak/fixtures"
 	"github.com/okbreak/okbreak/harness/image"
 	"github.com/okbreak/okbreak/harness/stack"
 	"github.com/okbreak/okbreak/sample"
@@ -29,7 +28,7 @@ func BenchmarkStackUp(b *testing.B) {
 		}
 	}
 	r.Close()
-	def := sample.Definition(stack.GRPC, fixtures.EnvoyBootstrap())
+	def := sample.Definition(stack.GRPC)
 	b.ResetTimer()
 	for range b.N {
 		s, err := stack.Up(ctx, def)

@@ -14,7 +14,6 @@ import (
 	"github.com/testcontainers/testcontainers-go"
 	"gopkg.in/yaml.v3"
 
-	"github.com/okbreak/okbreak/fixtures"
 	"github.com/okbreak/okbreak/harness/retry"
 	"github.com/okbreak/okbreak/harness/stack"
 	"github.com/okbreak/okbreak/harness/stack/stacktest"
@@ -127,7 +126,9 @@ func TestDefaultStackOnGRPCDataPlane(t *testing.T) {
 }
 
 func TestComposeFileIsGeneratedFromTheDefinition(t *testing.T) {
-	files, err := sample.Definition(stack.GRPC, fixtures.EnvoyBootstrap()).ComposeFiles()
+	rendering, err := sample.Rendering(stack.GRPC)
+	require.NoError(t, err)
+	files, err := rendering.ComposeFiles()
 	require.NoError(t, err)
 	for _, p := range stack.ComposePaths(files) {
 		onDisk, err := os.ReadFile("../../" + p)
@@ -140,11 +141,12 @@ func TestComposeFileIsGeneratedFromTheDefinition(t *testing.T) {
 		} `yaml:"services"`
 	}
 	require.NoError(t, yaml.Unmarshal(files["docker-compose.yml"], &doc))
-	require.Len(t, doc.Services, len(sample.Definition(stack.GRPC, nil).Components)+1, "every component plus the registry seed")
+	require.Len(t, doc.Services, len(rendering.Components)+1, "every component plus the registry seed")
 	for name, svc := range doc.Services {
 		for _, p := range svc.Ports {
 			require.True(t, strings.HasPrefix(p, "127.0.0.1:"), "service %s publishes %q beyond loopback", name, p)
 		}
 	}
-	require.Contains(t, doc.Services[stack.Toxiproxy].Ports, "127.0.0.1:10000:10000", "client->edge has a fixed game-day port")
+	// The edge's Toxiproxy holds the name "edge" and carries client->edge.
+	require.Contains(t, doc.Services[sample.Edge].Ports, "127.0.0.1:8080:8080", "client->edge has a fixed game-day port")
 }

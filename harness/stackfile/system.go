@@ -28,8 +28,14 @@ const (
 )
 
 // okbreakImage maps the references of okbreak's own images, as the
-// rendered compose file writes them, to the images okbreak builds.
+// rendered compose file writes them, to the images okbreak builds, and the
+// official Envoy image okbreak's control plane is built for to image.Envoy,
+// so that the resolver's Envoy rules (OKBREAK_ENVOY_IMAGE, a local image
+// before a pull) apply to it as to the sample system.
 func okbreakImage(ref string) (image.Name, bool) {
+	if ref == image.DefaultEnvoyImage {
+		return image.Envoy, true
+	}
 	name, tag, _ := strings.Cut(strings.TrimPrefix(ref, "okbreak/"), ":")
 	if !strings.HasPrefix(ref, "okbreak/") || (tag != "" && tag != "latest") {
 		return "", false
@@ -482,7 +488,13 @@ func (f *File) Rendering() (stack.Definition, error) {
 			continue // a component okbreak added
 		}
 		c := &d.Components[i]
-		c.ImageRef, c.Cmd, c.Entrypoint, c.Env = s.Image, s.Command, s.Entrypoint, s.Environment
+		// okbreak's own images (and builds) render as the image names
+		// okbreak tags, with their override variables; a team's image as
+		// written.
+		if c.ImageRef != "" {
+			c.ImageRef = s.Image
+		}
+		c.Cmd, c.Entrypoint, c.Env = s.Command, s.Entrypoint, s.Environment
 		c.Healthcheck = dockerHealthcheck(s.Healthcheck)
 		// A content: config is text with ${VAR}s; a file's content is the
 		// file's own, as on disk.

@@ -19,13 +19,13 @@ import (
 
 func fixture(t *testing.T, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "fixtures", "envoy", name))
+	b, err := os.ReadFile(filepath.Join("..", "..", "fixtures", "stacks", "default", name))
 	require.NoError(t, err)
 	return b
 }
 
 func TestGoodBootstrapValidates(t *testing.T) {
-	b := fixture(t, "bootstrap.yaml")
+	b := fixture(t, "envoy-bootstrap.yaml")
 	require.NoError(t, Validate(b))
 
 	bs, err := Parse(b)
@@ -39,13 +39,14 @@ func TestGoodBootstrapValidates(t *testing.T) {
 	xds := bs.GetStaticResources().GetClusters()[0]
 	require.Equal(t, "xds_cluster", xds.GetName())
 	sa := xds.GetLoadAssignment().GetEndpoints()[0].GetLbEndpoints()[0].GetEndpoint().GetAddress().GetSocketAddress()
-	require.Equal(t, "toxiproxy", sa.GetAddress())
-	require.Equal(t, uint32(10001), sa.GetPortValue())
+	// The control plane by its service name: okbreak's Toxiproxy holds it.
+	require.Equal(t, "control-plane", sa.GetAddress())
+	require.Equal(t, uint32(18000), sa.GetPortValue())
 	require.Contains(t, xds.GetTypedExtensionProtocolOptions(), "envoy.extensions.upstreams.http.v3.HttpProtocolOptions")
 }
 
 func TestBrokenBootstrapFailsWithTheReason(t *testing.T) {
-	err := Validate(fixture(t, "bootstrap-broken.yaml"))
+	err := Validate(fixture(t, "envoy-bootstrap-broken.yaml"))
 	t.Logf("the broken bootstrap reads: %v", err)
 	require.Error(t, err)
 	require.Contains(t, err.Error(), "ConnectTimeout")
@@ -55,16 +56,16 @@ func TestBrokenBootstrapFailsWithTheReason(t *testing.T) {
 // The broken fixture must differ from the good one only in what it is meant
 // to break, so that a fault using it tests exactly one thing.
 func TestBrokenBootstrapDiffersOnlyInConnectTimeout(t *testing.T) {
-	good, err := Parse(fixture(t, "bootstrap.yaml"))
+	good, err := Parse(fixture(t, "envoy-bootstrap.yaml"))
 	require.NoError(t, err)
-	broken, err := Parse(fixture(t, "bootstrap-broken.yaml"))
+	broken, err := Parse(fixture(t, "envoy-bootstrap-broken.yaml"))
 	require.NoError(t, err)
 	broken.GetStaticResources().GetClusters()[0].ConnectTimeout = good.GetStaticResources().GetClusters()[0].GetConnectTimeout()
-	require.True(t, protoEqual(good, broken), "bootstrap-broken.yaml differs from bootstrap.yaml in more than connect_timeout")
+	require.True(t, protoEqual(good, broken), "envoy-bootstrap-broken.yaml differs from envoy-bootstrap.yaml in more than connect_timeout")
 }
 
 func TestTypoInTypedConfigFails(t *testing.T) {
-	b := string(fixture(t, "bootstrap.yaml"))
+	b := string(fixture(t, "envoy-bootstrap.yaml"))
 	typo := strings.Replace(b, "http2_protocol_options:", "http2_protocol_option:", 1)
 	require.NotEqual(t, b, typo)
 	err := Validate([]byte(typo))
@@ -73,7 +74,7 @@ func TestTypoInTypedConfigFails(t *testing.T) {
 }
 
 func TestTypoInTopLevelFieldFails(t *testing.T) {
-	b := string(fixture(t, "bootstrap.yaml"))
+	b := string(fixture(t, "envoy-bootstrap.yaml"))
 	typo := strings.Replace(b, "dynamic_resources:", "dynamic_resource:", 1)
 	err := Validate([]byte(typo))
 	require.Error(t, err)
@@ -81,7 +82,7 @@ func TestTypoInTopLevelFieldFails(t *testing.T) {
 }
 
 func TestUnknownAnyTypeFails(t *testing.T) {
-	b := string(fixture(t, "bootstrap.yaml"))
+	b := string(fixture(t, "envoy-bootstrap.yaml"))
 	bad := strings.Replace(b, "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
 		"type.googleapis.com/envoy.extensions.upstreams.http.v3.NoSuchOptions", 1)
 	require.Error(t, Validate([]byte(bad)))

@@ -3,14 +3,15 @@ package stacktest
 
 import (
 	"context"
+	"maps"
 	"os"
+	"slices"
 	"time"
 
-	"github.com/okbreak/okbreak/sample"
-
-	"github.com/okbreak/okbreak/fixtures"
+	"github.com/okbreak/okbreak/harness/fault"
 	"github.com/okbreak/okbreak/harness/image"
 	"github.com/okbreak/okbreak/harness/stack"
+	"github.com/okbreak/okbreak/sample"
 )
 
 // T is the part of testing.TB that Up needs.
@@ -28,7 +29,7 @@ type T interface {
 // start.
 func Up(t T, ctx context.Context, dp stack.DataPlane, opts ...stack.Option) *stack.Stack {
 	t.Helper()
-	return UpDef(t, ctx, sample.Definition(dp, fixtures.EnvoyBootstrap()), opts...)
+	return UpDef(t, ctx, sample.Definition(dp), opts...)
 }
 
 // UpDef is Up for any stack definition, e.g. the default one with a
@@ -81,4 +82,43 @@ func RequireDocker(t DockerT) {
 	if err := image.Ping(ctx); err != nil {
 		t.Fatalf("stack tests need a Docker engine (set OKBREAK_SKIP_DOCKER_TESTS=1 to skip them on purpose): %v", err)
 	}
+}
+
+// Toxiproxies is what is not at rest in every Toxiproxy of s (one per
+// callee), merged: proxies are named after their links, so no two
+// Toxiproxies report the same proxy.
+func Toxiproxies(t T, ctx context.Context, s *stack.Stack) fault.ToxiproxyState {
+	t.Helper()
+	all := fault.ToxiproxyState{Toxics: map[string][]string{}}
+	for _, p := range s.Def.Proxies() {
+		api, err := s.ToxiproxyAPI(ctx, p)
+		if err != nil {
+			t.Fatalf("the API of %s: %v", p, err)
+		}
+		st, err := fault.InspectToxiproxy(ctx, api)
+		if err != nil {
+			t.Fatalf("inspect %s: %v", p, err)
+		}
+		maps.Copy(all.Toxics, st.Toxics)
+		all.Disabled = append(all.Disabled, st.Disabled...)
+	}
+	slices.Sort(all.Disabled)
+	if len(all.Toxics) == 0 {
+		all.Toxics = nil
+	}
+	return all
+}
+
+// ToxiproxyAPI is the API URL of the Toxiproxy that carries link.
+func ToxiproxyAPI(t T, ctx context.Context, s *stack.Stack, link string) string {
+	t.Helper()
+	l, ok := s.Def.Link(link)
+	if !ok {
+		t.Fatalf("no link %s in %v", link, s.Def.LinkNames())
+	}
+	api, err := s.ToxiproxyAPI(ctx, l.ProxyComponent())
+	if err != nil {
+		t.Fatalf("the API of the Toxiproxy of %s: %v", link, err)
+	}
+	return api
 }
