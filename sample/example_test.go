@@ -8,7 +8,7 @@ import (
 )
 
 // The sample system is one stack.Definition, read from its stack file: what
-// runs, a Toxiproxy holding each callee's name, the registry as etcd's seed,
+// runs, a Toxiproxy holding the callees' names, the registry as etcd's seed,
 // and where traffic enters.
 func ExampleDefinition() {
 	def := sample.Definition(stack.GRPC)
@@ -16,7 +16,7 @@ func ExampleDefinition() {
 	fmt.Println(def.Entry.Link, def.Entry.Host, def.Entry.Instances)
 	fmt.Println(len(def.Seed) > 0, def.Evidence[0].Name)
 	// Output:
-	// [backend-1 backend-2 backend-3 control-plane edge etcd other-1 toxiproxy-backend-1 toxiproxy-backend-2 toxiproxy-backend-3 toxiproxy-control-plane toxiproxy-edge toxiproxy-etcd toxiproxy-other-1]
+	// [backend-1 backend-2 backend-3 control-plane edge etcd other-1 toxiproxy]
 	// client->edge backend [backend-1 backend-2 backend-3]
 	// true data_plane_config
 }

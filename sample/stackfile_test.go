@@ -14,8 +14,8 @@ import (
 
 // TestDefinitionLoads reads the embedded default stack file on both data
 // planes and checks what the rest of okbreak relies on: the links the
-// catalog names, each carried by the Toxiproxy that holds its callee's name
-// and forwarding to the real callee; the edge's image and readiness per
+// catalog names, all carried by one Toxiproxy that holds every callee's name
+// (the callees' ports are distinct) and forwards to the real callee; the edge's image and readiness per
 // data plane; the registry naming instances by service name only (no
 // Toxiproxy address in any config); the entry and the evidence.
 func TestDefinitionLoads(t *testing.T) {
@@ -41,9 +41,12 @@ func TestDefinitionLoads(t *testing.T) {
 				t.Errorf("links %v, want %v", got, wantLinks)
 			}
 			for _, l := range d.Links {
-				if l.Proxy != stackfile.ProxyPrefix+l.To || l.Upstream != stackfile.RealPrefix+l.To+":"+portOf(l.Upstream) {
+				if l.Proxy != stackfile.ProxyName || l.Upstream != stackfile.RealPrefix+l.To+":"+portOf(l.Upstream) {
 					t.Errorf("link %s: proxy %s upstream %s, want the Toxiproxy of %s forwarding to the real one", l.Name, l.Proxy, l.Upstream, l.To)
 				}
+			}
+			if got := d.Proxies(); !slices.Equal(got, []string{stackfile.ProxyName}) {
+				t.Errorf("Toxiproxies %v, want one", got)
 			}
 			for _, kv := range d.Seed {
 				if strings.Contains(kv.Value, "toxiproxy") {
@@ -62,8 +65,9 @@ func TestDefinitionLoads(t *testing.T) {
 				if err := json.Unmarshal([]byte(v), &ep); err != nil {
 					t.Fatalf("seed %s: %v", k, err)
 				}
-				if ep.Address != ep.Instance || ep.Port != 8080 {
-					t.Errorf("seed %s: endpoint %+v, want the instance by its service name on 8080", k, ep)
+				l, _ := d.Link("edge->" + ep.Instance)
+				if ep.Address != ep.Instance || ep.Port != l.Listen {
+					t.Errorf("seed %s: endpoint %+v, want the instance by its service name on the port of edge->%s (%d)", k, ep, ep.Instance, l.Listen)
 				}
 				endpoints++
 			}

@@ -108,7 +108,7 @@ func TestBadSpecsSayWhatIsValid(t *testing.T) {
 		{fault.Spec{Type: "down", Target: "edge->xds", Params: map[string]any{"direction": "upstream"}}, []string{"whole link down"}},
 		{fault.Spec{Type: "stop", Target: "edgy"}, []string{`unknown component "edgy"`, "backend-1", "control-plane", "etcd", "toxiproxy"}},
 		{fault.Spec{Type: "crash_loop", Target: "etcd"}, []string{`component "etcd" cannot take this fault`, "--exit-at-start", "backend-1"}},
-		{fault.Spec{Type: "bad_config_at_start", Target: "toxiproxy-edge"}, []string{"cannot take this fault", "edge"}},
+		{fault.Spec{Type: "bad_config_at_start", Target: "toxiproxy"}, []string{"cannot take this fault", "edge"}},
 		{fault.Spec{Type: "bad_config_at_start", Target: "backend-1", Params: map[string]any{"content": "x"}}, []string{"no config file"}},
 		{fault.Spec{Type: "crash", Target: "edge", Params: map[string]any{"signal": "SEGV"}}, []string{`"SEGV"`, "KILL, ABRT"}},
 		{fault.Spec{Type: "empty_endpoints", Target: "frontend"}, []string{`unknown service "frontend"`, "backend, other"}},

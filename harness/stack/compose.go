@@ -34,7 +34,7 @@ func (d Definition) ComposeFiles() (map[string][]byte, error) {
 	files := map[string][]byte{}
 	services := map[string]composeService{}
 	for _, c := range d.Components {
-		services[serviceName(c)] = d.composeService(c, files)
+		services[d.serviceName(c)] = d.composeService(c, files)
 	}
 	if len(d.Seed) > 0 {
 		seed, err := json.MarshalIndent(d.Seed, "", "  ")
@@ -115,7 +115,7 @@ func (d Definition) composeService(c Component, files map[string][]byte) compose
 		if dep.Healthcheck != nil {
 			cond = "service_healthy"
 		}
-		svc.DependsOn[serviceName(dep)] = map[string]string{"condition": cond}
+		svc.DependsOn[d.serviceName(dep)] = map[string]string{"condition": cond}
 	}
 	if len(d.Seed) > 0 {
 		svc.DependsOn[SeedService] = map[string]string{"condition": "service_completed_successfully"}
@@ -136,6 +136,8 @@ func (d Definition) composePorts(c Component) []string {
 	var out []string
 	for _, p := range c.Ports {
 		switch {
+		case p.Internal && !(c.Name == entryProxy && p.Number == entryListen):
+			continue
 		case fixedAPI && d.IsProxy(c.Name) && p.Number == PortToxiproxy, c.Name == entryProxy && p.Number == entryListen:
 			out = append(out, fmt.Sprintf("127.0.0.1:%d:%d", p.Number, p.Number))
 		default:
@@ -165,9 +167,9 @@ func (d Definition) seedService(seedPath string) composeService {
 // for a component that does not answer to its own name (a callee behind
 // its Toxiproxy), its first alias. Compose makes every service's name a
 // DNS name on the network: a callee keeping its own would let callers
-// reach it around Toxiproxy.
-func serviceName(c Component) string {
-	if len(c.Aliases) == 0 || slices.Contains(c.Aliases, c.Name) {
+// reach it around Toxiproxy. A Toxiproxy keeps its own name, no callee's.
+func (d Definition) serviceName(c Component) string {
+	if len(c.Aliases) == 0 || slices.Contains(c.Aliases, c.Name) || d.IsProxy(c.Name) {
 		return c.Name
 	}
 	return c.Aliases[0]
@@ -175,7 +177,7 @@ func serviceName(c Component) string {
 
 func (d Definition) etcdService() string {
 	if c, ok := d.Component(d.EtcdComponent()); ok {
-		return serviceName(c)
+		return d.serviceName(c)
 	}
 	return d.EtcdComponent()
 }

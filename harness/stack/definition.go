@@ -51,6 +51,11 @@ type Port struct {
 	Name string `json:"name"`
 	// Number is the port inside the container (TCP).
 	Number int `json:"number"`
+	// Internal ports are reached on the run's network only, not published
+	// on the host: a Toxiproxy's listeners other than the entry's. Each
+	// published port costs the engine a userland proxy and NAT rules at
+	// start, and nothing on the host talks to these.
+	Internal bool `json:"internal,omitempty"`
 }
 
 // File is a file written into a component's container before it starts.

@@ -258,9 +258,12 @@ func (s *Stack) containerOptions(c Component, name string, restart RestartPolicy
 		}
 		labels[LabelToxiproxyAPI] = strconv.Itoa(api)
 	}
-	var exposed []string
+	var exposed, published []string
 	for _, p := range c.Ports {
 		exposed = append(exposed, fmt.Sprintf("%d/tcp", p.Number))
+		if !p.Internal {
+			published = append(published, fmt.Sprintf("%d/tcp", p.Number))
+		}
 	}
 	opts := []testcontainers.ContainerCustomizer{
 		network.WithNetwork(aliases, s.network),
@@ -275,7 +278,7 @@ func (s *Stack) containerOptions(c Component, name string, restart RestartPolicy
 			// Publish on loopback only: nothing of the system under test
 			// may be reachable from another host.
 			hc.PortBindings = mobynet.PortMap{}
-			for _, e := range exposed {
+			for _, e := range published {
 				p, err := mobynet.ParsePort(e)
 				if err == nil {
 					hc.PortBindings[p] = []mobynet.PortBinding{{HostIP: Loopback, HostPort: "0"}}
@@ -604,6 +607,10 @@ func (s *Stack) Describe(ctx context.Context) string {
 	for _, c := range s.Def.Components {
 		var ports []string
 		for _, p := range c.Ports {
+			if p.Internal {
+				ports = append(ports, fmt.Sprintf("%s %d (on the run's network)", p.Name, p.Number))
+				continue
+			}
 			addr, err := s.HostAddr(ctx, c.Name, p.Name)
 			if err != nil {
 				addr = "?"

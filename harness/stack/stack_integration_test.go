@@ -147,6 +147,6 @@ func TestComposeFileIsGeneratedFromTheDefinition(t *testing.T) {
 			require.True(t, strings.HasPrefix(p, "127.0.0.1:"), "service %s publishes %q beyond loopback", name, p)
 		}
 	}
-	// The edge's Toxiproxy holds the name "edge" and carries client->edge.
-	require.Contains(t, doc.Services[sample.Edge].Ports, "127.0.0.1:8080:8080", "client->edge has a fixed game-day port")
+	// The one Toxiproxy holds every callee's name and carries client->edge.
+	require.Contains(t, doc.Services[stack.Toxiproxy].Ports, "127.0.0.1:8080:8080", "client->edge has a fixed game-day port")
 }

@@ -13,7 +13,6 @@ import (
 	"github.com/okbreak/okbreak/harness/retry"
 	"github.com/okbreak/okbreak/harness/stack"
 	"github.com/okbreak/okbreak/harness/stack/stacktest"
-	"github.com/okbreak/okbreak/harness/stackfile"
 )
 
 // TestToxiproxyInterposed brings the shop up from its stack file and checks
@@ -33,8 +32,8 @@ func TestToxiproxyInterposed(t *testing.T) {
 
 	holders := aliasHolders(t, ctx, s)
 	for _, l := range def.Links {
-		if got := holders[l.To]; len(got) != 1 || got[0] != stackfile.ProxyPrefix+l.To {
-			t.Errorf("on the network, %s is held by %v: want only %s%s", l.To, got, stackfile.ProxyPrefix, l.To)
+		if got := holders[l.To]; len(got) != 1 || got[0] != l.Proxy {
+			t.Errorf("on the network, %s is held by %v: want only %s, the Toxiproxy of %s", l.To, got, l.Proxy, l.Name)
 		}
 	}
 

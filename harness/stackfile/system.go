@@ -19,9 +19,10 @@ import (
 
 // Names okbreak gives what it adds to a team's system.
 const (
-	// ProxyPrefix starts the name of the Toxiproxy component that stands
-	// in for a callee: "toxiproxy-cart-a" holds the name "cart-a".
-	ProxyPrefix = "toxiproxy-"
+	// ProxyName names the Toxiproxy components that stand in for the
+	// callees: "toxiproxy", then "toxiproxy-2" and on when callees share a
+	// port (see packCallees).
+	ProxyName = "toxiproxy"
 	// RealPrefix starts the hidden name the real callee keeps on the
 	// network, the one its Toxiproxy forwards to. No caller knows it.
 	RealPrefix = "okbreak-real-"
@@ -73,10 +74,11 @@ func (f *File) Definition() (stack.Definition, error) {
 	for _, l := range f.Links {
 		callees[l.To] = append(callees[l.To], l)
 	}
+	proxies := f.packCallees(callees)
 	for _, svc := range f.Services {
-		if _, ok := callees[ProxyPrefix+svc.Name]; ok {
-			return d, fmt.Errorf("%s:%d:%d: service %s: its name is the one okbreak gives the Toxiproxy in front of %s; rename it",
-				f.Path, svc.Line, svc.Col, svc.Name, strings.TrimPrefix(svc.Name, ProxyPrefix))
+		if p, ok := proxies.of[svc.Name]; ok && p.name == svc.Name {
+			return d, fmt.Errorf("%s:%d:%d: service %s: its name is the one okbreak gives the Toxiproxy in front of the callees; rename it",
+				f.Path, svc.Line, svc.Col, svc.Name)
 		}
 		c, err := f.component(svc, stages[svc.Name], len(callees[svc.Name]) > 0)
 		if err != nil {
@@ -84,26 +86,23 @@ func (f *File) Definition() (stack.Definition, error) {
 		}
 		d.Components = append(d.Components, c)
 	}
-	names := make([]string, 0, len(callees))
-	for n := range callees {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	passthrough := map[string][]int{}
-	for _, callee := range names {
-		passthrough[callee] = f.unlinkedPorts(callee, callees[callee])
-		d.Components = append(d.Components, proxyFor(callee, callees[callee], passthrough[callee]))
-		for _, l := range callees[callee] {
-			d.Links = append(d.Links, stack.Link{
-				Name: l.Name, From: l.From, To: l.To, Listen: l.Port,
-				Upstream:  fmt.Sprintf("%s%s:%d", RealPrefix, l.To, l.Port),
-				Published: l.From == Client, Proxy: ProxyPrefix + callee,
-			})
+	for _, p := range proxies.list {
+		d.Components = append(d.Components, proxyFor(p, callees))
+		for _, callee := range p.callees {
+			for _, l := range callees[callee] {
+				d.Links = append(d.Links, stack.Link{
+					Name: l.Name, From: l.From, To: l.To, Listen: l.Port,
+					Upstream:  fmt.Sprintf("%s%s:%d", RealPrefix, l.To, l.Port),
+					Published: l.From == Client, Proxy: p.name,
+				})
+			}
 		}
 	}
-	for i, c := range d.Components {
-		if callee, ok := strings.CutPrefix(c.Name, ProxyPrefix); ok && d.IsProxy(c.Name) {
-			d.Components[i].Files = []stack.File{{Path: "/etc/toxiproxy/proxies.json", Content: proxyConfig(d, c.Name, callee, passthrough[callee]), Mode: 0o644}}
+	for _, p := range proxies.list {
+		for i := range d.Components {
+			if d.Components[i].Name == p.name {
+				d.Components[i].Files = []stack.File{{Path: "/etc/toxiproxy/proxies.json", Content: proxyConfig(d, p), Mode: 0o644}}
+			}
 		}
 	}
 	for _, kv := range f.Seed {
@@ -121,40 +120,123 @@ func (f *File) Definition() (stack.Definition, error) {
 	return d, nil
 }
 
-// proxyFor is the Toxiproxy that stands in for callee: it holds the
-// callee's name and listens on each linked port, the port the callers
-// already use, and passes its other declared ports straight through (no
-// link, no fault), so that holding the name takes none of them away.
-func proxyFor(callee string, links []Link, passthrough []int) stack.Component {
+// proxy is one Toxiproxy container: the callees whose names it holds, and
+// the ports it passes through for each.
+type proxy struct {
+	name        string
+	callees     []string
+	passthrough map[string][]int
+}
+
+// proxies are the Toxiproxies of a system, and which one holds each name.
+type proxies struct {
+	list []*proxy
+	of   map[string]*proxy // by callee, and by the proxy's own name
+}
+
+// packCallees puts the callees into as few Toxiproxies as their ports
+// allow: one container listens once on a port, so callees that share a
+// port (four backends on 8080) need one each, and callees on distinct
+// ports share one. Every container costs the engine about half a second of
+// start on 2 cores (measured with fuse-overlayfs), which a stack of many
+// callees would otherwise pay once per callee. Callees are taken in name
+// order, so that the packing, and so the names, are the same every time.
+func (f *File) packCallees(callees map[string][]Link) proxies {
+	names := make([]string, 0, len(callees))
+	for n := range callees {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	out := proxies{of: map[string]*proxy{}}
+	taken := map[*proxy]map[int]bool{}
+	for _, callee := range names {
+		ports := map[int]bool{}
+		for _, l := range callees[callee] {
+			ports[l.Port] = true
+		}
+		pass := f.unlinkedPorts(callee, callees[callee])
+		for _, p := range pass {
+			ports[p] = true
+		}
+		var home *proxy
+		for _, p := range out.list {
+			if !collides(taken[p], ports) {
+				home = p
+				break
+			}
+		}
+		if home == nil {
+			home = &proxy{name: proxyName(len(out.list)), passthrough: map[string][]int{}}
+			out.list = append(out.list, home)
+			taken[home] = map[int]bool{stack.PortToxiproxy: true}
+			out.of[home.name] = home
+		}
+		home.callees = append(home.callees, callee)
+		home.passthrough[callee] = pass
+		for p := range ports {
+			taken[home][p] = true
+		}
+		out.of[callee] = home
+	}
+	return out
+}
+
+func collides(taken, ports map[int]bool) bool {
+	for p := range ports {
+		if taken[p] {
+			return true
+		}
+	}
+	return false
+}
+
+// proxyName names the i-th Toxiproxy: "toxiproxy", then "toxiproxy-2"...
+func proxyName(i int) string {
+	if i == 0 {
+		return ProxyName
+	}
+	return fmt.Sprintf("%s-%d", ProxyName, i+1)
+}
+
+// proxyFor is the component of a Toxiproxy: it holds its callees' names
+// and listens on each linked port, the port the callers already use, and
+// passes each callee's other declared ports straight through (no link, no
+// fault), so that holding a name takes none of them away.
+func proxyFor(p *proxy, callees map[string][]Link) stack.Component {
 	c := stack.Component{
-		Name: ProxyPrefix + callee, Image: image.Toxiproxy, Aliases: []string{callee}, Job: "toxiproxy",
+		Name: p.name, Image: image.Toxiproxy, Aliases: slices.Clone(p.callees), Job: "toxiproxy",
 		Cmd:     []string{"-host=0.0.0.0", "-config=/etc/toxiproxy/proxies.json", "-proxy-metrics"},
 		Ports:   []stack.Port{{Name: "api", Number: stack.PortToxiproxy}},
 		Ready:   stack.Probe{Port: "api", Path: "/version"},
 		Metrics: stack.Probe{Port: "api", Path: "/metrics"},
 		Restart: stack.RestartUnlessStopped,
 	}
-	for _, l := range links {
-		c.Ports = append(c.Ports, stack.Port{Name: portName(l.Port), Number: l.Port})
-	}
-	for _, p := range passthrough {
-		c.Ports = append(c.Ports, stack.Port{Name: portName(p), Number: p})
+	// Only the probe's way in is published on the host.
+	for _, callee := range p.callees {
+		for _, l := range callees[callee] {
+			c.Ports = append(c.Ports, stack.Port{Name: portName(l.Port), Number: l.Port, Internal: l.From != Client})
+		}
+		for _, n := range p.passthrough[callee] {
+			c.Ports = append(c.Ports, stack.Port{Name: portName(n), Number: n, Internal: true})
+		}
 	}
 	return c
 }
 
-// proxyConfig is a callee's Toxiproxy config: its links, then a plain
-// proxy ("<callee>:<port>") for each port it passes through.
-func proxyConfig(d stack.Definition, proxy, callee string, passthrough []int) []byte {
+// proxyConfig is a Toxiproxy's config: its links, then a plain proxy
+// ("<callee>:<port>") for each port it passes through.
+func proxyConfig(d stack.Definition, p *proxy) []byte {
 	var entries []map[string]any
-	if err := json.Unmarshal(d.ToxiproxyConfig(proxy), &entries); err != nil {
-		panic(fmt.Sprintf("toxiproxy config of %s: %v", proxy, err)) // our own JSON: a bug
+	if err := json.Unmarshal(d.ToxiproxyConfig(p.name), &entries); err != nil {
+		panic(fmt.Sprintf("toxiproxy config of %s: %v", p.name, err)) // our own JSON: a bug
 	}
-	for _, p := range passthrough {
-		entries = append(entries, map[string]any{
-			"name": fmt.Sprintf("%s:%d", callee, p), "listen": fmt.Sprintf("0.0.0.0:%d", p),
-			"upstream": fmt.Sprintf("%s%s:%d", RealPrefix, callee, p), "enabled": true,
-		})
+	for _, callee := range p.callees {
+		for _, n := range p.passthrough[callee] {
+			entries = append(entries, map[string]any{
+				"name": fmt.Sprintf("%s:%d", callee, n), "listen": fmt.Sprintf("0.0.0.0:%d", n),
+				"upstream": fmt.Sprintf("%s%s:%d", RealPrefix, callee, n), "enabled": true,
+			})
+		}
 	}
 	b, _ := json.MarshalIndent(entries, "", "  ") // strings and bools: cannot fail
 	return b
