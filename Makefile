@@ -48,9 +48,10 @@ images: ## build (or reuse) every component image, tagged okbreak/<name>:latest
 stability: ## run the whole catalog RUNS times in a row (default 5) and compare the verdicts
 	scripts/stability $(or $(RUNS),5) --data-plane $(OKBREAK_DATA_PLANE)
 
-bench: ## warm start of the whole default stack and of the shop from its stack file; parsing a stack file
+bench: ## warm start of the whole default stack and of the shop from its stack file; parsing a stack file and the default one
 	$(GO) test ./harness/stack -run '^$$' -bench StackUp -benchtime 3x -timeout 20m
 	$(GO) test ./harness/stackfile -run '^$$' -bench 'BenchmarkLoad|BenchmarkShopUp' -benchmem -benchtime 3x -timeout 20m
+	$(GO) test ./sample -run '^$$' -bench BenchmarkStackFile -benchmem
 
 compose: ## regenerate docker-compose.yml and fixtures/compose/ from the stack definition
 	$(GO) run ./cmd/okbreak compose --data-plane grpc --dir .
