@@ -258,11 +258,13 @@ func (s *Stack) containerOptions(c Component, name string, restart RestartPolicy
 		}
 		labels[LabelToxiproxyAPI] = strconv.Itoa(api)
 	}
-	var exposed, published []string
+	// Internal ports are not even exposed: containers reach each other on
+	// any port, and testcontainers publishes every exposed port (on all
+	// interfaces, when no binding names one).
+	var exposed []string
 	for _, p := range c.Ports {
-		exposed = append(exposed, fmt.Sprintf("%d/tcp", p.Number))
 		if !p.Internal {
-			published = append(published, fmt.Sprintf("%d/tcp", p.Number))
+			exposed = append(exposed, fmt.Sprintf("%d/tcp", p.Number))
 		}
 	}
 	opts := []testcontainers.ContainerCustomizer{
@@ -278,7 +280,8 @@ func (s *Stack) containerOptions(c Component, name string, restart RestartPolicy
 			// Publish on loopback only: nothing of the system under test
 			// may be reachable from another host.
 			hc.PortBindings = mobynet.PortMap{}
-			for _, e := range published {
+			hc.PublishAllPorts = false
+			for _, e := range exposed {
 				p, err := mobynet.ParsePort(e)
 				if err == nil {
 					hc.PortBindings[p] = []mobynet.PortBinding{{HostIP: Loopback, HostPort: "0"}}
