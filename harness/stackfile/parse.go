@@ -23,17 +23,35 @@ func Load(ctx context.Context, path string, opts Options) (*File, error) {
 // of every file, each naming its file, unless a stack file cannot be read
 // at all. LoadFiles is safe for concurrent use.
 func LoadFiles(ctx context.Context, paths []string, opts Options) (*File, error) {
+	return LoadWith(ctx, paths, nil, opts)
+}
+
+// Overlay is an overlay already read, e.g. one written inside another
+// file (an incident's `before:`): Name is what messages call it and where
+// its relative paths resolve from; Data is YAML whose positions are Name's
+// own (the host file with every other line blanked).
+type Overlay struct {
+	Name string
+	Data []byte
+}
+
+// LoadWith is LoadFiles with overlays already read laid over the files, in
+// order, by the same rules.
+func LoadWith(ctx context.Context, paths []string, overlays []Overlay, opts Options) (*File, error) {
 	if len(paths) == 0 {
 		return nil, errors.New("read stack file: no file given")
 	}
 	fl := files{opts.FS}
-	ins := make([]input, len(paths))
-	for i, p := range paths {
+	ins := make([]input, 0, len(paths)+len(overlays))
+	for _, p := range paths {
 		data, err := fl.read(p, -1)
 		if err != nil {
 			return nil, fmt.Errorf("read stack file: %w", err)
 		}
-		ins[i] = input{name: p, data: data}
+		ins = append(ins, input{name: p, data: data})
+	}
+	for _, o := range overlays {
+		ins = append(ins, input{name: o.Name, data: o.Data})
 	}
 	return parse(ctx, ins, opts)
 }

@@ -1,0 +1,158 @@
+package incident_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/okbreak/okbreak/fixtures"
+	"github.com/okbreak/okbreak/harness/catalog"
+	"github.com/okbreak/okbreak/harness/incident"
+	"github.com/okbreak/okbreak/harness/stackfile"
+)
+
+const defaultStack = "../../fixtures/stacks/default/stack.yaml"
+
+// Every incident of fixtures/incidents reads, has its provenance, and names
+// a case the default catalog has.
+func TestFixturesLoad(t *testing.T) {
+	cat, err := catalog.Parse(fixtures.CatalogFile, fixtures.Catalog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	paths, err := filepath.Glob("../../fixtures/incidents/*.yaml")
+	if err != nil || len(paths) < 5 {
+		t.Fatalf("incident files %v (%v), want at least 5", paths, err)
+	}
+	for _, p := range paths {
+		in, err := incident.Load(p)
+		if err != nil {
+			t.Errorf("%v", err)
+			continue
+		}
+		if in.Provenance.Link == "" || in.Provenance.Source == "" || in.Date.IsZero() {
+			t.Errorf("%s: provenance %+v, date %s", p, in.Provenance, in.Date)
+		}
+		if in.Case != "" {
+			if _, ok := cat.Case(in.Case); !ok {
+				t.Errorf("%s: case %q is not in the default catalog", p, in.Case)
+			}
+		}
+	}
+}
+
+func TestInlineCasesAndVariants(t *testing.T) {
+	in, err := incident.Load("testdata/retry.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in.Name != "retry" || len(in.Cases) != 1 || in.Cases[0].Name != "one-backend-resets-mid-request" || in.Cases[0].Class != catalog.OkToBreak {
+		t.Fatalf("incident %+v", in)
+	}
+	if e := in.ExpectBefore; e == nil || e.Kind != incident.SLOBreached || e.Window != incident.WindowDuring {
+		t.Fatalf("expect_before %+v", in.ExpectBefore)
+	}
+	if in.Identical() {
+		t.Error("before and after differ, Identical says not")
+	}
+	for v, want := range map[incident.Variant]string{incident.Before: "off", incident.After: "on"} {
+		f, err := in.Stack(context.Background(), v, []string{defaultStack}, stackfile.Options{})
+		if err != nil {
+			t.Fatalf("%s: %v", v, err)
+		}
+		edge, _ := f.Service("edge")
+		if got := edge.Environment["OKBREAK_RETRY"]; got != want {
+			t.Errorf("%s: edge's OKBREAK_RETRY = %q, want %q", v, got, want)
+		}
+		if got := edge.Environment["GRPC_XDS_BOOTSTRAP"]; got == "" {
+			t.Errorf("%s: the overlay dropped the base's environment", v)
+		}
+	}
+}
+
+func TestIdenticalIsToDo(t *testing.T) {
+	in, err := incident.Load("testdata/todo.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !in.Identical() {
+		t.Error("before and after are the same, Identical says not")
+	}
+}
+
+// A stack-file error in an overlay points into the incident file.
+func TestOverlayErrorsPointIntoTheIncident(t *testing.T) {
+	in, err := incident.Load("testdata/bad-overlay.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = in.Stack(context.Background(), incident.Before, []string{defaultStack}, stackfile.Options{})
+	if err == nil || !strings.Contains(err.Error(), "testdata/bad-overlay.yaml:9:7") || !strings.Contains(err.Error(), "privileged") {
+		t.Fatalf("err = %v, want privileged at testdata/bad-overlay.yaml:9:7", err)
+	}
+	if _, err := in.Stack(context.Background(), incident.After, []string{defaultStack}, stackfile.Options{}); err != nil {
+		t.Errorf("after: %v", err)
+	}
+}
+
+func TestBadIncidents(t *testing.T) {
+	const head = "version: 1\ntitle: t\ndate: 2026-12-07\nprovenance: {summary: s, link: l, broke: b, detected: d, remediation: r, source: s}\n"
+	for _, tc := range []struct {
+		name, yaml string
+		want       []string
+	}{
+		{"empty", "", []string{"x.yaml:1:1: the incident file is empty"}},
+		{"no case", head, []string{"x.yaml:1:1: the incident has no case"}},
+		{"both", head + "case: a\ncases: []\n", []string{"x.yaml:6:1: both case and cases are set"}},
+		{"unknown field", head + "case: a\nseverity: high\n", []string{`x.yaml:6:1: unknown field "severity"`}},
+		{"bad date", strings.Replace(head, "2026-12-07", "7/12/2026", 1) + "case: a\n", []string{`x.yaml:3:7: bad date "7/12/2026"`, "YYYY-MM-DD"}},
+		{"provenance", "version: 1\ntitle: t\ndate: 2026-12-07\nprovenance: {summary: s}\ncase: a\n", []string{"x.yaml:4:13: the provenance has no link", "no remediation", "no source"}},
+		{"before alone", head + "case: a\nbefore: {services: {}}\n", []string{"x.yaml:6:1: the incident has no after"}},
+		{"no expectation", head + "case: a\nbefore: {services: {}}\nafter: {services: {}}\n", []string{"x.yaml:6:1: before without expect_before"}},
+		{"two expectations", head + "case: a\nbefore: {}\nafter: {}\nexpect_before: {slo_breached: during, page_fired: P}\n", []string{"x.yaml:8:16: expect_before names 2 failures"}},
+		{"window", head + "case: a\nbefore: {}\nafter: {}\nexpect_before: {slo_breached: before}\n", []string{`x.yaml:8:31: unknown window "before"`}},
+		{"expectation alone", head + "case: a\nexpect_before: {page_fired: P}\n", []string{"x.yaml:6:1: expect_before without before and after"}},
+		{"data plane", head + "case: a\nrequires: [linkerd]\n", []string{`x.yaml:6:12: unknown data plane "linkerd"`}},
+		{"catalog schema", head + "cases:\n  - name: c\n    class: ok-to-break\n    fault: {type: latency, target: x}\n    duration: forever\n", []string{`x.yaml:9:15: bad duration "forever"`, `x.yaml:6:5: case "c" has no "why"`}},
+		{"alert of an ok case", head + "cases:\n  - name: c\n    class: ok-to-break\n    why: w\n    fault: {type: latency, target: x}\n    duration: 2m\nbefore: {}\nafter: {}\nexpect_before: {alert_not_fired: A}\n",
+			[]string{"x.yaml:13:16: no not-ok case of the incident expects alert A"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := incident.Parse("x.yaml", []byte(tc.yaml))
+			if err == nil {
+				t.Fatal("no error")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q\nwant it to contain %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	for _, dir := range []string{"testdata/*.yaml", "../../fixtures/incidents/*.yaml"} {
+		paths, _ := filepath.Glob(dir)
+		for _, p := range paths {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				f.Fatal(err)
+			}
+			f.Add(b)
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		in, err := incident.Parse("fuzz.yaml", data)
+		if (in == nil) == (err == nil) {
+			t.Fatalf("Parse gave %v and %v: want exactly one", in, err)
+		}
+		if in != nil && in.Before != nil {
+			if _, err := in.Overlay(incident.Before); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+}
