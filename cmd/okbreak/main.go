@@ -75,7 +75,7 @@ Exit codes (every command):
 		return badInput("%w\nrun '%s --help' for usage", err, c.CommandPath())
 	})
 	root.AddCommand(newUpCmd(), newImagesCmd(), newComposeCmd(), newRecoverCmd(), newRunCmd(),
-		newValidateCmd(), newListCmd(), newReportCmd(), newVersionCmd())
+		newValidateCmd(), newListCmd(), newReportCmd(), newIncidentCmd(), newVersionCmd())
 	return root
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -338,4 +339,53 @@ func blank(data []byte, keep [][2]int, at *yaml.Node) []byte {
 
 func lines(data []byte) []string {
 	return strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
+}
+
+// LoadDir reads every incident file (*.yaml) in dir, sorted by name. The
+// error holds every problem of every file.
+func LoadDir(dir string) ([]*Incident, error) {
+	paths, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
+	if err != nil {
+		return nil, fmt.Errorf("incidents in %s: %w", dir, err)
+	}
+	if _, err := os.Stat(dir); err != nil {
+		return nil, fmt.Errorf("incidents: %w", err)
+	}
+	return loadAll(paths, os.ReadFile)
+}
+
+// LoadFS is LoadDir for a folder of fsys (the incidents embedded in a
+// binary); files are named by their slash path in fsys.
+func LoadFS(fsys fs.FS, dir string) ([]*Incident, error) {
+	paths, err := fs.Glob(fsys, path.Join(dir, "*.yaml"))
+	if err != nil {
+		return nil, fmt.Errorf("incidents in %s: %w", dir, err)
+	}
+	return loadAll(paths, func(p string) ([]byte, error) { return fs.ReadFile(fsys, p) })
+}
+
+func loadAll(paths []string, read func(string) ([]byte, error)) ([]*Incident, error) {
+	sort.Strings(paths)
+	var out []*Incident
+	var all catalog.Errors
+	for _, p := range paths {
+		data, err := read(p)
+		if err != nil {
+			return nil, fmt.Errorf("read incident: %w", err)
+		}
+		in, err := Parse(p, data)
+		var es catalog.Errors
+		switch {
+		case errors.As(err, &es):
+			all = append(all, es...)
+		case err != nil:
+			return nil, err
+		default:
+			out = append(out, in)
+		}
+	}
+	if len(all) > 0 {
+		return out, all
+	}
+	return out, nil
 }

@@ -1,0 +1,54 @@
+package incident
+
+import (
+	"encoding/json"
+	"os"
+	"slices"
+	"testing"
+)
+
+// The editors' schema (fixtures/incident.schema.json) names the fields the
+// parser reads, no more and no fewer.
+func TestSchemaMatchesParser(t *testing.T) {
+	b, err := os.ReadFile("../../fixtures/incident.schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	type node struct {
+		Properties map[string]*node `json:"properties"`
+		Required   []string         `json:"required"`
+		Ref        string           `json:"$ref"`
+	}
+	var s node
+	if err := json.Unmarshal(b, &s); err != nil {
+		t.Fatal(err)
+	}
+	keys := func(n *node) []string {
+		var out []string
+		for k := range n.Properties {
+			out = append(out, k)
+		}
+		slices.Sort(out)
+		return out
+	}
+	sorted := func(s []string) []string { s = slices.Clone(s); slices.Sort(s); return s }
+	for _, tc := range []struct {
+		where string
+		n     *node
+		want  []string
+	}{
+		{"top level", &s, topFields},
+		{"provenance", s.Properties["provenance"], provenanceFields},
+		{"expect_before", s.Properties["expect_before"], expectFields},
+	} {
+		if tc.n == nil || !slices.Equal(keys(tc.n), sorted(tc.want)) {
+			t.Errorf("%s: schema has %v, the parser reads %v", tc.where, keys(tc.n), sorted(tc.want))
+		}
+	}
+	if got := sorted(s.Properties["provenance"].Required); !slices.Equal(got, sorted(provenanceFields)) {
+		t.Errorf("provenance requires %v, the parser %v", got, sorted(provenanceFields))
+	}
+	if got := s.Properties["cases"]; got == nil {
+		t.Error("no cases in the schema")
+	}
+}
