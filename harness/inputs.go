@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/okbreak/okbreak/harness/alert"
@@ -158,7 +159,7 @@ func (in Inputs) Load(def stack.Definition) (*catalog.Catalog, []alert.RuleFile,
 	if len(errs) > 0 {
 		return nil, nil, nil, errors.Join(errs...)
 	}
-	cat, err := catalog.LoadData(in.Catalog.Name, in.Catalog.Data, catalog.Checks{Faults: fault.Checker{Def: def}, Alerts: idx, DataPlane: string(def.DataPlane)})
+	cat, err := catalog.LoadData(in.Catalog.Name, in.Catalog.Data, checks(def, idx))
 	page := catalog.BuiltinDefaults().PageLabels
 	if cat != nil {
 		page = cat.Defaults.PageLabels
@@ -171,4 +172,26 @@ func (in Inputs) Load(def stack.Definition) (*catalog.Catalog, []alert.RuleFile,
 		return nil, nil, warnings, err
 	}
 	return cat, rules, warnings, nil
+}
+
+func checks(def stack.Definition, idx *catalog.RuleIndex) catalog.Checks {
+	return catalog.Checks{Faults: fault.Checker{Def: def}, Alerts: idx, DataPlane: string(def.DataPlane)}
+}
+
+// ValidateCases checks cases written outside the catalog (an incident's)
+// as Load checks the catalog's: their faults against the system, their
+// alerts against the rules, with the catalog's defaults d. It returns them
+// with their targets' globs expanded; errors name file:line:column.
+func (in Inputs) ValidateCases(def stack.Definition, file string, cases []catalog.Case, d catalog.Defaults) ([]catalog.Case, error) {
+	idx := catalog.NewRuleIndex()
+	for _, src := range in.Rules {
+		if err := idx.Add(src.Name, src.Data); err != nil {
+			return nil, err
+		}
+	}
+	c := &catalog.Catalog{File: file, Cases: slices.Clone(cases), Defaults: d}
+	if err := c.Validate(checks(def, idx)); err != nil {
+		return nil, err
+	}
+	return c.Cases, nil
 }

@@ -68,15 +68,8 @@ const teardownMargin = 90 * time.Second
 // (evidence included).
 func Run(t *testing.T, cfg Config) *report.Report {
 	t.Helper()
-	if cfg.TimeScale == 0 {
-		cfg.TimeScale = 240
-	}
-	if cfg.CaseBudget == 0 {
-		cfg.CaseBudget = 4 * time.Minute
-	}
-	if cfg.ReportDir == "" {
-		cfg.ReportDir = filepath.Join(os.TempDir(), "okbreak-reports")
-	}
+	c := common{cfg.TimeScale, cfg.ReportDir, cfg.CaseBudget, cfg.StackOptions}
+	c.setDefaults()
 	// shown is what the report fingerprints: a stack file as written, no
 	// value from the environment.
 	shown := cfg.Definition
@@ -86,7 +79,55 @@ func Run(t *testing.T, cfg Config) *report.Report {
 			t.Fatalf("okbreak stack file: %v", err)
 		}
 	}
-	cat, rules, warnings, err := cfg.Inputs.Load(cfg.Definition)
+	sys := system{def: cfg.Definition, shown: shown, inputs: cfg.Inputs}
+	cat, s := start(t, sys, c)
+	s.run(t, cat.Cases, func(_ int, k catalog.Case) string { return k.Name }, classVerdict)
+	return s.rep
+}
+
+// common are the settings every run takes.
+type common struct {
+	TimeScale    float64
+	ReportDir    string
+	CaseBudget   time.Duration
+	StackOptions []stack.Option
+}
+
+func (c *common) setDefaults() {
+	if c.TimeScale == 0 {
+		c.TimeScale = 240
+	}
+	if c.CaseBudget == 0 {
+		c.CaseBudget = 4 * time.Minute
+	}
+	if c.ReportDir == "" {
+		c.ReportDir = filepath.Join(os.TempDir(), "okbreak-reports")
+	}
+}
+
+// system is what one stack runs: the definition, the same as written for
+// the report, and the catalog and rules.
+type system struct {
+	def, shown stack.Definition
+	inputs     harness.Inputs
+}
+
+// session is one stack brought up for a test, its runner and its report.
+type session struct {
+	common
+	r       *harness.Runner
+	rep     *report.Report
+	dir     string
+	started time.Time
+	ctx     context.Context
+}
+
+// start loads sys's inputs, brings its stack up (torn down when t ends) and
+// registers the writing of its report. It fails t on bad inputs or a stack
+// that does not start.
+func start(t *testing.T, sys system, c common) (*catalog.Catalog, *session) {
+	t.Helper()
+	cat, rules, warnings, err := sys.inputs.Load(sys.def)
 	for _, w := range warnings {
 		t.Logf("warning: %v", w)
 	}
@@ -96,51 +137,62 @@ func Run(t *testing.T, cfg Config) *report.Report {
 	stacktest.RequireDocker(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	s := stacktest.UpDef(t, ctx, cfg.Definition, cfg.StackOptions...)
-	r := &harness.Runner{System: s, Defaults: cat.Defaults, Rules: rules, TimeScale: cfg.TimeScale, Logf: t.Logf}
-
-	started := time.Now()
-	rep := &report.Report{Version: report.Version(), DataPlane: string(s.Def.DataPlane), TimeScale: cfg.TimeScale,
-		Run: s.RunID, Started: started, Cases: []harness.Result{}}
-	if rep.Inputs, err = report.RunInputs(shown, cfg.Inputs); err != nil {
+	st := stacktest.UpDef(t, ctx, sys.def, c.StackOptions...)
+	s := &session{common: c, ctx: ctx, started: time.Now(),
+		r: &harness.Runner{System: st, Defaults: cat.Defaults, Rules: rules, TimeScale: c.TimeScale, Logf: t.Logf}}
+	s.rep = &report.Report{Version: report.Version(), DataPlane: string(st.Def.DataPlane), TimeScale: c.TimeScale,
+		Run: st.RunID, Started: s.started, Cases: []harness.Result{}}
+	if s.rep.Inputs, err = report.RunInputs(sys.shown, sys.inputs); err != nil {
 		t.Fatalf("okbreak inputs: %v", err)
 	}
-	dir := filepath.Join(cfg.ReportDir, s.RunID)
+	s.dir = filepath.Join(c.ReportDir, st.RunID)
 	t.Cleanup(func() {
-		rep.ElapsedS = time.Since(started).Seconds()
-		if err := report.Write(dir, rep, true); err != nil {
+		s.rep.ElapsedS = time.Since(s.started).Seconds()
+		if err := report.Write(s.dir, s.rep, true); err != nil {
 			t.Errorf("write the report: %v", err)
 			return
 		}
-		t.Logf("report: %s", dir)
+		t.Logf("report: %s", s.dir)
 	})
+	return cat, s
+}
+
+// run runs cases on the session's stack, each as the subtest name gives,
+// and hands each result to judge.
+func (s *session) run(t *testing.T, cases []catalog.Case, name func(int, catalog.Case) string, judge func(*testing.T, catalog.Case, harness.Result, string)) {
+	t.Helper()
 	deadline, hasDeadline := t.Deadline()
-	harness.RunCatalog(ctx, r, cat.Cases, func(_ int, c catalog.Case, run func(context.Context) harness.Result) {
-		t.Run(c.Name, func(t *testing.T) {
-			if hasDeadline && time.Until(deadline) < cfg.CaseBudget+teardownMargin {
-				t.Fatalf("not run: less than %s left before the test deadline (raise -timeout)", cfg.CaseBudget+teardownMargin)
+	harness.RunCatalog(s.ctx, s.r, cases, func(i int, c catalog.Case, run func(context.Context) harness.Result) {
+		t.Run(name(i, c), func(t *testing.T) {
+			if hasDeadline && time.Until(deadline) < s.CaseBudget+teardownMargin {
+				t.Fatalf("not run: less than %s left before the test deadline (raise -timeout)", s.CaseBudget+teardownMargin)
 			}
-			cctx, ccancel := context.WithTimeout(ctx, cfg.CaseBudget)
+			cctx, ccancel := context.WithTimeout(s.ctx, s.CaseBudget)
 			defer ccancel()
 			res := run(cctx)
-			rep.Cases = append(rep.Cases, res)
+			s.rep.Cases = append(s.rep.Cases, res)
 			// Kept after every case too: a test binary killed by its
 			// -timeout runs no cleanup.
-			rep.ElapsedS = time.Since(started).Seconds()
-			if err := report.Write(dir, rep, true); err != nil {
+			s.rep.ElapsedS = time.Since(s.started).Seconds()
+			if err := report.Write(s.dir, s.rep, true); err != nil {
 				t.Logf("write the report: %v", err)
 			}
 			t.Logf("%s: %s (%s) in %.1fs at scale %.4g", c.Name, res.Verdict, res.Reason, res.Elapsed, res.EffectiveScale)
 			if res.Verdict == harness.Skipped {
 				t.Skip(res.Reason)
 			}
-			if want := harness.Expected(c.Class); res.Verdict != want {
-				b, _ := json.MarshalIndent(res, "", "  ")
-				t.Errorf("%s %s: want %s, got %s: %s\nreport (at the end of the run): %s\n%s", c.Class, c.Name, want, res.Verdict, res.Reason, dir, b)
-			}
+			judge(t, c, res, s.dir)
 		})
 	})
-	return rep
+}
+
+// classVerdict fails a case whose verdict is not its class's.
+func classVerdict(t *testing.T, c catalog.Case, res harness.Result, dir string) {
+	t.Helper()
+	if want := harness.Expected(c.Class); res.Verdict != want {
+		b, _ := json.MarshalIndent(res, "", "  ")
+		t.Errorf("%s %s: want %s, got %s: %s\nreport (at the end of the run): %s\n%s", c.Class, c.Name, want, res.Verdict, res.Reason, dir, b)
+	}
 }
 
 // fromStackFile sets Definition, and Inputs unless given, from StackFile,

@@ -91,8 +91,14 @@ func definition(dp stack.DataPlane, compile func(*stackfile.File) (stack.Definit
 		return d, fmt.Errorf("the sample system's stack file: %w", err)
 	}
 	d.Source = "the sample system (fixtures/stacks/default)"
-	// The sample's own check tells a wrong service from an error and reads
-	// the frontend's failure answers; the file's JSON check cannot.
-	d.Entry.Check = Check(registry.BackendService)
+	AddAnswerCheck(&d)
 	return d, nil
+}
+
+// AddAnswerCheck puts the sample's own answer check at d's entry: it tells
+// a wrong service from an error and reads the frontend's failure answers,
+// which the stack file's JSON check cannot. For definitions compiled from
+// the sample's stack file by other means (an incident's variants).
+func AddAnswerCheck(d *stack.Definition) {
+	d.Entry.Check = Check(registry.BackendService)
 }
