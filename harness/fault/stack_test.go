@@ -163,8 +163,13 @@ func TestFaultsOnTheStack(t *testing.T) {
 		func(t *testing.T, _ fault.Fault) {
 			require.Equal(t, []string{"client->edge"}, h.toxics(t, ctx).Disabled)
 			r := h.raw(ctx, 5*time.Second)
-			require.Error(t, r.Err)
+			// The host reaches the listener through Docker's userland proxy,
+			// which accepts and then closes when the container refuses: a
+			// reset when our request was already in its buffer, a plain close
+			// when it was not (seen under CI load). Either way: no answer,
+			// and at once.
 			require.Empty(t, r.Data)
+			require.Less(t, r.End, 4*time.Second, "the connection ended at once (err %v)", r.Err)
 		},
 		func(t *testing.T, _ fault.Fault) { require.True(t, h.raw(ctx, 5*time.Second).complete()) })
 
