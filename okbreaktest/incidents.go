@@ -2,10 +2,10 @@ package okbreaktest
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -112,7 +112,8 @@ func RunIncidents(t *testing.T, cfg Incidents) {
 // runVariants runs an incident's cases under before, then under after.
 func (cfg Incidents) runVariants(t *testing.T, ctx context.Context, in *incident.Incident, c common) {
 	t.Helper()
-	results := map[incident.Variant][]harness.Result{}
+	var outcomes []string // every case's result under each configuration
+	failed := false
 	for _, v := range []incident.Variant{incident.Before, incident.After} {
 		ok := t.Run(string(v), func(t *testing.T) {
 			o, err := in.Overlay(v)
@@ -130,7 +131,7 @@ func (cfg Incidents) runVariants(t *testing.T, ctx context.Context, in *incident
 			}
 			s.run(t, cases, func(_ int, k catalog.Case) string { return k.Name }, func(t *testing.T, k catalog.Case, res harness.Result, dir string) {
 				t.Helper()
-				results[v] = append(results[v], res)
+				outcomes = append(outcomes, fmt.Sprintf("%s, %s: %s (%s), report %s", v, k.Name, res.Verdict, res.Reason, dir))
 				if v == incident.After {
 					classVerdict(t, k, res, dir)
 					return
@@ -142,10 +143,11 @@ func (cfg Incidents) runVariants(t *testing.T, ctx context.Context, in *incident
 				}
 			})
 		})
-		if !ok {
-			b, _ := json.MarshalIndent(results, "", "  ")
-			t.Logf("results so far, by configuration:\n%s", b)
-		}
+		failed = failed || !ok
+	}
+	if failed {
+		t.Errorf("incident %s: before must fail with %s and after get the class's verdict; got:\n  %s",
+			in.Name, in.ExpectBefore, strings.Join(outcomes, "\n  "))
 	}
 }
 
