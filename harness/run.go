@@ -232,7 +232,7 @@ func (k *caseRun) steady(ctx context.Context) bool {
 		return k.conclude(Invalid, err.Error())
 	}
 	e := r.System.Definition().Entry
-	pr, err := probe.New(probe.Config{URL: entry, Host: e.Host, Path: e.Path, Check: e.Check, Rate: int(r.Defaults.ProbeRate)})
+	pr, err := probe.New(probe.Config{URL: entry, Host: e.Host, Path: e.Path, Check: e.Check, Header: e.Header, Rate: int(r.Defaults.ProbeRate)})
 	if err != nil {
 		return k.conclude(Invalid, err.Error())
 	}

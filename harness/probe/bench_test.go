@@ -18,7 +18,7 @@ func BenchmarkClassify(b *testing.B) {
 		Body: []byte(`{"service":"backend","instance":"backend-2","attempts":1}` + "\n")}
 	b.ReportAllocs()
 	for b.Loop() {
-		if s := classify(r, backendCheck, time.Second); s.Outcome != OK {
+		if s := classify(r, backendCheck, nil, time.Second); s.Outcome != OK {
 			b.Fatal(s.Err)
 		}
 	}

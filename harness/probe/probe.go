@@ -71,6 +71,9 @@ type Config struct {
 	// StatusOK. The system under test supplies its own (the sample
 	// system's answer names the service and instance that served it).
 	Check Check
+	// Header, when set, also judges the headers of each answer Check
+	// found OK.
+	Header HeaderCheck
 	// Rate is requests per second; default DefaultRate.
 	Rate int
 	// Timeout bounds each request, answer body included; default
@@ -270,7 +273,7 @@ func (p *Probe) collect(ctx context.Context, results <-chan *vegeta.Result) {
 			p.mu.Unlock()
 			continue
 		}
-		s := classify(r, p.cfg.Check, p.cfg.Timeout)
+		s := classify(r, p.cfg.Check, p.cfg.Header, p.cfg.Timeout)
 		p.mu.Lock()
 		p.samples = append(p.samples, s)
 		p.mu.Unlock()

@@ -3,6 +3,7 @@ package probe
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -101,6 +102,12 @@ type Answer struct {
 // a status (refused, reset, timed out) never reach it.
 type Check func(code int, body []byte) Answer
 
+// HeaderCheck judges the headers of an answer its Check found OK: a
+// correctness check a system states on a response header (a stack file's
+// probe check). It returns Outcome OK, or what is wrong with the answer.
+// It must be safe for concurrent use.
+type HeaderCheck func(h http.Header) Answer
+
 // StatusOK is the default Check: a 200 is OK, anything else an Error that
 // quotes the start of the body. It cannot tell a wrong answer from a right
 // one; a system that can should bring its own Check.
@@ -126,7 +133,7 @@ const maxErrLen = 200
 
 // classify turns one vegeta result into a Sample. check judges answers with
 // a status; timeout is the probe's per-request timeout.
-func classify(r *vegeta.Result, check Check, timeout time.Duration) Sample {
+func classify(r *vegeta.Result, check Check, header HeaderCheck, timeout time.Duration) Sample {
 	s := Sample{Start: r.Timestamp, Latency: r.Latency, Code: int(r.Code)}
 	if r.Code == 0 {
 		// No status: the request never got a complete answer. The latency
@@ -147,6 +154,11 @@ func classify(r *vegeta.Result, check Check, timeout time.Duration) Sample {
 	s.Outcome, s.Service, s.Instance, s.Attempts, s.Err = a.Outcome, a.Service, a.Instance, a.Attempts, clip(a.Err)
 	if s.Outcome == "" {
 		s.Outcome, s.Err = Error, "the answer check gave no outcome"
+	}
+	if s.Outcome == OK && header != nil {
+		if h := header(r.Headers); h.Outcome != OK {
+			s.Outcome, s.Err = h.Outcome, clip(h.Err)
+		}
 	}
 	if r.Code != 200 && s.Outcome == OK {
 		// Whatever a check says, only a 200 is a success: a 204 or a 3xx

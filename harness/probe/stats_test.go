@@ -3,6 +3,7 @@ package probe
 import (
 	"encoding/json"
 	"math/rand/v2"
+	"net/http"
 	"testing"
 	"time"
 
@@ -316,17 +317,35 @@ func TestClassify(t *testing.T) {
 		{"deadline", res(0, "", `Get "http://127.0.0.1:1/": context deadline exceeded`, to), Timeout, "deadline"},
 		{"late reset", res(0, "", `read: connection reset by peer`, to+time.Millisecond), Timeout, "reset"},
 	} {
-		s := classify(c.r, StatusOK, to)
+		s := classify(c.r, StatusOK, nil, to)
 		assert.Equal(t, c.outcome, s.Outcome, c.name)
 		assert.Contains(t, s.Err, c.err, c.name)
 		assert.Equal(t, t0, s.Start, c.name)
 		assert.Equal(t, int(c.r.Code), s.Code, c.name)
 	}
-	long := classify(res(503, string(make([]byte, 10000)), "", 0), StatusOK, to)
+	long := classify(res(503, string(make([]byte, 10000)), "", 0), StatusOK, nil, to)
 	assert.LessOrEqual(t, len(long.Err), maxErrLen+3)
 
 	// A check that calls a 204 OK is overruled: only a 200 is a success.
 	lenient := func(int, []byte) Answer { return Answer{Outcome: OK} }
-	assert.Equal(t, Error, classify(res(204, "", "", time.Millisecond), lenient, to).Outcome)
-	assert.Equal(t, Error, classify(res(200, "", "", time.Millisecond), func(int, []byte) Answer { return Answer{} }, to).Outcome, "no outcome is no success")
+	assert.Equal(t, Error, classify(res(204, "", "", time.Millisecond), lenient, nil, to).Outcome)
+	assert.Equal(t, Error, classify(res(200, "", "", time.Millisecond), func(int, []byte) Answer { return Answer{} }, nil, to).Outcome, "no outcome is no success")
+
+	// A header check judges only what the answer check found OK.
+	wantA := func(h http.Header) Answer {
+		if h.Get("X-Instance") != "a" {
+			return Answer{Outcome: WrongService, Err: "not a"}
+		}
+		return Answer{Outcome: OK}
+	}
+	withHeader := func(code uint16, v string) *vegeta.Result {
+		r := res(code, "", "", time.Millisecond)
+		r.Headers = http.Header{"X-Instance": {v}}
+		return r
+	}
+	assert.Equal(t, OK, classify(withHeader(200, "a"), StatusOK, wantA, to).Outcome)
+	wrong := classify(withHeader(200, "b"), StatusOK, wantA, to)
+	assert.Equal(t, WrongService, wrong.Outcome)
+	assert.Equal(t, "not a", wrong.Err)
+	assert.Equal(t, Error, classify(withHeader(503, "a"), StatusOK, wantA, to).Outcome, "a failed answer stays failed")
 }

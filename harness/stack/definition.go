@@ -230,6 +230,9 @@ type Entry struct {
 	Instances []string `json:"instances,omitempty"`
 	// Check judges each answer (probe.StatusOK when nil).
 	Check probe.Check `json:"-"`
+	// Header, when set, also judges the headers of each answer Check
+	// found OK.
+	Header probe.HeaderCheck `json:"-"`
 }
 
 // EvidenceEndpoint is an HTTP endpoint on a component's port whose answer a

@@ -509,6 +509,11 @@ func Get(ctx context.Context, hc *http.Client, entryURL string, e Entry) (probe.
 		check = probe.StatusOK
 	}
 	a := check(resp.StatusCode, body)
+	if a.Outcome == probe.OK && e.Header != nil {
+		if h := e.Header(resp.Header); h.Outcome != probe.OK {
+			a.Outcome, a.Err = h.Outcome, h.Err
+		}
+	}
 	if a.Outcome != probe.OK || resp.StatusCode != http.StatusOK {
 		if a.Err == "" {
 			a.Err = probe.StatusErr(resp.StatusCode, body)

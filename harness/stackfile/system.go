@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"path/filepath"
+	"regexp"
 	"slices"
 
 	"sort"
@@ -63,12 +65,6 @@ func (f *File) Definition() (stack.Definition, error) {
 	}
 	if err := f.checkInterposable(); err != nil {
 		return d, err
-	}
-	if c := f.Probe.Check; c != nil && c.Header != nil {
-		// The probe's checks see the status and the body only: a header
-		// check accepted here would pass every answer.
-		return d, fmt.Errorf("%s:%d:%d: probe check header: okbreak's probe cannot check headers yet; check a JSON field of the body (check: {json: {field: ..., equals: ...}})",
-			f.Probe.File, f.Probe.Line, f.Probe.Col)
 	}
 	callees := map[string][]Link{}
 	for _, l := range f.Links {
@@ -449,7 +445,7 @@ func (f *File) entry() stack.Entry {
 	for _, group := range sortedKeys(f.Roles.Instances) {
 		e.Instances = append(e.Instances, f.Roles.Instances[group]...)
 	}
-	e.Check = f.Probe.answerCheck()
+	e.Check, e.Header = f.Probe.answerCheck(), f.Probe.headerCheck()
 	return e
 }
 
@@ -488,6 +484,35 @@ func (p Probe) answerCheck() probe.Check {
 		}
 		a.Service = got
 		return a
+	}
+}
+
+// headerCheck judges an answer's headers as the file's probe says: the
+// header must be there (an Error when not) and its value match (a wrong
+// answer when not). nil when the probe checks no header.
+func (p Probe) headerCheck() probe.HeaderCheck {
+	if p.Check == nil || p.Check.Header == nil {
+		return nil
+	}
+	name := p.Check.Header.Name
+	re, err := regexp.Compile(p.Check.Header.Matches)
+	if err != nil {
+		// Checked when the file was read: unreachable.
+		return func(http.Header) probe.Answer {
+			return probe.Answer{Outcome: probe.Error, Err: fmt.Sprintf("header %s: bad pattern: %v", name, err)}
+		}
+	}
+	return func(h http.Header) probe.Answer {
+		vs := h.Values(name)
+		if len(vs) == 0 {
+			return probe.Answer{Outcome: probe.Error, Err: "answer has no header " + name}
+		}
+		for _, v := range vs {
+			if re.MatchString(v) {
+				return probe.Answer{Outcome: probe.OK}
+			}
+		}
+		return probe.Answer{Outcome: probe.WrongService, Err: fmt.Sprintf("header %s is %q, want it to match %q", name, vs[0], re)}
 	}
 }
 

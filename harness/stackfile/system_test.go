@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/okbreak/okbreak/harness/probe"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -219,17 +221,36 @@ func TestShopEvidence(t *testing.T) {
 	}
 }
 
-// TestHeaderCheckIsRefused: the probe judges status and body only, so a
-// header check would pass every answer; it is refused, not ignored.
-func TestHeaderCheckIsRefused(t *testing.T) {
+// TestHeaderCheck: a probe's header check judges each answer's headers:
+// missing is an error, a value that does not match a wrong answer.
+func TestHeaderCheck(t *testing.T) {
 	f, err := stackfile.Load(context.Background(), "testdata/ok/shop.yaml", stackfile.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f.Probe.Check == nil || f.Probe.Check.Header == nil {
-		t.Fatal("testdata/ok/shop.yaml no longer has a header check")
+	def, err := f.Definition()
+	if err != nil {
+		t.Fatal(err)
 	}
-	if _, err := f.Definition(); err == nil || !strings.Contains(err.Error(), "cannot check headers") {
-		t.Errorf("Definition: %v, want the header check refused", err)
+	check := def.Entry.Header
+	if check == nil {
+		t.Fatal("testdata/ok/shop.yaml checks X-Instance; the entry has no header check")
+	}
+	for _, tc := range []struct {
+		h    http.Header
+		want probe.Outcome
+	}{
+		{http.Header{"X-Instance": {"cart-a"}}, probe.OK},
+		{http.Header{"X-Instance": {"cart-c"}}, probe.WrongService},
+		{http.Header{"X-Instance": {"other", "cart-b"}}, probe.OK},
+		{http.Header{}, probe.Error},
+	} {
+		if got := check(tc.h); got.Outcome != tc.want {
+			t.Errorf("headers %v: %s (%s), want %s", tc.h, got.Outcome, got.Err, tc.want)
+		}
+	}
+	// A file without a header check compiles none.
+	if def := definitionOf(t, shopStack); def.Entry.Header != nil {
+		t.Error("the shop checks no header, its entry has a header check")
 	}
 }
