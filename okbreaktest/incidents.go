@@ -57,7 +57,7 @@ type Incidents struct {
 //     do; one that needs another data plane is skipped with the reason.
 func RunIncidents(t *testing.T, cfg Incidents) {
 	t.Helper()
-	c := common{cfg.TimeScale, cfg.ReportDir, cfg.CaseBudget, cfg.StackOptions}
+	c := common{TimeScale: cfg.TimeScale, ReportDir: cfg.ReportDir, CaseBudget: cfg.CaseBudget, StackOptions: cfg.StackOptions}
 	c.setDefaults()
 	ctx := context.Background()
 	ins, err := cfg.load()
@@ -90,7 +90,7 @@ func RunIncidents(t *testing.T, cfg Incidents) {
 				t.Fatal(err)
 			}
 			_, s := start(t, base, c)
-			s.run(t, cases, func(_ int, k catalog.Case) string { return k.Name }, classVerdict)
+			s.run(t, cases, classVerdict)
 		})
 	}
 	for _, in := range ins {
@@ -129,7 +129,7 @@ func (cfg Incidents) runVariants(t *testing.T, ctx context.Context, in *incident
 			if err != nil {
 				t.Fatal(err)
 			}
-			s.run(t, cases, func(_ int, k catalog.Case) string { return k.Name }, func(t *testing.T, k catalog.Case, res harness.Result, dir string) {
+			s.run(t, cases, func(t *testing.T, k catalog.Case, res harness.Result, dir string) {
 				t.Helper()
 				outcomes = append(outcomes, fmt.Sprintf("%s, %s: %s (%s), report %s", v, k.Name, res.Verdict, res.Reason, dir))
 				if v == incident.After {

@@ -68,7 +68,7 @@ const teardownMargin = 90 * time.Second
 // (evidence included).
 func Run(t *testing.T, cfg Config) *report.Report {
 	t.Helper()
-	c := common{cfg.TimeScale, cfg.ReportDir, cfg.CaseBudget, cfg.StackOptions}
+	c := common{TimeScale: cfg.TimeScale, ReportDir: cfg.ReportDir, CaseBudget: cfg.CaseBudget, StackOptions: cfg.StackOptions}
 	c.setDefaults()
 	// shown is what the report fingerprints: a stack file as written, no
 	// value from the environment.
@@ -81,7 +81,7 @@ func Run(t *testing.T, cfg Config) *report.Report {
 	}
 	sys := system{def: cfg.Definition, shown: shown, inputs: cfg.Inputs}
 	cat, s := start(t, sys, c)
-	s.run(t, cat.Cases, func(_ int, k catalog.Case) string { return k.Name }, classVerdict)
+	s.run(t, cat.Cases, classVerdict)
 	return s.rep
 }
 
@@ -157,13 +157,13 @@ func start(t *testing.T, sys system, c common) (*catalog.Catalog, *session) {
 	return cat, s
 }
 
-// run runs cases on the session's stack, each as the subtest name gives,
-// and hands each result to judge.
-func (s *session) run(t *testing.T, cases []catalog.Case, name func(int, catalog.Case) string, judge func(*testing.T, catalog.Case, harness.Result, string)) {
+// run runs cases on the session's stack, a subtest each, and hands each
+// result to judge.
+func (s *session) run(t *testing.T, cases []catalog.Case, judge func(*testing.T, catalog.Case, harness.Result, string)) {
 	t.Helper()
 	deadline, hasDeadline := t.Deadline()
-	harness.RunCatalog(s.ctx, s.r, cases, func(i int, c catalog.Case, run func(context.Context) harness.Result) {
-		t.Run(name(i, c), func(t *testing.T) {
+	harness.RunCatalog(s.ctx, s.r, cases, func(_ int, c catalog.Case, run func(context.Context) harness.Result) {
+		t.Run(c.Name, func(t *testing.T) {
 			if hasDeadline && time.Until(deadline) < s.CaseBudget+teardownMargin {
 				t.Fatalf("not run: less than %s left before the test deadline (raise -timeout)", s.CaseBudget+teardownMargin)
 			}
@@ -178,17 +178,20 @@ func (s *session) run(t *testing.T, cases []catalog.Case, name func(int, catalog
 				t.Logf("write the report: %v", err)
 			}
 			t.Logf("%s: %s (%s) in %.1fs at scale %.4g", c.Name, res.Verdict, res.Reason, res.Elapsed, res.EffectiveScale)
-			if res.Verdict == harness.Skipped {
-				t.Skip(res.Reason)
-			}
+			// judge decides what a skipped case means: fine for a catalog,
+			// not for an incident's before, which must fail.
 			judge(t, c, res, s.dir)
 		})
 	})
 }
 
-// classVerdict fails a case whose verdict is not its class's.
+// classVerdict fails a case whose verdict is not its class's, and skips one
+// that was skipped, with its reason.
 func classVerdict(t *testing.T, c catalog.Case, res harness.Result, dir string) {
 	t.Helper()
+	if res.Verdict == harness.Skipped {
+		t.Skip(res.Reason)
+	}
 	if want := harness.Expected(c.Class); res.Verdict != want {
 		b, _ := json.MarshalIndent(res, "", "  ")
 		t.Errorf("%s %s: want %s, got %s: %s\nreport (at the end of the run): %s\n%s", c.Class, c.Name, want, res.Verdict, res.Reason, dir, b)

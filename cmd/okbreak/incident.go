@@ -116,7 +116,7 @@ provenance:
   source: "to do: where the lesson came from"
 `, title, date)
 	if caseName != "" {
-		fmt.Fprintf(&b, "case: %s\n", caseName)
+		fmt.Fprintf(&b, "case: %q\n", caseName)
 	} else {
 		fmt.Fprintf(&b, `cases:
   # to do: the fault that reproduces it, in the catalog's schema.

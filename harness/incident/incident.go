@@ -18,8 +18,6 @@ import (
 	"reflect"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/okbreak/okbreak/harness/catalog"
 	"github.com/okbreak/okbreak/harness/stackfile"
 )
@@ -163,13 +161,4 @@ func (in *Incident) Stack(ctx context.Context, v Variant, paths []string, opts s
 		return nil, fmt.Errorf("incident %s, %s: %w", in.Name, v, err)
 	}
 	return f, nil
-}
-
-// decoded is a node's value as plain Go data, for comparisons.
-func decoded(n *yaml.Node) any {
-	var v any
-	if err := n.Decode(&v); err != nil {
-		return nil
-	}
-	return v
 }

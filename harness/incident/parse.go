@@ -9,8 +9,10 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -90,18 +92,41 @@ func (p *parser) document() (root *yaml.Node) {
 			p.add(nil, "run `okbreak incident new NAME` for a file to fill in", "the incident file is empty")
 			return nil
 		}
-		p.add(nil, "", "YAML syntax: %s", strings.TrimPrefix(err.Error(), "yaml: "))
+		p.syntax(err)
 		return nil
 	}
 	var extra yaml.Node
-	if err := dec.Decode(&extra); err == nil {
+	switch err := dec.Decode(&extra); {
+	case err == nil:
 		p.add(&extra, "keep one incident a file", "a second YAML document; an incident is one document")
+	case !errors.Is(err, io.EOF):
+		p.syntax(err)
 	}
 	if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
 		p.add(&doc, "start with \"version: 1\", a title and a date", "an incident file is a mapping")
 		return nil
 	}
-	return doc.Content[0]
+	root = doc.Content[0]
+	// Parts of the file go to other parsers with the other lines blanked:
+	// that needs one top-level key a line, which block style guarantees.
+	if root.Style&yaml.FlowStyle != 0 {
+		p.add(root, "write one field a line (block style), as okbreak incident new does", "the incident is written in flow style {...}")
+		return nil
+	}
+	return root
+}
+
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): `)
+
+// syntax reports a YAML syntax error at the line the YAML parser names.
+func (p *parser) syntax(err error) {
+	msg := err.Error()
+	at := &yaml.Node{Line: 1, Column: 1}
+	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+		at.Line, _ = strconv.Atoi(m[1])
+		msg = strings.TrimPrefix(msg, m[0])
+	}
+	p.add(at, "", "YAML syntax: %s", strings.TrimPrefix(msg, "yaml: "))
 }
 
 // fields reads a mapping with a fixed set of keys; keys maps each known key
@@ -201,11 +226,11 @@ func (p *parser) cases(root *yaml.Node, f, keys map[string]*yaml.Node, in *Incid
 	case f["case"] != nil:
 		in.Case = p.text(f["case"], "case")
 	case f["cases"] != nil:
-		keep := [][2]int{region(root, keys["cases"], len(lines(p.data)))}
-		if k := keys["version"]; k != nil {
-			keep = append(keep, [2]int{k.Line, k.Line})
-		}
-		c, err := catalog.Parse(p.file, blank(p.data, keep, nil))
+		// The catalog's own version line, after the file's last: every
+		// line of the file keeps its number, and the incident's version
+		// is the incident's business.
+		doc := append(blank(p.data, [][2]int{region(root, keys["cases"], len(lines(p.data)))}, nil), "version: 1\n"...)
+		c, err := catalog.Parse(p.file, doc)
 		var es catalog.Errors
 		if errors.As(err, &es) {
 			p.errs = append(p.errs, es...)
@@ -252,7 +277,12 @@ func (p *parser) overlay(root, key, val *yaml.Node) *Overlay {
 		return nil
 	}
 	r := region(root, key, len(lines(p.data)))
-	return &Overlay{Line: val.Line, data: blank(p.data, [][2]int{{val.Line, r[1]}}, val), value: decoded(val)}
+	var v any
+	if err := val.Decode(&v); err != nil {
+		p.add(val, "", "%s: %v", key.Value, err)
+		return nil
+	}
+	return &Overlay{Line: val.Line, data: blank(p.data, [][2]int{{val.Line, r[1]}}, val), value: v}
 }
 
 func (p *parser) expectation(n *yaml.Node) *Expectation {
@@ -276,28 +306,24 @@ func (p *parser) expectation(n *yaml.Node) *Expectation {
 	return nil
 }
 
-// fits checks expect_before against cases written in the file: an alert
-// that did not fire is one a not-ok case expects; a breached SLO or a page
-// belongs to an ok-to-break case. A catalog case by name is checked when
-// the incident runs, against the catalog.
+// fits checks expect_before against cases written in the file, each of
+// which must show it under before: an alert that did not fire is one a
+// not-ok case expects; a breached SLO or a page belongs to an ok-to-break
+// case. A catalog case by name is checked when the incident runs
+// (Reproduced).
 func (p *parser) fits(n *yaml.Node, in *Incident) {
 	e := in.ExpectBefore
-	if e == nil || len(in.Cases) == 0 {
+	if e == nil {
 		return
 	}
 	for _, c := range in.Cases {
 		switch {
-		case e.Kind == AlertNotFired && c.Class == catalog.NotOK && slices.Contains(c.Expect.Alerts.Names, e.Alert):
-			return
-		case e.Kind != AlertNotFired && c.Class == catalog.OkToBreak:
-			return
+		case e.Kind == AlertNotFired && (c.Class != catalog.NotOK || !slices.Contains(c.Expect.Alerts.Names, e.Alert)):
+			p.add(n, "name an alert every case of the incident expects, or keep one case", "case %s does not expect alert %s", c.Name, e.Alert)
+		case e.Kind != AlertNotFired && c.Class != catalog.OkToBreak:
+			p.add(n, "a breached SLO or a page is the failure of an ok-to-break case", "case %s is %s: it cannot show %s", c.Name, c.Class, e)
 		}
 	}
-	if e.Kind == AlertNotFired {
-		p.add(n, "name an alert a not-ok case of the incident expects", "no not-ok case of the incident expects alert %s", e.Alert)
-		return
-	}
-	p.add(n, "a breached SLO or a page is the failure of an ok-to-break case", "no ok-to-break case of the incident can show %s", e)
 }
 
 // region is the lines [from, to] of a top-level key and its value: to the

@@ -117,7 +117,11 @@ func TestBadIncidents(t *testing.T) {
 		{"data plane", head + "case: a\nrequires: [linkerd]\n", []string{`x.yaml:6:12: unknown data plane "linkerd"`}},
 		{"catalog schema", head + "cases:\n  - name: c\n    class: ok-to-break\n    fault: {type: latency, target: x}\n    duration: forever\n", []string{`x.yaml:9:15: bad duration "forever"`, `x.yaml:6:5: case "c" has no "why"`}},
 		{"alert of an ok case", head + "cases:\n  - name: c\n    class: ok-to-break\n    why: w\n    fault: {type: latency, target: x}\n    duration: 2m\nbefore: {}\nafter: {}\nexpect_before: {alert_not_fired: A}\n",
-			[]string{"x.yaml:13:16: no not-ok case of the incident expects alert A"}},
+			[]string{"x.yaml:13:16: case c does not expect alert A"}},
+		{"flow style", "{version: 1, title: t}\n", []string{"x.yaml:1:1: the incident is written in flow style"}},
+		{"syntax", head + "case: a\nbefore:\n  services: [\n", []string{"x.yaml:7:1: YAML syntax: did not find expected node content"}},
+		{"version 2 is the incident's error only", strings.Replace(head, "version: 1", "version: 2", 1) + "cases:\n  - name: c\n    class: ok-to-break\n    why: w\n    fault: {type: latency, target: x}\n    duration: 2m\n",
+			[]string{`x.yaml:1:10: unsupported incident version "2"`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := incident.Parse("x.yaml", []byte(tc.yaml))

@@ -52,6 +52,8 @@ func Reproduced(e Expectation, c catalog.Case, d catalog.Defaults, r harness.Res
 			return false, fmt.Sprintf("%s does not expect alert %s", c.Name, e.Alert)
 		}
 		for _, a := range r.AlertsFired {
+			// The judge's own slack: an alert firing within a second of
+			// the window's end counts as in time.
 			if a.Name == e.Alert && a.FirstFiredS >= 0 && a.FirstFiredS <= revert+1 {
 				return false, fmt.Sprintf("%s failed (%s), but %s fired %.1fs after injection", c.Name, r.Reason, e.Alert, a.FirstFiredS)
 			}

@@ -259,8 +259,8 @@ func (s *Stack) containerOptions(c Component, name string, restart RestartPolicy
 		labels[LabelToxiproxyAPI] = strconv.Itoa(api)
 	}
 	// Internal ports are not even exposed: containers reach each other on
-	// any port, and testcontainers publishes every exposed port (on all
-	// interfaces, when no binding names one).
+	// any port, and an exposed port without a binding is published on all
+	// interfaces (TestDefaultStackOnGRPCDataPlane saw it).
 	var exposed []string
 	for _, p := range c.Ports {
 		if !p.Internal {
@@ -280,7 +280,6 @@ func (s *Stack) containerOptions(c Component, name string, restart RestartPolicy
 			// Publish on loopback only: nothing of the system under test
 			// may be reachable from another host.
 			hc.PortBindings = mobynet.PortMap{}
-			hc.PublishAllPorts = false
 			for _, e := range exposed {
 				p, err := mobynet.ParsePort(e)
 				if err == nil {

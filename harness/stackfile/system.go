@@ -137,6 +137,9 @@ type proxies struct {
 // start on 2 cores (measured with fuse-overlayfs), which a stack of many
 // callees would otherwise pay once per callee. Callees are taken in name
 // order, so that the packing, and so the names, are the same every time.
+// The price: callees that share a Toxiproxy answer on each other's ports
+// (backend-1:8082 reaches backend-2), so a caller that names the wrong
+// port works under test where production would refuse it.
 func (f *File) packCallees(callees map[string][]Link) proxies {
 	names := make([]string, 0, len(callees))
 	for n := range callees {
@@ -276,8 +279,10 @@ func (f *File) checkInterposable() error {
 			return fmt.Errorf("%s:%d:%d: link %s: port %d is the API of the Toxiproxy okbreak puts in front of %s; move the service off that port",
 				l.File, l.Line, l.Col, l.Name, l.Port, l.To)
 		}
-		if svc, ok := f.Service(l.To); ok && slices.Contains(svc.Ports, stack.PortToxiproxy) {
-			return fmt.Errorf("%s:%d:%d: service %s declares port %d, the API port of the Toxiproxy okbreak puts in front of it; move the service off that port",
+		// Every declared port of a callee is passed through its Toxiproxy,
+		// its metrics and readiness ports too.
+		if svc, ok := f.Service(l.To); ok && slices.Contains(append(f.unlinkedPorts(l.To, nil), svc.Ports...), stack.PortToxiproxy) {
+			return fmt.Errorf("%s:%d:%d: service %s declares port %d (in ports, or as its metrics or ready port), the API port of the Toxiproxy okbreak puts in front of it; move the service off that port",
 				f.Path, svc.Line, svc.Col, svc.Name, stack.PortToxiproxy)
 		}
 	}

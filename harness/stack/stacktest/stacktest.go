@@ -84,9 +84,9 @@ func RequireDocker(t DockerT) {
 	}
 }
 
-// Toxiproxies is what is not at rest in every Toxiproxy of s (one per
-// callee), merged: proxies are named after their links, so no two
-// Toxiproxies report the same proxy.
+// Toxiproxies is what is not at rest in every Toxiproxy of s, merged:
+// proxies are named after their links, so no two Toxiproxies report the
+// same proxy.
 func Toxiproxies(t T, ctx context.Context, s *stack.Stack) fault.ToxiproxyState {
 	t.Helper()
 	all := fault.ToxiproxyState{Toxics: map[string][]string{}}
