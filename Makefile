@@ -11,7 +11,7 @@ VCSFLAG := $(if $(wildcard .git),-buildvcs=true,)
 # Packages that start stacks run one at a time (-p 1): two stacks at once fight
 # over 2 cores. The timeout is explicit: go test's default (10m) panics past
 # t.Cleanup and would leave containers behind.
-TESTFLAGS ?= -p 1 -timeout 40m -count=1
+TESTFLAGS ?= -p 1 -timeout 55m -count=1
 
 .PHONY: test run up images bench lint compose stability deps
 
