@@ -108,6 +108,22 @@ type Check func(code int, body []byte) Answer
 // It must be safe for concurrent use.
 type HeaderCheck func(h http.Header) Answer
 
+// Judge judges one answer with a status: check (StatusOK when nil), then
+// header, when set, on an answer check found OK. The probe and the wait for
+// a serving stack judge answers alike with it.
+func Judge(check Check, header HeaderCheck, code int, h http.Header, body []byte) Answer {
+	if check == nil {
+		check = StatusOK
+	}
+	a := check(code, body)
+	if a.Outcome == OK && header != nil {
+		if ha := header(h); ha.Outcome != OK {
+			a.Outcome, a.Err = ha.Outcome, ha.Err
+		}
+	}
+	return a
+}
+
 // StatusOK is the default Check: a 200 is OK, anything else an Error that
 // quotes the start of the body. It cannot tell a wrong answer from a right
 // one; a system that can should bring its own Check.
@@ -150,15 +166,10 @@ func classify(r *vegeta.Result, check Check, header HeaderCheck, timeout time.Du
 		s.Outcome = Error
 		return s
 	}
-	a := check(int(r.Code), r.Body)
+	a := Judge(check, header, int(r.Code), r.Headers, r.Body)
 	s.Outcome, s.Service, s.Instance, s.Attempts, s.Err = a.Outcome, a.Service, a.Instance, a.Attempts, clip(a.Err)
 	if s.Outcome == "" {
 		s.Outcome, s.Err = Error, "the answer check gave no outcome"
-	}
-	if s.Outcome == OK && header != nil {
-		if h := header(r.Headers); h.Outcome != OK {
-			s.Outcome, s.Err = h.Outcome, clip(h.Err)
-		}
 	}
 	if r.Code != 200 && s.Outcome == OK {
 		// Whatever a check says, only a 200 is a success: a 204 or a 3xx

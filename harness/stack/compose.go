@@ -136,8 +136,8 @@ func (d Definition) composePorts(c Component) []string {
 	var out []string
 	for _, p := range c.Ports {
 		switch {
-		case p.Internal && !(c.Name == entryProxy && p.Number == entryListen):
-			continue
+		case p.Internal:
+			continue // on the network only, as stack.Up runs it
 		case fixedAPI && d.IsProxy(c.Name) && p.Number == PortToxiproxy, c.Name == entryProxy && p.Number == entryListen:
 			out = append(out, fmt.Sprintf("127.0.0.1:%d:%d", p.Number, p.Number))
 		default:

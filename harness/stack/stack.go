@@ -503,16 +503,7 @@ func Get(ctx context.Context, hc *http.Client, entryURL string, e Entry) (probe.
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	check := e.Check
-	if check == nil {
-		check = probe.StatusOK
-	}
-	a := check(resp.StatusCode, body)
-	if a.Outcome == probe.OK && e.Header != nil {
-		if h := e.Header(resp.Header); h.Outcome != probe.OK {
-			a.Outcome, a.Err = h.Outcome, h.Err
-		}
-	}
+	a := probe.Judge(e.Check, e.Header, resp.StatusCode, resp.Header, body)
 	if a.Outcome != probe.OK || resp.StatusCode != http.StatusOK {
 		if a.Err == "" {
 			a.Err = probe.StatusErr(resp.StatusCode, body)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"path/filepath"
 	"regexp"
@@ -72,7 +73,7 @@ func (f *File) Definition() (stack.Definition, error) {
 	}
 	proxies := f.packCallees(callees)
 	for _, svc := range f.Services {
-		if p, ok := proxies.of[svc.Name]; ok && p.name == svc.Name {
+		if slices.ContainsFunc(proxies, func(p *proxy) bool { return p.name == svc.Name }) {
 			return d, fmt.Errorf("%s:%d:%d: service %s: its name is the one okbreak gives the Toxiproxy in front of the callees; rename it",
 				f.Path, svc.Line, svc.Col, svc.Name)
 		}
@@ -82,8 +83,7 @@ func (f *File) Definition() (stack.Definition, error) {
 		}
 		d.Components = append(d.Components, c)
 	}
-	for _, p := range proxies.list {
-		d.Components = append(d.Components, proxyFor(p, callees))
+	for _, p := range proxies {
 		for _, callee := range p.callees {
 			for _, l := range callees[callee] {
 				d.Links = append(d.Links, stack.Link{
@@ -93,13 +93,10 @@ func (f *File) Definition() (stack.Definition, error) {
 				})
 			}
 		}
-	}
-	for _, p := range proxies.list {
-		for i := range d.Components {
-			if d.Components[i].Name == p.name {
-				d.Components[i].Files = []stack.File{{Path: "/etc/toxiproxy/proxies.json", Content: proxyConfig(d, p), Mode: 0o644}}
-			}
-		}
+		// Its config is its links' (just added) and its pass-throughs.
+		c := proxyFor(p, callees)
+		c.Files = []stack.File{{Path: "/etc/toxiproxy/proxies.json", Content: proxyConfig(d, p), Mode: 0o644}}
+		d.Components = append(d.Components, c)
 	}
 	for _, kv := range f.Seed {
 		d.Seed = append(d.Seed, stack.KV{Key: kv.Key, Value: kv.Value})
@@ -116,18 +113,13 @@ func (f *File) Definition() (stack.Definition, error) {
 	return d, nil
 }
 
-// proxy is one Toxiproxy container: the callees whose names it holds, and
-// the ports it passes through for each.
+// proxy is one Toxiproxy container: the callees whose names it holds, the
+// ports it passes through for each, and every port it listens on.
 type proxy struct {
 	name        string
 	callees     []string
 	passthrough map[string][]int
-}
-
-// proxies are the Toxiproxies of a system, and which one holds each name.
-type proxies struct {
-	list []*proxy
-	of   map[string]*proxy // by callee, and by the proxy's own name
+	ports       map[int]bool
 }
 
 // packCallees puts the callees into as few Toxiproxies as their ports
@@ -140,15 +132,9 @@ type proxies struct {
 // The price: callees that share a Toxiproxy answer on each other's ports
 // (backend-1:8082 reaches backend-2), so a caller that names the wrong
 // port works under test where production would refuse it.
-func (f *File) packCallees(callees map[string][]Link) proxies {
-	names := make([]string, 0, len(callees))
-	for n := range callees {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	out := proxies{of: map[string]*proxy{}}
-	taken := map[*proxy]map[int]bool{}
-	for _, callee := range names {
+func (f *File) packCallees(callees map[string][]Link) []*proxy {
+	var out []*proxy
+	for _, callee := range sortedKeys(callees) {
 		ports := map[int]bool{}
 		for _, l := range callees[callee] {
 			ports[l.Port] = true
@@ -157,25 +143,15 @@ func (f *File) packCallees(callees map[string][]Link) proxies {
 		for _, p := range pass {
 			ports[p] = true
 		}
-		var home *proxy
-		for _, p := range out.list {
-			if !collides(taken[p], ports) {
-				home = p
-				break
-			}
+		i := slices.IndexFunc(out, func(p *proxy) bool { return !collides(p.ports, ports) })
+		if i < 0 {
+			i = len(out)
+			out = append(out, &proxy{name: proxyName(i), passthrough: map[string][]int{}, ports: map[int]bool{stack.PortToxiproxy: true}})
 		}
-		if home == nil {
-			home = &proxy{name: proxyName(len(out.list)), passthrough: map[string][]int{}}
-			out.list = append(out.list, home)
-			taken[home] = map[int]bool{stack.PortToxiproxy: true}
-			out.of[home.name] = home
-		}
+		home := out[i]
 		home.callees = append(home.callees, callee)
 		home.passthrough[callee] = pass
-		for p := range ports {
-			taken[home][p] = true
-		}
-		out.of[callee] = home
+		maps.Copy(home.ports, ports)
 	}
 	return out
 }
