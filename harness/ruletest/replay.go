@@ -1,0 +1,213 @@
+package ruletest
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"maps"
+	"os"
+	"slices"
+	"time"
+
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/rulefmt"
+	"github.com/prometheus/prometheus/promql"
+	"github.com/prometheus/prometheus/promql/parser"
+	"github.com/prometheus/prometheus/rules"
+	"github.com/prometheus/prometheus/storage"
+	"github.com/prometheus/prometheus/tsdb"
+
+	"github.com/okbreak/okbreak/harness/alert"
+)
+
+// replayed is what the rules did, evaluation by evaluation, on the
+// stretched recording.
+type replayed struct {
+	step time.Duration
+	// evals[k][name] are the alerts firing after the k-th evaluation.
+	evals []map[string][]ExpAlert
+}
+
+// replay loads the stretched series into a fresh TSDB at world time (epoch
+// 0 is world time 0, as in promtool) and evaluates the rules as written
+// every step up to until, as `promtool test rules` does: same engine
+// defaults (5 m lookback), alerting rules marked restored, groups in file
+// order.
+func replay(ctx context.Context, files []alert.RuleFile, st *stretched, until time.Duration) (*replayed, error) {
+	dir, err := os.MkdirTemp("", "okbreak-ruletest-")
+	if err != nil {
+		return nil, fmt.Errorf("rule test: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	opts := tsdb.DefaultOptions()
+	opts.WALSegmentSize = -1
+	db, err := tsdb.Open(dir, slog.New(slog.DiscardHandler), nil, opts, nil)
+	if err != nil {
+		return nil, fmt.Errorf("rule test: open tsdb: %w", err)
+	}
+	defer db.Close()
+	if err := load(ctx, db, st); err != nil {
+		return nil, err
+	}
+	stepMs := st.step.Milliseconds()
+	engine := promql.NewEngine(promql.EngineOpts{
+		Logger: slog.New(slog.DiscardHandler), MaxSamples: 50_000_000, Timeout: time.Minute,
+		NoStepSubqueryIntervalFn: func(int64) int64 { return stepMs },
+		EnableAtModifier:         true, EnableNegativeOffset: true,
+	})
+	groups, err := loadGroups(ctx, files, engine, db, st.step)
+	if err != nil {
+		return nil, err
+	}
+	rep := &replayed{step: st.step}
+	epoch := time.Unix(0, 0).UTC()
+	for ts := time.Duration(0); ts <= until; ts += st.step {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("rule test: %w", err)
+		}
+		now := map[string][]ExpAlert{}
+		for _, g := range groups {
+			g.Eval(ctx, epoch.Add(ts))
+			for _, r := range g.Rules() {
+				if r.LastError() != nil {
+					return nil, fmt.Errorf("rule test: rule %s at world time %s: %w", r.Name(), model.Duration(ts), r.LastError())
+				}
+				ar, ok := r.(*rules.AlertingRule)
+				if !ok {
+					continue
+				}
+				for _, a := range ar.ActiveAlerts() {
+					if a.State == rules.StateFiring {
+						now[ar.Name()] = append(now[ar.Name()], expAlert(a))
+					}
+				}
+			}
+		}
+		rep.evals = append(rep.evals, now)
+	}
+	return rep, nil
+}
+
+func expAlert(a *rules.Alert) ExpAlert {
+	ls := a.Labels.Map()
+	delete(ls, labels.AlertName)
+	e := ExpAlert{Labels: ls, Annotations: a.Annotations.Map()}
+	if len(e.Labels) == 0 {
+		e.Labels = nil
+	}
+	if len(e.Annotations) == 0 {
+		e.Annotations = nil
+	}
+	return e
+}
+
+// firing returns the instances of name firing at the evaluation at or
+// before at.
+func (r *replayed) firing(at time.Duration, name string) []ExpAlert {
+	k := int(at / r.step)
+	if k < 0 || k >= len(r.evals) {
+		return nil
+	}
+	return r.evals[k][name]
+}
+
+// firstFiring returns the first evaluation at or after from where name
+// fires, with its instances.
+func (r *replayed) firstFiring(name string, from time.Duration) (time.Duration, []ExpAlert, bool) {
+	for k := max(int((from+r.step-1)/r.step), 0); k < len(r.evals); k++ {
+		if got := r.evals[k][name]; len(got) > 0 {
+			return time.Duration(k) * r.step, got, true
+		}
+	}
+	return 0, nil, false
+}
+
+// load appends every stretched value at its world time.
+func load(ctx context.Context, db *tsdb.DB, st *stretched) error {
+	app := db.AppenderV2(ctx)
+	for i, s := range st.series {
+		m, err := promqlParser.ParseMetric(s.Series)
+		if err != nil {
+			_ = app.Rollback()
+			return fmt.Errorf("rule test: series %s: %w", s.Series, err)
+		}
+		for k, v := range st.values[i] {
+			if v == nil {
+				continue
+			}
+			t := (time.Duration(k) * st.step).Milliseconds()
+			if _, err := app.Append(0, m, 0, t, *v, nil, nil, storage.AOptions{}); err != nil {
+				_ = app.Rollback()
+				return fmt.Errorf("rule test: series %s at %d ms: %w", s.Series, t, err)
+			}
+		}
+	}
+	if err := app.Commit(); err != nil {
+		return fmt.Errorf("rule test: %w", err)
+	}
+	return nil
+}
+
+// loadGroups builds the rule groups as written, through the rule manager's
+// own loader (so every check promtool makes applies), default interval
+// step.
+func loadGroups(ctx context.Context, files []alert.RuleFile, engine *promql.Engine, db *tsdb.DB, step time.Duration) ([]*rules.Group, error) {
+	loader := memLoader{}
+	var names []string
+	for _, f := range files {
+		loader[f.Name] = &rulefmt.RuleGroups{Groups: f.Groups}
+		names = append(names, f.Name)
+	}
+	m := rules.NewManager(&rules.ManagerOptions{
+		QueryFunc:    rules.EngineQueryFunc(engine, db),
+		AppendableV2: db,
+		Queryable:    db,
+		Context:      ctx,
+		NotifyFunc:   func(context.Context, string, ...*rules.Alert) {},
+		Logger:       slog.New(slog.DiscardHandler),
+		GroupLoader:  loader,
+	})
+	byKey, errs := m.LoadGroups(step, labels.EmptyLabels(), "", nil, false, names...)
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("rule test: load rules: %v", errs)
+	}
+	// Groups in file order, then in the order the file lists them, as
+	// promtool orders them.
+	order := map[string]int{}
+	for i, f := range files {
+		for j, g := range f.Groups {
+			order[rules.GroupKey(f.Name, g.Name)] = i*10_000 + j
+		}
+	}
+	keys := slices.SortedFunc(maps.Keys(byKey), func(a, b string) int { return order[a] - order[b] })
+	out := make([]*rules.Group, 0, len(keys))
+	for _, k := range keys {
+		g := byKey[k]
+		for _, r := range g.Rules() {
+			if ar, ok := r.(*rules.AlertingRule); ok {
+				ar.SetRestored(true)
+			}
+		}
+		out = append(out, g)
+	}
+	return out, nil
+}
+
+// memLoader hands the manager rule files already parsed, by name.
+type memLoader map[string]*rulefmt.RuleGroups
+
+func (l memLoader) Load(identifier string, _ bool, _ model.ValidationScheme) (*rulefmt.RuleGroups, []error) {
+	g, ok := l[identifier]
+	if !ok {
+		return nil, []error{fmt.Errorf("no rule file %q", identifier)}
+	}
+	return g, nil
+}
+
+func (l memLoader) Parse(query string) (parser.Expr, error) {
+	return promqlParser.ParseExpr(query)
+}
+
+// promqlParser is Prometheus's default parser, as promtool's.
+var promqlParser = parser.NewParser(parser.Options{})

@@ -1,0 +1,227 @@
+package ruletest
+
+import (
+	"context"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/prometheus/model/value"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/okbreak/okbreak/harness/alert"
+)
+
+// rulesYAML is a team's rule file as written: production durations.
+const rulesYAML = `groups:
+  - name: demo
+    rules:
+      - alert: BackendDown
+        expr: up{job="backend"} == 0
+        for: 1m
+        labels: {severity: page}
+        annotations: {summary: 'backend {{ $labels.instance }} is down'}
+      - alert: ErrorsHigh
+        expr: sum(rate(requests_total{code!="OK"}[5m])) / sum(rate(requests_total[5m])) > 0.05
+        for: 1m
+        labels: {severity: page}
+        annotations: {summary: '{{ $value | humanizePercentage }} of requests fail'}
+`
+
+func parseRules(t *testing.T, data string) alert.RuleFile {
+	t.Helper()
+	f, err := alert.ParseRules("rules.yml", []byte(data))
+	require.NoError(t, err)
+	return f
+}
+
+// recording scrapes two series every 250 ms (time scale 60) for 40 s real:
+// backend-1's up goes to 0 at inject+1s when down is set; requests grow by
+// 10 a scrape, errors by 1 a scrape after inject when failing is set.
+func recording(start time.Time, down, failing bool) (series []alert.Series, inject, end time.Time) {
+	inject, end = start.Add(10*time.Second), start.Add(40*time.Second)
+	up := alert.Series{Labels: map[string]string{"__name__": "up", "job": "backend", "instance": "backend-1:8081"}}
+	ok := alert.Series{Labels: map[string]string{"__name__": "requests_total", "code": "OK"}}
+	bad := alert.Series{Labels: map[string]string{"__name__": "requests_total", "code": "Unavailable"}}
+	var n, e float64
+	for t := start; !t.After(end); t = t.Add(250*time.Millisecond + time.Millisecond) {
+		v := 1.0
+		if down && t.After(inject.Add(time.Second)) {
+			v = 0
+		}
+		up.Samples = append(up.Samples, alert.Sample{T: t, V: v})
+		n += 10
+		if failing && t.After(inject) {
+			e++
+		}
+		ok.Samples = append(ok.Samples, alert.Sample{T: t, V: n})
+		bad.Samples = append(bad.Samples, alert.Sample{T: t, V: e})
+	}
+	return []alert.Series{up, ok, bad}, inject, end
+}
+
+func input(t *testing.T, down, failing bool) Input {
+	t.Helper()
+	start := time.Date(2026, 12, 7, 6, 0, 0, 0, time.UTC)
+	series, inject, end := recording(start, down, failing)
+	return Input{
+		Case: "demo", Rules: []alert.RuleFile{parseRules(t, rulesYAML)}, RuleFiles: []string{"rules.yml"},
+		Series: series, Start: start, Inject: inject, End: end, Factor: 60,
+	}
+}
+
+func TestBuildExpectsTheAlertTheCaseSaw(t *testing.T) {
+	in := input(t, true, false)
+	in.Fire = []string{"BackendDown"}
+	f, err := Build(context.Background(), in)
+	require.NoError(t, err)
+	require.Len(t, f.Tests, 1)
+	tt := f.Tests[0]
+	assert.Equal(t, "15s", tt.Interval.String(), "250 ms real at scale 60 is 15 s of world time")
+	require.Len(t, tt.Alerts, 1)
+	a := tt.Alerts[0]
+	assert.Equal(t, "BackendDown", a.Alertname)
+	// Down at inject+1 s real = 11 s → 660 s world; firing after the 1 m
+	// hold, at the first evaluation past 720 s.
+	assert.GreaterOrEqual(t, time.Duration(a.EvalTime), 720*time.Second)
+	assert.LessOrEqual(t, time.Duration(a.EvalTime), 780*time.Second)
+	require.Len(t, a.ExpAlerts, 1)
+	assert.Equal(t, map[string]string{"instance": "backend-1:8081", "job": "backend", "severity": "page"}, a.ExpAlerts[0].Labels)
+	assert.Equal(t, "backend backend-1:8081 is down", a.ExpAlerts[0].Annotations["summary"])
+}
+
+func TestBuildRefusesAReplayThatDoesNotFire(t *testing.T) {
+	in := input(t, false, false)
+	in.Fire = []string{"BackendDown"}
+	_, err := Build(context.Background(), in)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "BackendDown never fires")
+}
+
+func TestBuildChecksPagesAbsent(t *testing.T) {
+	in := input(t, false, false)
+	in.Absent = []string{"BackendDown", "ErrorsHigh"}
+	f, err := Build(context.Background(), in)
+	require.NoError(t, err)
+	tt := f.Tests[0]
+	assert.Len(t, tt.Alerts, 2*absentChecks)
+	for _, a := range tt.Alerts {
+		assert.NotNil(t, a.ExpAlerts, "an empty list, so promtool checks that nothing fires")
+		assert.Empty(t, a.ExpAlerts)
+	}
+
+	// A recording where a page fires cannot stand for a survived case.
+	in = input(t, false, true)
+	in.Absent = []string{"ErrorsHigh"}
+	_, err = Build(context.Background(), in)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "ErrorsHigh fires")
+}
+
+func TestBuildRefusesIncompleteInput(t *testing.T) {
+	in := input(t, true, false)
+	_, err := Build(context.Background(), in)
+	require.ErrorContains(t, err, "exactly one of Fire and Absent")
+	in.Fire = []string{"BackendDown"}
+	in.Inject = in.End.Add(time.Second)
+	_, err = Build(context.Background(), in)
+	require.ErrorContains(t, err, "in that order")
+	in = input(t, true, false)
+	in.Fire, in.Series = []string{"BackendDown"}, nil
+	_, err = Build(context.Background(), in)
+	require.ErrorContains(t, err, "no series")
+}
+
+func TestNotation(t *testing.T) {
+	f := func(v float64) *float64 { return &v }
+	stale := math.Float64frombits(value.StaleNaN)
+	assert.Equal(t, "1x2 _x2 0 2.5 stale stale 3", notation([]*float64{f(1), f(1), f(1), nil, nil, f(0), f(2.5), f(stale), f(stale), f(3)}))
+	assert.Equal(t, "1000000 -Inf", notation([]*float64{f(1e6), f(math.Inf(-1))}))
+	// A counter at a steady rate, then a reset; steps that are not whole
+	// numbers are written out (promtool's expansion would round them).
+	assert.Equal(t, "10+10x3 0 _ 9-2x2", notation([]*float64{f(10), f(20), f(30), f(40), f(0), nil, f(9), f(7), f(5)}))
+	x, y := 0.1, 0.2
+	assert.Equal(t, "0.1 0.2 0.30000000000000004", notation([]*float64{f(x), f(y), f(x + y)}))
+}
+
+// promtool returns the promtool binary: $OKBREAK_PROMTOOL (CI builds it
+// from tools/promtool), else one on PATH. Without one the test is skipped
+// with the fix, except under CI=true, where it fails.
+func promtool(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("OKBREAK_PROMTOOL"); p != "" {
+		return p
+	}
+	if p, err := exec.LookPath("promtool"); err == nil {
+		return p
+	}
+	msg := "no promtool: build it with `make promtool` (same Prometheus version as the engine) and set OKBREAK_PROMTOOL"
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+	return ""
+}
+
+// TestPromtoolPassesTheGeneratedFileAndFailsWithoutTheRule writes the test
+// file and the rules, runs promtool test rules on them, then deletes the
+// expected alert's rule and expects promtool to fail.
+func TestPromtoolPassesTheGeneratedFileAndFailsWithoutTheRule(t *testing.T) {
+	bin := promtool(t)
+	for _, tc := range []struct {
+		name          string
+		down, failing bool
+		fire, absent  []string
+		deleteRule    string
+	}{
+		{name: "alert fires", down: true, fire: []string{"BackendDown"}, deleteRule: "BackendDown"},
+		{name: "rate alert fires", failing: true, fire: []string{"ErrorsHigh"}, deleteRule: "ErrorsHigh"},
+		{name: "nobody paged", absent: []string{"BackendDown", "ErrorsHigh"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := input(t, tc.down, tc.failing)
+			in.Fire, in.Absent = tc.fire, tc.absent
+			f, err := Build(context.Background(), in)
+			require.NoError(t, err)
+			b, err := f.Marshal("generated by a test")
+			require.NoError(t, err)
+			dir := t.TempDir()
+			require.NoError(t, os.WriteFile(filepath.Join(dir, "test.yml"), b, 0o644))
+			require.NoError(t, os.WriteFile(filepath.Join(dir, "rules.yml"), []byte(rulesYAML), 0o644))
+			out, err := exec.Command(bin, "test", "rules", filepath.Join(dir, "test.yml")).CombinedOutput()
+			require.NoError(t, err, "promtool test rules:\n%s\n%s", out, b)
+			if tc.deleteRule == "" {
+				return
+			}
+			without := deleteRule(t, rulesYAML, tc.deleteRule)
+			require.NoError(t, os.WriteFile(filepath.Join(dir, "rules.yml"), []byte(without), 0o644))
+			out, err = exec.Command(bin, "test", "rules", filepath.Join(dir, "test.yml")).CombinedOutput()
+			require.Error(t, err, "promtool passed without the rule %s:\n%s", tc.deleteRule, out)
+			assert.Contains(t, string(out), tc.deleteRule)
+		})
+	}
+}
+
+// deleteRule removes one alerting rule (its "- alert:" item) from a rule
+// file written as rulesYAML is.
+func deleteRule(t *testing.T, data, name string) string {
+	t.Helper()
+	var out []string
+	skip := false
+	for _, l := range strings.Split(data, "\n") {
+		if strings.HasPrefix(strings.TrimSpace(l), "- alert:") {
+			skip = strings.TrimSpace(l) == "- alert: "+name
+		}
+		if !skip {
+			out = append(out, l)
+		}
+	}
+	res := strings.Join(out, "\n")
+	require.NotEqual(t, data, res, "rule %s not found", name)
+	return res
+}
