@@ -13,11 +13,29 @@ VCSFLAG := $(if $(wildcard .git),-buildvcs=true,)
 # t.Cleanup and would leave containers behind.
 TESTFLAGS ?= -p 1 -timeout 55m -count=1
 
-.PHONY: test run up images bench lint compose stability deps
+.PHONY: test run up images bench lint compose stability deps promtool
 
-test: deps ## run every test (unit and stack integration), then the team module of testdata/shop; builds images as needed
-	$(GO) test $(TESTFLAGS) ./...
+# promtool, built from the Prometheus version of the embedded rule engine
+# (tools/promtool), cached under the user's cache folder by a hash of that
+# module's go.mod and go.sum: a cold build takes minutes on 2 cores.
+PROMTOOL_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/okbreak
+PROMTOOL = $(PROMTOOL_CACHE)/promtool-$(shell cat tools/promtool/go.mod tools/promtool/go.sum | sha256sum | cut -c1-16)
+# Where the incidents' cases write their promtool rule tests during make
+# test; promtool then runs them.
+RULE_TEST_DIR ?= $(or $(TMPDIR),/tmp)/okbreak-rule-tests
+
+test: deps promtool ## run every test (unit and stack integration), then the team module of testdata/shop, then promtool on the rule tests the incidents wrote; builds images as needed
+	rm -rf $(RULE_TEST_DIR)
+	OKBREAK_PROMTOOL=$(PROMTOOL) OKBREAK_RULE_TEST_DIR=$(RULE_TEST_DIR) $(GO) test $(TESTFLAGS) ./...
 	cd testdata/shop && $(GO) test $(TESTFLAGS) ./...
+	scripts/rule-tests $(PROMTOOL) $(RULE_TEST_DIR)
+
+promtool: ## build promtool from the engine's Prometheus version (cached by its inputs' hash)
+	@if [ ! -x $(PROMTOOL) ]; then \
+	  echo "building promtool from tools/promtool (once per version; minutes on 2 cores)"; \
+	  mkdir -p $(PROMTOOL_CACHE) && cd tools/promtool && $(GO) build -o $(PROMTOOL).tmp github.com/prometheus/prometheus/cmd/promtool && mv $(PROMTOOL).tmp $(PROMTOOL); \
+	fi
+	@echo "promtool: $(PROMTOOL)"
 
 # The HTML report's browser test needs Debian's chromium: installed here when
 # missing and we can (root with apt-get); otherwise that one test is skipped

@@ -44,6 +44,9 @@ type Runner struct {
 	// SteadyTimeout bounds the wait for the stack's steady state before a
 	// case (default 90 s).
 	SteadyTimeout time.Duration
+	// RuleTests, when set, writes a promtool rule test for each case that
+	// gets its class's verdict.
+	RuleTests *RuleTests
 }
 
 func (r *Runner) logf(format string, args ...any) {
@@ -152,6 +155,7 @@ func (r *Runner) RunCase(ctx context.Context, c catalog.Case) (res Result) {
 	}()
 	if k.injectAndHold(ctx) && k.revert(ctx) && k.settle(ctx) {
 		k.judge(ctx)
+		k.writeRuleTest(ctx)
 	}
 	return res
 }

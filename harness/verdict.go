@@ -111,6 +111,9 @@ type Result struct {
 	Series   []Point   `json:"series,omitempty"`
 	Marks    *Marks    `json:"marks,omitempty"`
 	Evidence *Evidence `json:"evidence,omitempty"`
+	// RuleTest is the promtool rule test written for the case (its file
+	// name), or why none could be (Runner.RuleTests).
+	RuleTest string    `json:"rule_test,omitempty"`
 	Started  time.Time `json:"started"`
 	Elapsed  float64   `json:"elapsed_s"`
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/prometheus/model/value"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/mod/modfile"
 
 	"github.com/okbreak/okbreak/harness/alert"
 )
@@ -224,4 +225,26 @@ func deleteRule(t *testing.T, data, name string) string {
 	res := strings.Join(out, "\n")
 	require.NotEqual(t, data, res, "rule %s not found", name)
 	return res
+}
+
+// TestPromtoolVersionMatchesTheEngine keeps tools/promtool (the promtool
+// CI runs the rule tests with) on the Prometheus version okbreak embeds:
+// a rule test the engine wrote must mean the same to promtool.
+func TestPromtoolVersionMatchesTheEngine(t *testing.T) {
+	version := func(path string) string {
+		t.Helper()
+		b, err := os.ReadFile(path)
+		require.NoError(t, err)
+		f, err := modfile.Parse(path, b, nil)
+		require.NoError(t, err)
+		for _, r := range f.Require {
+			if r.Mod.Path == "github.com/prometheus/prometheus" {
+				return r.Mod.Version
+			}
+		}
+		t.Fatalf("%s requires no github.com/prometheus/prometheus", path)
+		return ""
+	}
+	assert.Equal(t, version("../../go.mod"), version("../../tools/promtool/go.mod"),
+		"tools/promtool must build the engine's Prometheus version: cd tools/promtool && go get github.com/prometheus/prometheus/cmd/promtool@<go.mod's version>")
 }
