@@ -6,7 +6,8 @@
 // stack file, written in the stack file's own format and merged by
 // Compose's rules; `expect_before` names the failure the incident had,
 // precisely enough that any other failure does not count as reproducing
-// it.
+// it, and `changes`, optionally, the data plane's configuration fields the
+// two differ in.
 //
 // The package parses and checks; it runs nothing. Reproduced judges a
 // recorded result against expect_before as a pure function.
@@ -49,6 +50,31 @@ type Incident struct {
 	// ExpectBefore is the failure `before` must show; set exactly when
 	// Before is.
 	ExpectBefore *Expectation
+	// Changes, optional and only with Before and After, names every field
+	// of the data plane's configuration that before and after differ in,
+	// so that a reader sees what the fix changed and a test can hold the
+	// overlays to it. One item a place, in the order written:
+	//
+	//	TYPE NAME              a resource only one configuration has
+	//	TYPE NAME: FIELD.PATH  a field the two hold differently
+	//
+	// TYPE is an xDS resource type (listener, route, cluster, endpoint),
+	// NAME the resource's name, FIELD.PATH its proto field names (as
+	// protojson writes them with UseProtoNames) joined by dots, with [0]
+	// indexing a list and ["key"] a map; an Any's content sits under the
+	// Any's field (typed_config.use_remote_address). A difference is named
+	// where it starts: a field set on one side only, or a list of another
+	// length, is named whole. For example:
+	//
+	//	changes:
+	//	  - "cluster backend: health_checks"
+	//	  - "listener ingress_http: filter_chains[0].filters[0].typed_config.use_remote_address"
+	//
+	// Parse checks the syntax; the sample system's test
+	// (sample.TestEnvoyIncidentChanges) computes the list from the control
+	// plane's translation of each configuration (translate.Diff) and
+	// requires it to be exactly this one.
+	Changes []string
 }
 
 // Provenance is where an incident comes from: what broke, how it was seen,

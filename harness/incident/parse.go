@@ -22,11 +22,21 @@ import (
 )
 
 var (
-	topFields        = []string{"version", "title", "date", "provenance", "requires", "case", "cases", "before", "after", "expect_before"}
+	topFields        = []string{"version", "title", "date", "provenance", "requires", "case", "cases", "before", "after", "expect_before", "changes"}
 	provenanceFields = []string{"summary", "link", "broke", "detected", "remediation", "source"}
 	expectFields     = []string{string(SLOBreached), string(AlertNotFired), string(PageFired)}
 	dataPlanes       = []string{catalog.RequireEnvoy, catalog.RequireGRPC}
+	changeTypes      = []string{"listener", "route", "cluster", "endpoint"}
 )
+
+// changeField is one field of a change's path: a proto field name, then
+// any [0] list indices and ["key"] map keys.
+const changeField = `[a-z_][a-z0-9_]*(?:\[(?:[0-9]+|"(?:[^"\\]|\\.)*")\])*`
+
+// changeSyntax is one item of `changes:` (Incident.Changes): a resource
+// type, the resource's name (no space; it may hold colons, as xdstp://
+// names do, but not end with one), and optionally ": " and a field path.
+var changeSyntax = regexp.MustCompile(`^(` + strings.Join(changeTypes, "|") + `) (\S*[^\s:])(?:: (` + changeField + `(?:\.` + changeField + `)*))?$`)
 
 // Load reads and checks the incident file at path.
 func Load(path string) (*Incident, error) {
@@ -245,13 +255,17 @@ func (p *parser) cases(root *yaml.Node, f, keys map[string]*yaml.Node, in *Incid
 	}
 }
 
-// variants reads before, after and expect_before, which go together.
+// variants reads before, after, expect_before and changes, which go
+// together.
 func (p *parser) variants(root *yaml.Node, f, keys map[string]*yaml.Node, in *Incident) {
 	b, a, e := f["before"], f["after"], f["expect_before"]
 	switch {
 	case b == nil && a == nil:
 		if e != nil {
 			p.add(keys["expect_before"], "remove it, or add before: and after:", "expect_before without before and after")
+		}
+		if f["changes"] != nil {
+			p.add(keys["changes"], "remove it, or add before: and after:", "changes without before and after: there is nothing to compare")
 		}
 		return
 	case b == nil || a == nil:
@@ -269,6 +283,42 @@ func (p *parser) variants(root *yaml.Node, f, keys map[string]*yaml.Node, in *In
 		in.ExpectBefore = p.expectation(e)
 		p.fits(e, in)
 	}
+	if c := f["changes"]; c != nil {
+		in.Changes = p.changes(c)
+	}
+}
+
+// changes reads the list of Envoy configuration fields before and after
+// differ in; each item's syntax is checked here, whether the list is right
+// is a test's business (it needs the system's translation).
+func (p *parser) changes(n *yaml.Node) []string {
+	const hint = `write items such as "cluster backend: health_checks" or "listener ingress_http: filter_chains[0].filters[0].typed_config.use_remote_address"`
+	if n.Kind != yaml.SequenceNode || len(n.Content) == 0 {
+		p.add(n, hint+"; leave changes out when before and after differ in no Envoy field", "changes must be a non-empty list")
+		return nil
+	}
+	var out []string
+	seen := map[string]*yaml.Node{}
+	for _, it := range n.Content {
+		if it.Kind == yaml.MappingNode {
+			// The likeliest slip: unquoted, "cluster backend: health_checks"
+			// is a YAML mapping.
+			p.add(it, `quote it: - "cluster backend: health_checks"`, "a change is a mapping, not text: YAML reads an unquoted \"TYPE NAME: PATH\" as KEY: VALUE")
+			continue
+		}
+		s := p.text(it, "a change")
+		switch {
+		case s == "":
+		case seen[s] != nil:
+			p.add(it, fmt.Sprintf("it was first listed at line %d", seen[s].Line), "change %q listed twice", s)
+		case !changeSyntax.MatchString(s):
+			p.add(it, hint+"; the type is one of "+strings.Join(changeTypes, ", "), "change %q is not TYPE NAME or TYPE NAME: FIELD.PATH", s)
+		default:
+			seen[s] = it
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 func (p *parser) overlay(root, key, val *yaml.Node) *Overlay {

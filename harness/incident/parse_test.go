@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -72,6 +73,34 @@ func TestInlineCasesAndVariants(t *testing.T) {
 	}
 }
 
+// changes: reads in order, with the syntax the data plane's diff writes
+// (map keys quoted, Any content under the Any's field, xdstp:// names).
+func TestChanges(t *testing.T) {
+	const head = "version: 1\ntitle: t\ndate: 2026-12-07\nprovenance: {summary: s, link: l, broke: b, detected: d, remediation: r, source: s}\ncase: a\nbefore: {}\nafter: {}\nexpect_before: {slo_breached: during}\n"
+	want := []string{
+		"cluster backend: health_checks",
+		"listener ingress_http: filter_chains[0].filters[0].typed_config.http_filters[0].typed_config.respect_expected_rq_timeout",
+		`cluster backend: typed_extension_protocol_options["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"].explicit_http_config`,
+		"cluster xdstp://authority/envoy.config.cluster.v3.Cluster/backend: lb_policy",
+		"endpoint other",
+	}
+	body := head + "changes:\n"
+	for _, w := range want {
+		body += "  - '" + w + "'\n"
+	}
+	in, err := incident.Parse("x.yaml", []byte(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(in.Changes, want) {
+		t.Errorf("changes %q\nwant %q", in.Changes, want)
+	}
+	plain, err := incident.Parse("x.yaml", []byte(head))
+	if err != nil || plain.Changes != nil {
+		t.Errorf("without changes: %v, %q", err, plain.Changes)
+	}
+}
+
 func TestIdenticalIsToDo(t *testing.T) {
 	in, err := incident.Load("testdata/todo.yaml")
 	if err != nil {
@@ -120,6 +149,12 @@ func TestBadIncidents(t *testing.T) {
 			[]string{"x.yaml:13:16: case c does not expect alert A"}},
 		{"flow style", "{version: 1, title: t}\n", []string{"x.yaml:1:1: the incident is written in flow style"}},
 		{"syntax", head + "case: a\nbefore:\n  services: [\n", []string{"x.yaml:7:1: YAML syntax: did not find expected node content"}},
+		{"changes alone", head + "case: a\nchanges: [\"cluster backend: health_checks\"]\n", []string{"x.yaml:6:1: changes without before and after"}},
+		{"changes not a list", head + "case: a\nbefore: {}\nafter: {}\nexpect_before: {slo_breached: during}\nchanges: cluster backend\n", []string{"x.yaml:9:10: changes must be a non-empty list"}},
+		{"changes empty", head + "case: a\nbefore: {}\nafter: {}\nexpect_before: {slo_breached: during}\nchanges: []\n", []string{"x.yaml:9:10: changes must be a non-empty list"}},
+		{"change syntax", head + "case: a\nbefore: {}\nafter: {}\nexpect_before: {slo_breached: during}\nchanges:\n  - 'clusters backend: health_checks'\n  - \"cluster backend:\"\n  - 'cluster backend: healthChecks'\n  - \"cluster backend: a..b\"\n  - 'cluster backend: a[x]'\n  - cluster backend: health_checks\n",
+			[]string{`x.yaml:10:5: change "clusters backend: health_checks" is not TYPE NAME`, "listener, route, cluster, endpoint", `x.yaml:11:5: change "cluster backend:"`, `x.yaml:12:5: change "cluster backend: healthChecks"`, `x.yaml:13:5: change "cluster backend: a..b"`, `x.yaml:14:5: change "cluster backend: a[x]"`, `x.yaml:15:5: a change is a mapping, not text`, "quote it"}},
+		{"change twice", head + "case: a\nbefore: {}\nafter: {}\nexpect_before: {slo_breached: during}\nchanges:\n  - cluster backend\n  - cluster backend\n", []string{`x.yaml:11:5: change "cluster backend" listed twice`, "first listed at line 10"}},
 		{"version 2 is the incident's error only", strings.Replace(head, "version: 1", "version: 2", 1) + "cases:\n  - name: c\n    class: ok-to-break\n    why: w\n    fault: {type: latency, target: x}\n    duration: 2m\n",
 			[]string{`x.yaml:1:10: unsupported incident version "2"`}},
 	} {

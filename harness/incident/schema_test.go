@@ -15,9 +15,12 @@ func TestSchemaMatchesParser(t *testing.T) {
 		t.Fatal(err)
 	}
 	type node struct {
-		Properties map[string]*node `json:"properties"`
-		Required   []string         `json:"required"`
-		Ref        string           `json:"$ref"`
+		Properties        map[string]*node    `json:"properties"`
+		Required          []string            `json:"required"`
+		Ref               string              `json:"$ref"`
+		Items             *node               `json:"items"`
+		Pattern           string              `json:"pattern"`
+		DependentRequired map[string][]string `json:"dependentRequired"`
 	}
 	var s node
 	if err := json.Unmarshal(b, &s); err != nil {
@@ -50,5 +53,13 @@ func TestSchemaMatchesParser(t *testing.T) {
 	}
 	if got := s.Properties["cases"]; got == nil {
 		t.Error("no cases in the schema")
+	}
+	// Editors check a change's syntax with the parser's own pattern, and
+	// know that changes need before and after.
+	if c := s.Properties["changes"]; c == nil || c.Items == nil || c.Items.Pattern != changeSyntax.String() {
+		t.Errorf("changes' item pattern in the schema is not the parser's %s", changeSyntax)
+	}
+	if got := s.DependentRequired["changes"]; !slices.Equal(sorted(got), []string{"after", "before"}) {
+		t.Errorf("changes requires %v in the schema, want before and after", got)
 	}
 }

@@ -9,14 +9,20 @@
 //	/okbreak/registry/services/<service>             Service
 //	/okbreak/registry/endpoints/<service>/<instance> Endpoint
 //	/okbreak/registry/routes/<route>                 Route
+//	/okbreak/registry/ingress                        Ingress (optional, one)
 //
 // A route's name is the name a data plane asks for: the gRPC frontend dials
 // xds:///<route>, and Envoy's listener serves the route for Host <route>.
+//
+// Some settings exist for Envoy only (Service.HealthCheck, Ingress): the
+// control plane translates them into Envoy's resources and leaves them out
+// of gRPC's, whose xDS client has no use for them (see each field).
 package registry
 
 import (
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"sort"
 	"strings"
 	"time"
@@ -44,6 +50,10 @@ func EndpointsPrefix(service string) string { return endpointsDir + service + "/
 
 // RouteKey is the etcd key of a route.
 func RouteKey(route string) string { return routesDir + route }
+
+// IngressKey is the etcd key of the ingress settings; there is one, for
+// the data plane's one HTTP entry.
+const IngressKey = Prefix + "ingress"
 
 // Duration is a time.Duration that reads and writes JSON as a Go duration
 // string ("250ms"), so that registry documents stay readable in etcdctl.
@@ -80,6 +90,40 @@ type Service struct {
 	ConnectTimeout Duration `json:"connect_timeout,omitempty"`
 	// OutlierDetection, when set, ejects failing hosts.
 	OutlierDetection *OutlierDetection `json:"outlier_detection,omitempty"`
+	// HealthCheck, when set, makes the data plane check every host of the
+	// service itself, over HTTP, on a timer (Envoy's active health
+	// checking, cluster health_checks). Envoy only: gRPC's xDS client does
+	// no active health checks, and the control plane does not send it the
+	// field.
+	HealthCheck *HealthCheck `json:"health_check,omitempty"`
+}
+
+// HealthCheck is an active HTTP health check of every host of a service
+// (Envoy's HealthCheck with an http_health_check). Every data plane that
+// has it checks every host on its own: n data planes and m hosts make n×m
+// checks an interval, which is why it is off unless a registry sets it.
+//
+// It is translated literally: Envoy requires path, interval and timeout,
+// and rejects the cluster (a NACK) when they are missing or zero.
+type HealthCheck struct {
+	// Path is the HTTP path each check asks for (GET); a 200 answer is a
+	// pass.
+	Path string `json:"path"`
+	// Interval is the time between two checks of a host.
+	Interval Duration `json:"interval"`
+	// Timeout bounds one check; a check that takes longer fails.
+	Timeout Duration `json:"timeout"`
+	// UnhealthyThreshold is how many failed checks in a row mark a host
+	// unhealthy; HealthyThreshold how many passes in a row mark it healthy
+	// again.
+	UnhealthyThreshold uint32 `json:"unhealthy_threshold"`
+	HealthyThreshold   uint32 `json:"healthy_threshold"`
+	// NoTrafficInterval, when set, is the interval while the service has
+	// had no traffic (Envoy's default: 60 s).
+	NoTrafficInterval Duration `json:"no_traffic_interval,omitempty"`
+	// IntervalJitter, when set, adds up to this much random time to each
+	// interval, so that data planes started together do not check in step.
+	IntervalJitter Duration `json:"interval_jitter,omitempty"`
 }
 
 // OutlierDetection mirrors the parts of Envoy's OutlierDetection that both
@@ -140,11 +184,52 @@ type RetryPolicy struct {
 	BackoffMax  *Duration `json:"backoff_max,omitempty"`
 }
 
+// Ingress is how the data plane's HTTP entry treats its clients. Envoy
+// only: its one listener is the entry. The gRPC frontend's xDS listeners
+// are API listeners inside the client process, with no remote address to
+// judge and no x-envoy-* headers to strip, so the control plane gives gRPC
+// nodes none of this.
+//
+// Absent, Envoy's defaults hold: every client is external, so Envoy strips
+// the x-envoy-* request headers a client sets for its retries and deadline
+// (x-envoy-retry-on, x-envoy-max-retries, x-envoy-upstream-rq-timeout-ms,
+// x-envoy-upstream-rq-per-try-timeout-ms, x-envoy-expected-rq-timeout-ms),
+// and the router ignores x-envoy-expected-rq-timeout-ms even from an
+// internal caller.
+type Ingress struct {
+	// UseRemoteAddress judges a request internal or external by the
+	// connection's peer address instead of X-Forwarded-For (HTTP connection
+	// manager use_remote_address).
+	UseRemoteAddress bool `json:"use_remote_address,omitempty"`
+	// InternalCIDRs are the client address ranges treated as internal
+	// (internal_address_config.cidr_ranges), e.g. "172.16.0.0/12": their
+	// requests keep their x-envoy-* headers. Since Envoy 1.33 no address is
+	// internal unless listed here.
+	InternalCIDRs []string `json:"internal_cidrs,omitempty"`
+	// RespectExpectedRqTimeout makes the router take the request's timeout
+	// from x-envoy-expected-rq-timeout-ms, which a calling Envoy sets
+	// (router respect_expected_rq_timeout).
+	RespectExpectedRqTimeout bool `json:"respect_expected_rq_timeout,omitempty"`
+}
+
+// check reports what the translation could not write down literally: a
+// CIDR range that does not parse has no address and prefix length to send.
+func (in Ingress) check() error {
+	for _, c := range in.InternalCIDRs {
+		if _, err := netip.ParsePrefix(c); err != nil {
+			return fmt.Errorf("internal_cidrs: want CIDR ranges such as \"172.16.0.0/12\": %w", err)
+		}
+	}
+	return nil
+}
+
 // Registry is the whole registry at one etcd revision.
 type Registry struct {
 	Services  map[string]Service    `json:"services"`
 	Endpoints map[string][]Endpoint `json:"endpoints"` // by service, sorted by instance
 	Routes    map[string]Route      `json:"routes"`
+	// Ingress is nil when the registry has no ingress key.
+	Ingress *Ingress `json:"ingress,omitempty"`
 }
 
 // KV is one key and value read from etcd.
@@ -211,6 +296,17 @@ func Decode(kvs []KV) (reg Registry, errs []error) {
 					reg.Routes[name] = r
 				}
 			}
+		case "ingress":
+			if rest != "ingress" {
+				err = fmt.Errorf("want %s: the ingress is one document", IngressKey)
+				break
+			}
+			var in Ingress
+			if err = strictUnmarshal(kv.Value, &in); err == nil {
+				if err = in.check(); err == nil {
+					reg.Ingress = &in
+				}
+			}
 		default:
 			err = fmt.Errorf("unknown registry kind %q", kind)
 		}
@@ -250,6 +346,11 @@ func Encode(reg Registry) ([]KV, error) {
 	}
 	for name, r := range reg.Routes {
 		if err := add(RouteKey(name), r); err != nil {
+			return nil, err
+		}
+	}
+	if reg.Ingress != nil {
+		if err := add(IngressKey, reg.Ingress); err != nil {
 			return nil, err
 		}
 	}

@@ -3,15 +3,20 @@ package translate
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"sort"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	routerv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
+	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	httpv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/wellknown"
 	"google.golang.org/protobuf/types/known/anypb"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/okbreak/okbreak/internal/registry"
 )
@@ -67,9 +72,11 @@ type EnvoyOptions struct {
 
 // Envoy translates the registry for an Envoy data plane: one listener
 // (EnvoyListenerName, 0.0.0.0:8080) whose HTTP connection manager takes its
-// routes over RDS; one route configuration (EnvoyRouteConfigName) with a
-// virtual host per registry route; an EDS cluster and a load assignment
-// (possibly empty) for every service in the registry.
+// routes over RDS and treats clients as the registry's Ingress says; one
+// route configuration (EnvoyRouteConfigName) with a virtual host per
+// registry route; an EDS cluster (with the service's active health check,
+// if any) and a load assignment (possibly empty) for every service in the
+// registry.
 //
 // Envoy subscribes to listeners and clusters as a wildcard and to routes and
 // endpoints by name, which is exactly what these resources refer to.
@@ -78,7 +85,7 @@ func Envoy(reg registry.Registry, opts EnvoyOptions) (Resources, error) {
 	if err != nil {
 		return nil, err
 	}
-	hcm, err := httpConnectionManager(EnvoyStatPrefix, EnvoyRouteConfigName)
+	hcm, err := envoyConnectionManager(reg.Ingress)
 	if err != nil {
 		return nil, err
 	}
@@ -115,6 +122,7 @@ func Envoy(reg registry.Registry, opts EnvoyOptions) (Resources, error) {
 	for _, name := range services {
 		c := cluster(reg.Services[name])
 		c.TypedExtensionProtocolOptions = map[string]*anypb.Any{httpProtocolOptionsKey: protoOpts}
+		c.HealthChecks = healthChecks(reg.Services[name].HealthCheck)
 		clusters = append(clusters, c)
 		clas = append(clas, loadAssignment(name, reg.Endpoints[name], address))
 	}
@@ -124,6 +132,71 @@ func Envoy(reg registry.Registry, opts EnvoyOptions) (Resources, error) {
 		resource.ClusterType:  clusters,
 		resource.EndpointType: clas,
 	}, nil
+}
+
+// envoyConnectionManager is the listener's HTTP connection manager with the
+// registry's ingress settings. Without them it is Envoy's default: every
+// client external (its x-envoy-* request headers stripped) and
+// x-envoy-expected-rq-timeout-ms ignored. Each setting is written only when
+// the registry sets it, so that a registry without an ingress gives exactly
+// the resources it gave before ingress settings existed.
+func envoyConnectionManager(in *registry.Ingress) (*hcmv3.HttpConnectionManager, error) {
+	if in == nil {
+		in = &registry.Ingress{}
+	}
+	hcm, err := httpConnectionManager(EnvoyStatPrefix, EnvoyRouteConfigName, &routerv3.Router{
+		RespectExpectedRqTimeout: in.RespectExpectedRqTimeout,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if in.UseRemoteAddress {
+		hcm.UseRemoteAddress = wrapperspb.Bool(true)
+	}
+	if len(in.InternalCIDRs) > 0 {
+		iac := &hcmv3.HttpConnectionManager_InternalAddressConfig{}
+		for _, c := range in.InternalCIDRs {
+			p, err := netip.ParsePrefix(c)
+			if err != nil {
+				// registry.Decode refuses such a key; a registry built in
+				// code can still hold one.
+				return nil, fmt.Errorf("ingress internal_cidrs: %w", err)
+			}
+			iac.CidrRanges = append(iac.CidrRanges, &corev3.CidrRange{
+				AddressPrefix: p.Addr().String(),
+				PrefixLen:     wrapperspb.UInt32(uint32(p.Bits())),
+			})
+		}
+		hcm.InternalAddressConfig = iac
+	}
+	return hcm, nil
+}
+
+// healthChecks is a service's active HTTP health check as Envoy's cluster
+// health_checks, nil when the registry sets none. Path, interval, timeout
+// and thresholds are written as they are, zero included, so that a registry
+// missing them gets the NACK it deserves rather than a made-up default;
+// the optional intervals only when set.
+func healthChecks(h *registry.HealthCheck) []*corev3.HealthCheck {
+	if h == nil {
+		return nil
+	}
+	hc := &corev3.HealthCheck{
+		Timeout:            durationpb.New(h.Timeout.D()),
+		Interval:           durationpb.New(h.Interval.D()),
+		UnhealthyThreshold: wrapperspb.UInt32(h.UnhealthyThreshold),
+		HealthyThreshold:   wrapperspb.UInt32(h.HealthyThreshold),
+		HealthChecker: &corev3.HealthCheck_HttpHealthCheck_{HttpHealthCheck: &corev3.HealthCheck_HttpHealthCheck{
+			Path: h.Path,
+		}},
+	}
+	if h.NoTrafficInterval > 0 {
+		hc.NoTrafficInterval = durationpb.New(h.NoTrafficInterval.D())
+	}
+	if h.IntervalJitter > 0 {
+		hc.IntervalJitter = durationpb.New(h.IntervalJitter.D())
+	}
+	return []*corev3.HealthCheck{hc}
 }
 
 // upstreamProtocolOptions says explicitly which protocol Envoy uses towards

@@ -4,6 +4,7 @@ import (
 	"sort"
 
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	routerv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 
@@ -19,6 +20,10 @@ import (
 // and a RouteConfiguration of the same name. Then exactly the clusters those
 // routes send traffic to, and their load assignments (an explicit empty one
 // when a service has no endpoints).
+//
+// The registry's Envoy-only settings are left out: a service's health
+// check (gRPC's xDS client does no active health checks) and the ingress
+// (an API listener has no remote address and no x-envoy-* headers).
 //
 // Exactness matters twice: go-control-plane's ADS cache does not answer a
 // named subscription while the snapshot holds a resource of that type the
@@ -36,7 +41,9 @@ func GRPC(reg registry.Registry, listeners []string) (Resources, error) {
 		if len(want) > 0 && !want[r.Name] {
 			continue
 		}
-		hcm, err := httpConnectionManager(r.Name, r.Name)
+		// A plain router: registry.Ingress is Envoy's, gRPC's client has
+		// no x-envoy-* headers to honour.
+		hcm, err := httpConnectionManager(r.Name, r.Name, &routerv3.Router{})
 		if err != nil {
 			return nil, err
 		}

@@ -167,9 +167,10 @@ func socketAddress(host string, port uint32) *corev3.Address {
 }
 
 // httpConnectionManager is the HCM both data planes use: routes by RDS over
-// ADS, then the router filter.
-func httpConnectionManager(statPrefix, routeConfig string) (*hcmv3.HttpConnectionManager, error) {
-	router, err := pack(&routerv3.Router{})
+// ADS, then the router filter, configured as given (Envoy's may respect
+// the expected timeout, see registry.Ingress).
+func httpConnectionManager(statPrefix, routeConfig string, rt *routerv3.Router) (*hcmv3.HttpConnectionManager, error) {
+	router, err := pack(rt)
 	if err != nil {
 		return nil, err
 	}
