@@ -2,17 +2,15 @@ package okbreaktest
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/okbreak/okbreak/harness"
-	"github.com/okbreak/okbreak/harness/catalog"
 	"github.com/okbreak/okbreak/harness/incident"
+	"github.com/okbreak/okbreak/harness/incidentrun"
 	"github.com/okbreak/okbreak/harness/stack"
+	"github.com/okbreak/okbreak/harness/stack/stacktest"
 	"github.com/okbreak/okbreak/harness/stackfile"
 )
 
@@ -45,7 +43,8 @@ type Incidents struct {
 }
 
 // RunIncidents runs every incident of cfg.Dir as subtests of t, named
-// after the incident:
+// after the incident (package incidentrun decides and judges; this maps
+// its outcomes to subtests, skips and errors):
 //   - an incident that is a case alone (by name or written out) runs on a
 //     stack of its own, and must get its class's verdict;
 //   - an incident with before and after runs twice, each on a stack of its
@@ -55,163 +54,106 @@ type Incidents struct {
 //     wrong;
 //   - an incident whose before and after are identical is skipped as to
 //     do; one that needs another data plane is skipped with the reason.
+//
+// Each incident's stack comes up inside its subtest: `-run
+// TestIncidents/NAME` brings up only NAME's.
 func RunIncidents(t *testing.T, cfg Incidents) {
 	t.Helper()
 	c := common{TimeScale: cfg.TimeScale, ReportDir: cfg.ReportDir, CaseBudget: cfg.CaseBudget, StackOptions: cfg.StackOptions}
 	c.setDefaults()
-	ctx := context.Background()
-	ins, err := cfg.load()
-	if err != nil {
-		t.Fatalf("okbreak incidents: %v", err)
-	}
-	base, err := cfg.system(ctx, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	rc, err := cfg.runConfig(c)
 	if err != nil {
 		t.Fatalf("okbreak stack file: %v", err)
 	}
-	dp := cfg.DataPlane
-	if dp == "" {
-		dp = string(base.def.DataPlane)
-	}
-	cat, _, _, err := base.inputs.Load(base.def)
+	suite, err := incidentrun.Load(ctx, rc)
 	if err != nil {
-		t.Fatalf("okbreak inputs: %v", err)
+		t.Fatalf("okbreak %v", err) // "okbreak incidents: ...", "okbreak stack file: ..."
 	}
-	for _, in := range ins {
-		if in.HasVariants() {
-			continue
-		}
-		// A stack each: `-run TestIncidents/NAME` brings up only NAME's.
+	for _, in := range suite.Incidents {
 		t.Run(in.Name, func(t *testing.T) {
-			if why := skipReason(in, dp); why != "" {
+			if why := suite.Skip(in); why != "" {
 				t.Skip(why)
 			}
-			cases, err := casesOf(in, cat, base)
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, s := start(t, base, c)
-			s.run(t, cases, classVerdict)
-		})
-	}
-	for _, in := range ins {
-		if !in.HasVariants() {
-			continue
-		}
-		t.Run(in.Name, func(t *testing.T) {
-			switch {
-			case in.Identical():
-				t.Skip("to do: before and after are identical")
-			case skipReason(in, dp) != "":
-				t.Skip(skipReason(in, dp))
-			}
-			cfg.runVariants(t, ctx, in, c)
+			stacktest.RequireDocker(t)
+			runIncident(t, ctx, suite, in, c.CaseBudget)
 		})
 	}
 }
 
-// runVariants runs an incident's cases under before, then under after.
-func (cfg Incidents) runVariants(t *testing.T, ctx context.Context, in *incident.Incident, c common) {
-	t.Helper()
-	var outcomes []string // every case's result under each configuration
-	failed := false
-	for _, v := range []incident.Variant{incident.Before, incident.After} {
-		ok := t.Run(string(v), func(t *testing.T) {
-			o, err := in.Overlay(v)
-			if err != nil {
-				t.Fatal(err)
-			}
-			sys, err := cfg.system(ctx, &o)
-			if err != nil {
-				t.Fatalf("%s: %v", v, err)
-			}
-			cat, s := start(t, sys, c)
-			cases, err := casesOf(in, cat, sys)
-			if err != nil {
-				t.Fatal(err)
-			}
-			s.run(t, cases, func(t *testing.T, k catalog.Case, res harness.Result, dir string) {
-				t.Helper()
-				outcomes = append(outcomes, fmt.Sprintf("%s, %s: %s (%s), report %s", v, k.Name, res.Verdict, res.Reason, dir))
-				if v == incident.After {
-					classVerdict(t, k, res, dir)
-					return
-				}
-				if ok, why := incident.Reproduced(*in.ExpectBefore, k, cat.Defaults, res); !ok {
-					t.Errorf("before did not fail as the incident did (%s): %s\nreport: %s", in.ExpectBefore, why, dir)
-				} else {
-					t.Logf("before reproduced the incident: %s", why)
-				}
-			})
-		})
-		failed = failed || !ok
-	}
-	if failed {
-		t.Errorf("incident %s: before must fail with %s and after get the class's verdict; got:\n  %s",
-			in.Name, in.ExpectBefore, strings.Join(outcomes, "\n  "))
-	}
-}
-
-// system compiles the stack files, with an overlay laid over them when
-// given, to what runs and its inputs.
-func (cfg Incidents) system(ctx context.Context, o *stackfile.Overlay) (system, error) {
-	opts := cfg.Options
-	if opts.FS == nil && opts.Env == nil && len(cfg.StackFiles) > 0 {
+// runConfig is cfg as package incidentrun takes it: the process
+// environment and a .env beside the first stack file for ${VAR}s unless
+// Options say otherwise, a report folder per stack under ReportDir.
+func (cfg Incidents) runConfig(c common) (incidentrun.Config, error) {
+	rc := incidentrun.Config{Dir: cfg.Dir, FS: cfg.Options.FS, StackFiles: cfg.StackFiles, Options: cfg.Options,
+		Adjust: cfg.Adjust, DataPlane: cfg.DataPlane, TimeScale: c.TimeScale, CaseBudget: c.CaseBudget, StackOptions: c.StackOptions,
+		ReportDir: func(_ *incident.Incident, _ incident.Variant, runID string) string {
+			return filepath.Join(c.ReportDir, runID)
+		}}
+	if rc.Options.FS == nil && rc.Options.Env == nil && len(cfg.StackFiles) > 0 {
 		env, err := stackfile.DotEnv(filepath.Dir(cfg.StackFiles[0]), stackfile.EnvMap(os.Environ()))
 		if err != nil {
-			return system{}, err
+			return rc, err
 		}
-		opts.Env = env
+		rc.Options.Env = env
 	}
-	var overlays []stackfile.Overlay
-	if o != nil {
-		overlays = append(overlays, *o)
-	}
-	f, err := stackfile.LoadWith(ctx, cfg.StackFiles, overlays, opts)
-	if err != nil {
-		return system{}, err
-	}
-	var sys system
-	if sys.def, err = f.Definition(); err != nil {
-		return sys, err
-	}
-	if sys.shown, err = f.Rendering(); err != nil {
-		return sys, err
-	}
-	if cfg.Adjust != nil {
-		cfg.Adjust(&sys.def)
-		cfg.Adjust(&sys.shown)
-	}
-	if sys.inputs, err = f.Inputs(); err != nil {
-		return sys, err
-	}
-	return sys, nil
+	return rc, nil
 }
 
-func (cfg Incidents) load() ([]*incident.Incident, error) {
-	if cfg.Options.FS != nil {
-		return incident.LoadFS(cfg.Options.FS, cfg.Dir)
+// runIncident runs one incident under t: each variant as a subtest (a case
+// alone in t itself), each case as a subtest of its variant; when a
+// variant failed, the incident's message gives every result under both.
+func runIncident(t *testing.T, ctx context.Context, suite *incidentrun.Suite, in *incident.Incident, budget time.Duration) {
+	t.Helper()
+	// cur is the test the running variant reports to, so that its lines
+	// and its cases' subtests sit under it.
+	cur, failed := t, false
+	deadline, hasDeadline := t.Deadline()
+	out := suite.Run(ctx, in, incidentrun.Hooks{
+		Logf: func(format string, args ...any) { cur.Logf(format, args...) },
+		Variant: func(v incident.Variant, run func() incidentrun.VariantRun) {
+			if v == incidentrun.Alone {
+				if r := run(); r.Err != nil {
+					t.Fatal(r.Err)
+				}
+				return
+			}
+			failed = !t.Run(string(v), func(vt *testing.T) {
+				cur = vt
+				defer func() { cur = t }()
+				if r := run(); r.Err != nil {
+					vt.Fatal(r.Err)
+				}
+			}) || failed
+		},
+		Case: func(cs incidentrun.CaseStart, run func(context.Context) incidentrun.CaseOutcome) {
+			cur.Run(cs.Case.Name, func(t *testing.T) {
+				if hasDeadline && time.Until(deadline) < budget+teardownMargin {
+					t.Fatalf("not run: less than %s left before the test deadline (raise -timeout)", budget+teardownMargin)
+				}
+				co := run(ctx)
+				res := co.Result
+				t.Logf("%s: %s (%s) in %.1fs at scale %.4g", cs.Case.Name, res.Verdict, res.Reason, res.Elapsed, res.EffectiveScale)
+				caseVerdict(t, co)
+			})
+		},
+	})
+	if failed {
+		t.Error(out.Why)
 	}
-	return incident.LoadDir(cfg.Dir)
 }
 
-// casesOf are the incident's cases, checked against the system: a catalog
-// case by name, or its own cases with the catalog's defaults.
-func casesOf(in *incident.Incident, cat *catalog.Catalog, sys system) ([]catalog.Case, error) {
-	if in.Case != "" {
-		k, ok := cat.Case(in.Case)
-		if !ok {
-			return nil, fmt.Errorf("%s: case %q is not in the catalog %s", in.Path, in.Case, cat.File)
-		}
-		return []catalog.Case{k}, nil
+// caseVerdict maps a case's judgement to t: a skip, an error, or a line
+// saying how before reproduced the incident.
+func caseVerdict(t *testing.T, co incidentrun.CaseOutcome) {
+	t.Helper()
+	switch msg := co.Message(); {
+	case co.Status == incidentrun.Skipped:
+		t.Skip(msg)
+	case co.Status == incidentrun.Failed:
+		t.Error(msg)
+	case msg != "":
+		t.Log(msg)
 	}
-	return sys.inputs.ValidateCases(sys.def, in.Path, in.Cases, cat.Defaults)
-}
-
-func skipReason(in *incident.Incident, dp string) string {
-	for _, r := range in.Requires {
-		if r != dp {
-			return fmt.Sprintf("incident %s needs the %s data plane (this run uses %s)", in.Name, r, dp)
-		}
-	}
-	return ""
 }

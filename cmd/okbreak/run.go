@@ -24,14 +24,18 @@ func newRunCmd() *cobra.Command {
 	var inputs inputFlags
 	var scale float64
 	var asJSON bool
+	var incidents incidentFlags
 	cmd := &cobra.Command{
-		Use: "run",
+		Use: "run [--incidents [DIR]]",
 		Example: `  okbreak run                                   # the whole catalog, a live line per case
   okbreak run --only '^one-backend-' --time-scale 60
   okbreak run --json > run.json                 # one JSON document on stdout, progress on stderr
   okbreak run --report out/                     # report.json, junit.xml, report.md, report.html in out/
   okbreak run --catalog my-catalog.yaml --alerts my-rules/ --alerts extra.yml
-  (from any folder: the sample system's catalog and rules are embedded)`,
+  (from any folder: the sample system's catalog and rules are embedded)
+  okbreak run --incidents                       # every incident of the binary's fixtures/incidents
+  okbreak run --incidents --incident etcd-away-for-hours --data-plane grpc
+  okbreak run --incidents incidents/ --stack stack.yaml   # a team's incidents on its own stack file`,
 		Short: "Bring the default stack up and run the catalog: every case survived or alerted",
 		Long: `run brings the default stack up, then runs every case of the catalog one at a
 time on it: steady state, fault (always reverted), recovery, and a verdict from
@@ -39,10 +43,30 @@ the probe's windows and the alert rules evaluated on the components' metrics.
 
 It prints one line per case as it finishes (--json: one document at the end).
 Exit codes: 0 every case survived, alerted or skipped; 1 a case failed or was
-invalid; 2 bad input (catalog, rules, flags); 3 no Docker engine.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+invalid; 2 bad input (catalog, rules, flags); 3 no Docker engine.
+
+--incidents runs incident files instead of the catalog (README: Incidents),
+with the verdicts of go test ./scenarios -run TestIncidents: each incident on
+a stack of its own (torn down after it, Ctrl-C included); one that is a case
+alone must get its class's verdict; one with before and after runs twice,
+before must fail as its expect_before says and after get the class's
+verdict. Identical before and after are skipped as to do, an incident for
+another data plane is skipped with the reason. DIR defaults to the incidents
+embedded in the binary (fixtures/incidents), laid over the default stack for
+--data-plane; with --stack, over that stack file. --incident selects by name
+(a regular expression). Each stack writes its report folder under --report
+(default $OKBREAK_REPORT_DIR, else okbreak-reports, /incidents-<time>): in
+<incident>/ for a case alone, <incident>/before and <incident>/after.
+Exit codes: 0 every incident reproduced and fixed, passed or skipped; 1 one
+failed; 2 bad input (an incident file's error names its file and line); 3 no
+Docker engine.`,
+		Args: incidents.args,
+		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
+			if incidents.on {
+				return incidents.run(ctx, args, runFlags{inputs: inputs, only: only, dataPlane: dataPlane,
+					reportDir: reportDir, scale: scale, asJSON: asJSON})
+			}
 			started := time.Now()
 			if scale < 1 {
 				return badInput("--time-scale %v: want a number >= 1 (1 = real time)", scale)
@@ -178,6 +202,7 @@ invalid; 2 bad input (catalog, rules, flags); 3 no Docker engine.`,
 	f.StringVar(&dataPlane, "data-plane", envOr("OKBREAK_DATA_PLANE", "auto"), "data plane: envoy, grpc or auto")
 	f.Float64Var(&scale, "time-scale", 240, "compress long windows by this factor (capped per case)")
 	f.BoolVar(&asJSON, "json", false, "print one JSON document instead of a line per case")
+	incidents.register(f)
 	f.StringVar(&reportDir, "report", "", "write report.json, junit.xml, report.md and report.html here (default $OKBREAK_REPORT_DIR/<run>, else okbreak-reports/<run>)")
 	return cmd
 }

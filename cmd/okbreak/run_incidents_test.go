@@ -1,0 +1,66 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+const incidentHead = `version: 1
+title: t
+date: 2018-11-11
+provenance: {summary: s, link: l, broke: b, detected: d, remediation: r, source: s}
+`
+
+// Every mistake is found before Docker is touched: exit 2, and an
+// incident file's mistake names the file and line.
+func TestRunIncidentsBadInputExitsTwo(t *testing.T) {
+	broken := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(broken, "broken.yaml"), []byte("version: 1\ntitle: t\ndate: someday\n"), 0o644))
+	overlay := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(overlay, "adds-a-service.yaml"), []byte(incidentHead+
+		"case: etcd-down-2h\nbefore:\n  services:\n    nosuch: {image: x}\nafter: {services: {}}\nexpect_before: {alert_not_fired: EtcdDownTooLong}\n"), 0o644))
+	unknown := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(unknown, "unknown-case.yaml"), []byte(incidentHead+"case: no-such-case\n"), 0o644))
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", "--incidents", broken}, "broken.yaml:3:7: bad date"},
+		{[]string{"run", "--incidents", overlay, "--data-plane", "grpc"}, "adds-a-service.yaml:8:"},
+		{[]string{"run", "--incidents", unknown, "--data-plane", "grpc"}, `unknown-case.yaml: case "no-such-case" is not in the catalog`},
+		{[]string{"run", "--incidents", t.TempDir()}, "no incident files"},
+		{[]string{"run", "--incidents", filepath.Join(broken, "missing")}, "missing"},
+		{[]string{"run", "--incidents", "--incident", "no-such-incident", "--data-plane", "grpc"}, "matches no incident; incidents: "},
+		{[]string{"run", "--incidents", "--incident", "("}, "--incident"},
+		{[]string{"run", "--incidents", "--only", "etcd"}, "--only selects catalog cases"},
+		{[]string{"run", "--incidents", "--json"}, "--json"},
+		{[]string{"run", "--incidents", "--catalog", "c.yaml"}, "--catalog and --alerts"},
+		{[]string{"run", "--incidents", "--time-scale", "0"}, "--time-scale"},
+		{[]string{"run", "--incidents", "--data-plane", "nginx"}, "want envoy, grpc or auto"},
+		{[]string{"run", "--incidents", "a", "b"}, "one folder at most"},
+		{[]string{"run", "somewhere"}, "after --incidents"},
+		{[]string{"run", "--incident", "etcd"}, "add --incidents"},
+	} {
+		out, code := execute(t, tc.args...)
+		require.Equal(t, exitBadInput, code, "okbreak %v: %s", tc.args, out)
+		require.Contains(t, out, tc.want, "okbreak %v", tc.args)
+	}
+}
+
+func TestRunHelpShowsIncidents(t *testing.T) {
+	out, code := execute(t, "run", "--help")
+	require.Equal(t, exitOK, code, out)
+	for _, want := range []string{
+		"run [--incidents [DIR]]",
+		"okbreak run --incidents --incident etcd-away-for-hours --data-plane grpc",
+		"--incidents ",
+		"--incident string",
+		"before must fail as its expect_before says",
+	} {
+		require.True(t, strings.Contains(out, want), "run --help lacks %q:\n%s", want, out)
+	}
+}
