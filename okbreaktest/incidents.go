@@ -40,6 +40,10 @@ type Incidents struct {
 	CaseBudget time.Duration
 	// StackOptions are passed to stack.Up.
 	StackOptions []stack.Option
+	// RuleTestDir, when set, gets a promtool rule test for each case that
+	// gives its class's verdict (harness.RuleTests), in RuleTestDir/NAME
+	// or RuleTestDir/NAME/VARIANT.
+	RuleTestDir string
 }
 
 // RunIncidents runs every incident of cfg.Dir as subtests of t, named
@@ -88,6 +92,7 @@ func RunIncidents(t *testing.T, cfg Incidents) {
 func (cfg Incidents) runConfig(c common) (incidentrun.Config, error) {
 	rc := incidentrun.Config{Dir: cfg.Dir, FS: cfg.Options.FS, StackFiles: cfg.StackFiles, Options: cfg.Options,
 		Adjust: cfg.Adjust, DataPlane: cfg.DataPlane, TimeScale: c.TimeScale, CaseBudget: c.CaseBudget, StackOptions: c.StackOptions,
+		RuleTestDir: cfg.RuleTestDir,
 		ReportDir: func(_ *incident.Incident, _ incident.Variant, runID string) string {
 			return filepath.Join(c.ReportDir, runID)
 		}}

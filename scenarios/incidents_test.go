@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"os"
 	"testing"
 
 	"github.com/okbreak/okbreak/fixtures"
@@ -12,7 +13,9 @@ import (
 // TestIncidents runs the incidents of fixtures/incidents (README:
 // "Incidents") on the default stack: a case alone gets its class's verdict;
 // one with before and after must fail before exactly as it did on the day
-// and pass after.
+// and pass after. With OKBREAK_RULE_TEST_DIR set, each case that gets its
+// class's verdict writes a promtool rule test there (make test runs
+// promtool on them: scripts/rule-tests).
 //
 //	go test ./scenarios/ -run TestIncidents/etcd-away-for-hours
 func TestIncidents(t *testing.T) {
@@ -30,5 +33,8 @@ func TestIncidents(t *testing.T) {
 		TimeScale:  timeScale(t),
 		ReportDir:  reportRoot(),
 		CaseBudget: caseBudget,
+		// Read here, not in the library: okbreaktest never reads the
+		// environment for a setting.
+		RuleTestDir: os.Getenv("OKBREAK_RULE_TEST_DIR"),
 	})
 }

@@ -20,7 +20,7 @@ import (
 )
 
 func newRunCmd() *cobra.Command {
-	var only, dataPlane, reportDir string
+	var only, dataPlane, reportDir, ruleTests string
 	var inputs inputFlags
 	var scale float64
 	var asJSON bool
@@ -31,6 +31,7 @@ func newRunCmd() *cobra.Command {
   okbreak run --only '^one-backend-' --time-scale 60
   okbreak run --json > run.json                 # one JSON document on stdout, progress on stderr
   okbreak run --report out/                     # report.json, junit.xml, report.md, report.html in out/
+  okbreak run --rule-tests rule-tests/          # a promtool rule test per case: promtool test rules rule-tests/*.yml
   okbreak run --catalog my-catalog.yaml --alerts my-rules/ --alerts extra.yml
   (from any folder: the sample system's catalog and rules are embedded)
   okbreak run --incidents                       # every incident of the binary's fixtures/incidents
@@ -44,6 +45,13 @@ the probe's windows and the alert rules evaluated on the components' metrics.
 It prints one line per case as it finishes (--json: one document at the end).
 Exit codes: 0 every case survived, alerted or skipped; 1 a case failed or was
 invalid; 2 bad input (catalog, rules, flags); 3 no Docker engine.
+
+--rule-tests DIR writes, for each case that gets its class's verdict, a
+promtool rule test (DIR/<case>.rules_test.yml): the series the rules read,
+stretched back to world time, and the alerts the case needed (not-ok) or the
+page alerts expected absent (ok-to-break), naming the rule files as written
+(README: Rule tests without Docker). With --incidents, in DIR/<incident> or
+DIR/<incident>/<variant>.
 
 --incidents runs incident files instead of the catalog (README: Incidents),
 with the verdicts of go test ./scenarios -run TestIncidents: each incident on
@@ -65,7 +73,7 @@ Docker engine.`,
 			ctx := cmd.Context()
 			if incidents.on {
 				return incidents.run(ctx, args, runFlags{inputs: inputs, only: only, dataPlane: dataPlane,
-					reportDir: reportDir, scale: scale, asJSON: asJSON})
+					reportDir: reportDir, scale: scale, asJSON: asJSON, ruleTests: ruleTests})
 			}
 			started := time.Now()
 			if scale < 1 {
@@ -154,6 +162,9 @@ Docker engine.`,
 			if !live && !asJSON {
 				r.Logf = logf
 			}
+			if ruleTests != "" {
+				r.RuleTests = &harness.RuleTests{Dir: ruleTests, Rules: in.Rules}
+			}
 			rep := &report.Report{
 				Version: report.Version(), DataPlane: string(def.DataPlane), TimeScale: scale, Run: s.RunID,
 				Started: time.Now(), Cases: []harness.Result{},
@@ -203,6 +214,7 @@ Docker engine.`,
 	f.Float64Var(&scale, "time-scale", 240, "compress long windows by this factor (capped per case)")
 	f.BoolVar(&asJSON, "json", false, "print one JSON document instead of a line per case")
 	incidents.register(f)
+	f.StringVar(&ruleTests, "rule-tests", "", "write a promtool rule test per case with its class's verdict into this folder")
 	f.StringVar(&reportDir, "report", "", "write report.json, junit.xml, report.md and report.html here (default $OKBREAK_REPORT_DIR/<run>, else okbreak-reports/<run>)")
 	return cmd
 }

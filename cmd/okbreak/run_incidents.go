@@ -55,6 +55,7 @@ type runFlags struct {
 	reportDir       string
 	scale           float64
 	asJSON          bool
+	ruleTests       string
 }
 
 // incidentRun is one `okbreak run --incidents`.
@@ -65,6 +66,7 @@ type incidentRun struct {
 	dataPlane string // envoy, grpc or auto
 	scale     float64
 	reports   string // the folder of every stack's report folder
+	ruleTests string // --rule-tests
 	out       io.Writer
 }
 
@@ -110,7 +112,7 @@ func (f *incidentFlags) run(ctx context.Context, args []string, rf runFlags) err
 // plan checks the flags that --incidents takes and refuses those of the
 // catalog's run.
 func (f *incidentFlags) plan(args []string, rf runFlags) (incidentRun, error) {
-	r := incidentRun{stackFile: rf.inputs.stack, dataPlane: rf.dataPlane, scale: rf.scale, out: os.Stdout}
+	r := incidentRun{stackFile: rf.inputs.stack, dataPlane: rf.dataPlane, scale: rf.scale, ruleTests: rf.ruleTests, out: os.Stdout}
 	if len(args) == 1 {
 		r.dir = args[0]
 	}
@@ -177,7 +179,7 @@ func (r incidentRun) load(ctx context.Context, dp stack.DataPlane) (*incidentrun
 // config is what incidentrun needs: the incidents of DIR or the binary's,
 // laid over --stack or the sample's stack file for dp.
 func (r incidentRun) config(dp stack.DataPlane) (incidentrun.Config, error) {
-	cfg := incidentrun.Config{Dir: fixtures.IncidentsDir, FS: fixtures.FS(), TimeScale: r.scale,
+	cfg := incidentrun.Config{Dir: fixtures.IncidentsDir, FS: fixtures.FS(), TimeScale: r.scale, RuleTestDir: r.ruleTests,
 		ReportDir: func(in *incident.Incident, v incident.Variant, _ string) string {
 			return filepath.Join(r.reports, in.Name, string(v))
 		}}

@@ -58,6 +58,10 @@ type Config struct {
 	// (v is Alone for an incident that is a case alone); reports are
 	// written there after every case and at the end.
 	ReportDir func(in *incident.Incident, v incident.Variant, runID string) string
+	// RuleTestDir, when set, gets a promtool rule test for each case that
+	// gives its class's verdict (harness.RuleTests), in RuleTestDir/NAME
+	// for an incident that is a case alone, else RuleTestDir/NAME/VARIANT.
+	RuleTestDir string
 }
 
 // Suite is a folder of incidents, read and ready to run on a system.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"time"
 
 	"github.com/okbreak/okbreak/harness"
@@ -116,6 +117,13 @@ func (s *Suite) runVariant(ctx context.Context, in *incident.Incident, v inciden
 		vr.Report = s.cfg.ReportDir(in, v, st.RunID)
 	}
 	r := &harness.Runner{System: st, Defaults: p.cat.Defaults, Rules: p.rules, TimeScale: s.cfg.TimeScale, Logf: h.Logf}
+	if s.cfg.RuleTestDir != "" {
+		dir := filepath.Join(s.cfg.RuleTestDir, in.Name)
+		if v != Alone {
+			dir = filepath.Join(dir, string(v))
+		}
+		r.RuleTests = &harness.RuleTests{Dir: dir, Rules: p.sys.inputs.Rules}
+	}
 	if h.Runner != nil {
 		h.Runner(r)
 	}
