@@ -5,8 +5,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"path"
 	"regexp"
-	"strings"
+	"slices"
 
 	"github.com/okbreak/okbreak/harness/alert"
 	"github.com/okbreak/okbreak/harness/catalog"
@@ -122,7 +123,10 @@ func ruleRefs(rt *RuleTests) ([]string, error) {
 				}
 			}
 		}
-		name := "rules/" + unsafeName.ReplaceAllString(strings.TrimPrefix(filepath.ToSlash(src.Name), "/"), "_")
+		name := "rules/" + unsafeName.ReplaceAllString(path.Base(filepath.ToSlash(src.Name)), "_")
+		if slices.Contains(refs, name) {
+			name = fmt.Sprintf("rules/%d-%s", len(refs), name[len("rules/"):])
+		}
 		if err := os.MkdirAll(filepath.Join(dir, "rules"), 0o755); err != nil {
 			return nil, fmt.Errorf("rule test: %w", err)
 		}

@@ -47,9 +47,6 @@ func replay(ctx context.Context, files []alert.RuleFile, st *stretched, until ti
 		return nil, fmt.Errorf("rule test: open tsdb: %w", err)
 	}
 	defer db.Close()
-	if err := load(ctx, db, st); err != nil {
-		return nil, err
-	}
 	stepMs := st.step.Milliseconds()
 	engine := promql.NewEngine(promql.EngineOpts{
 		Logger: slog.New(slog.DiscardHandler), MaxSamples: 50_000_000, Timeout: time.Minute,
@@ -62,9 +59,12 @@ func replay(ctx context.Context, files []alert.RuleFile, st *stretched, until ti
 	}
 	rep := &replayed{step: st.step}
 	epoch := time.Unix(0, 0).UTC()
-	for ts := time.Duration(0); ts <= until; ts += st.step {
+	for k, ts := 0, time.Duration(0); ts <= until; k, ts = k+1, ts+st.step {
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("rule test: %w", err)
+		}
+		if err := load(ctx, db, st, k); err != nil {
+			return nil, err
 		}
 		now := map[string][]ExpAlert{}
 		for _, g := range groups {
@@ -123,24 +123,19 @@ func (r *replayed) firstFiring(name string, from time.Duration) (time.Duration, 
 	return 0, nil, false
 }
 
-// load appends every stretched value at its world time.
-func load(ctx context.Context, db *tsdb.DB, st *stretched) error {
+// load appends every series' value at step k, before the evaluation at
+// k: as promtool's lazy loader, so that the rules' own samples (ALERTS)
+// are written in time order with the recording's, as the TSDB head wants.
+func load(ctx context.Context, db *tsdb.DB, st *stretched, k int) error {
 	app := db.AppenderV2(ctx)
-	for i, s := range st.series {
-		m, err := promqlParser.ParseMetric(s.Series)
-		if err != nil {
-			_ = app.Rollback()
-			return fmt.Errorf("rule test: series %s: %w", s.Series, err)
+	t := (time.Duration(k) * st.step).Milliseconds()
+	for i, ls := range st.labels {
+		if k >= len(st.values[i]) || st.values[i][k] == nil {
+			continue
 		}
-		for k, v := range st.values[i] {
-			if v == nil {
-				continue
-			}
-			t := (time.Duration(k) * st.step).Milliseconds()
-			if _, err := app.Append(0, m, 0, t, *v, nil, nil, storage.AOptions{}); err != nil {
-				_ = app.Rollback()
-				return fmt.Errorf("rule test: series %s at %d ms: %w", s.Series, t, err)
-			}
+		if _, err := app.Append(0, ls, 0, t, *st.values[i][k], nil, nil, storage.AOptions{}); err != nil {
+			_ = app.Rollback()
+			return fmt.Errorf("rule test: series %s at %d ms: %w", st.series[i].Series, t, err)
 		}
 	}
 	if err := app.Commit(); err != nil {

@@ -197,8 +197,10 @@ type stretched struct {
 	step   time.Duration // world
 	steps  int
 	series []InputSeries
-	// values[i][k] is series i at step k: nil when missing.
+	// values[i][k] is series i at step k: nil when missing; labels[i]
+	// its labels.
 	values [][]*float64
+	labels []labels.Labels
 }
 
 // world maps a real instant to world time since start, as the scaled rules
@@ -237,6 +239,7 @@ func stretch(in Input) (*stretched, error) {
 			continue
 		}
 		st.values = append(st.values, vals)
+		st.labels = append(st.labels, labels.FromMap(s.Labels))
 		st.series = append(st.series, InputSeries{Series: selector(s.Labels), Values: notation(vals)})
 	}
 	if len(st.series) == 0 {

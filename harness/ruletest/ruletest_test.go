@@ -96,6 +96,19 @@ func TestBuildExpectsTheAlertTheCaseSaw(t *testing.T) {
 	assert.Equal(t, "backend backend-1:8081 is down", a.ExpAlerts[0].Annotations["summary"])
 }
 
+// TestBuildReplaysARecordingLongerThanAnHour: at scale 240, 40 s of
+// recording are 160 min of world time, more than the TSDB head accepts
+// behind its newest sample unless the replay allows it.
+func TestBuildReplaysARecordingLongerThanAnHour(t *testing.T) {
+	in := input(t, true, false)
+	in.Factor, in.Fire = 240, []string{"BackendDown"}
+	f, err := Build(context.Background(), in)
+	require.NoError(t, err)
+	assert.Equal(t, "1m", f.Tests[0].Interval.String(), "the 250 ms floor at scale 240 is a minute of world time")
+	require.Len(t, f.Tests[0].Alerts, 1)
+	assert.Greater(t, time.Duration(f.Tests[0].Alerts[0].EvalTime), 44*time.Minute, "down at 11 s real = 44 min world, then the 1 m hold")
+}
+
 func TestBuildRefusesAReplayThatDoesNotFire(t *testing.T) {
 	in := input(t, false, false)
 	in.Fire = []string{"BackendDown"}
