@@ -169,7 +169,11 @@ func (in Input) check() error {
 
 func testName(in Input) string {
 	what := "nobody is paged"
-	if len(in.Fire) > 0 {
+	switch len(in.Fire) {
+	case 0:
+	case 1:
+		what = in.Fire[0] + " fires"
+	default:
 		what = strings.Join(in.Fire, ", ") + " fire"
 	}
 	return fmt.Sprintf("okbreak case %s: %s (recorded at time scale %s, stretched back to world time)",

@@ -2,6 +2,7 @@ package ruletest
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"os"
 	"os/exec"
@@ -14,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/mod/modfile"
+	"gopkg.in/yaml.v3"
 
 	"github.com/okbreak/okbreak/harness/alert"
 )
@@ -221,15 +223,20 @@ func TestPromtoolPassesTheGeneratedFileAndFailsWithoutTheRule(t *testing.T) {
 	}
 }
 
-// deleteRule removes one alerting rule (its "- alert:" item) from a rule
-// file written as rulesYAML is.
+// deleteRule removes one alerting rule (its "- alert:" item, up to the
+// next item at its indentation or less) from a rule file.
 func deleteRule(t *testing.T, data, name string) string {
 	t.Helper()
 	var out []string
-	skip := false
+	skip, indent := false, 0
 	for _, l := range strings.Split(data, "\n") {
-		if strings.HasPrefix(strings.TrimSpace(l), "- alert:") {
-			skip = strings.TrimSpace(l) == "- alert: "+name
+		trimmed := strings.TrimLeft(l, " ")
+		depth := len(l) - len(trimmed)
+		if skip && strings.HasPrefix(trimmed, "- ") && depth <= indent {
+			skip = false
+		}
+		if strings.TrimSpace(l) == "- alert: "+name {
+			skip, indent = true, depth
 		}
 		if !skip {
 			out = append(out, l)
@@ -238,6 +245,57 @@ func deleteRule(t *testing.T, data, name string) string {
 	res := strings.Join(out, "\n")
 	require.NotEqual(t, data, res, "rule %s not found", name)
 	return res
+}
+
+// TestCommittedExamplesPassPromtool runs promtool on the rule tests kept in
+// docs/examples/rule-tests (written by okbreak run --rule-tests from real
+// cases), then once more per expected alert with that alert's rule deleted
+// from copies of the rule files, where promtool must fail.
+func TestCommittedExamplesPassPromtool(t *testing.T) {
+	bin := promtool(t)
+	files, err := filepath.Glob("../../docs/examples/rule-tests/*.rules_test.yml")
+	require.NoError(t, err)
+	require.NotEmpty(t, files, "docs/examples/rule-tests holds no example")
+	for _, path := range files {
+		t.Run(filepath.Base(path), func(t *testing.T) {
+			out, err := exec.Command(bin, "test", "rules", path).CombinedOutput()
+			require.NoError(t, err, "promtool test rules %s:\n%s", path, out)
+			b, err := os.ReadFile(path)
+			require.NoError(t, err)
+			var f File
+			require.NoError(t, yaml.Unmarshal(b, &f))
+			checked := 0
+			for _, tg := range f.Tests {
+				for _, a := range tg.Alerts {
+					if len(a.ExpAlerts) == 0 {
+						continue
+					}
+					checked++
+					dir := t.TempDir()
+					g := f
+					g.RuleFiles = nil
+					for i, rf := range f.RuleFiles {
+						data, err := os.ReadFile(filepath.Join(filepath.Dir(path), rf))
+						require.NoError(t, err)
+						if strings.Contains(string(data), "- alert: "+a.Alertname+"\n") {
+							data = []byte(deleteRule(t, string(data), a.Alertname))
+						}
+						name := fmt.Sprintf("rules-%d.yml", i)
+						require.NoError(t, os.WriteFile(filepath.Join(dir, name), data, 0o644))
+						g.RuleFiles = append(g.RuleFiles, name)
+					}
+					nb, err := g.Marshal("without " + a.Alertname)
+					require.NoError(t, err)
+					require.NoError(t, os.WriteFile(filepath.Join(dir, "test.yml"), nb, 0o644))
+					out, err := exec.Command(bin, "test", "rules", filepath.Join(dir, "test.yml")).CombinedOutput()
+					require.Error(t, err, "promtool passed %s without the rule %s:\n%s", path, a.Alertname, out)
+					assert.Contains(t, string(out), "alertname: "+a.Alertname, "promtool must fail on the deleted alert, not on something else")
+					assert.Contains(t, string(out), "got:[]")
+				}
+			}
+			assert.Positive(t, checked, "the example expects no alert: nothing to delete")
+		})
+	}
 }
 
 // TestPromtoolVersionMatchesTheEngine keeps tools/promtool (the promtool
