@@ -199,6 +199,12 @@ func (r incidentRun) config(dp stack.DataPlane) (incidentrun.Config, error) {
 		return cfg, badInput("%w", err)
 	}
 	cfg.StackFiles, cfg.Options = files, stackfile.Options{FS: fixtures.FS()}
+	if r.dir != "" {
+		// The embedded stack with incidents from disk: one FS holds both,
+		// for the files an incident's overlay names beside it.
+		cfg.FS, cfg.Dir = mountIncidents(fixtures.FS(), r.dir)
+		cfg.Options.FS = cfg.FS
+	}
 	cfg.Adjust, cfg.DataPlane = sample.AddAnswerCheck, string(dp)
 	return cfg, nil
 }

@@ -1,12 +1,15 @@
 package main
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/okbreak/okbreak/harness/stack"
 )
 
 const incidentHead = `version: 1
@@ -63,4 +66,26 @@ func TestRunHelpShowsIncidents(t *testing.T) {
 	} {
 		require.True(t, strings.Contains(out, want), "run --help lacks %q:\n%s", want, out)
 	}
+}
+
+// Incidents read from a folder on disk and laid over the embedded default
+// stack find the files their overlays name beside them (a seed), and an
+// error names the file as the user wrote its folder.
+func TestIncidentsFromDiskOverTheEmbeddedStack(t *testing.T) {
+	for _, dp := range []stack.DataPlane{stack.GRPC, stack.Envoy} {
+		r := incidentRun{dir: "../../fixtures/incidents", dataPlane: string(dp), scale: 240}
+		suite, ins, err := r.load(context.Background(), dp)
+		require.NoError(t, err, "data plane %s", dp)
+		require.NotEmpty(t, ins)
+		for _, in := range suite.Incidents {
+			require.NoError(t, suite.Check(context.Background(), in), "%s on %s", in.Name, dp)
+		}
+	}
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "seeded.yaml"), []byte(incidentHead+
+		"case: etcd-down-2h\nbefore:\n  x-okbreak: {seed: nosuch.json}\nafter: {services: {}}\nexpect_before: {alert_not_fired: EtcdDownTooLong}\n"), 0o644))
+	out, code := execute(t, "run", "--incidents", dir, "--data-plane", "grpc")
+	require.Equal(t, exitBadInput, code, out)
+	require.Contains(t, out, "nosuch.json")
+	require.Contains(t, out, "seeded.yaml")
 }

@@ -1,0 +1,43 @@
+package main
+
+import (
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+)
+
+// mountIncidents returns an FS that is base with the folder dir from disk
+// laid over it at a path, and that path. Incidents from disk laid over the
+// embedded default stack need both in one FS: the stack file reader
+// resolves an overlay's files (an incident's seed-before.json) in the
+// stack's FS. The path is dir itself when an FS path can hold it, so that
+// errors name the file as the user wrote it; else its base name.
+func mountIncidents(base fs.FS, dir string) (fs.FS, string) {
+	at := filepath.ToSlash(filepath.Clean(dir))
+	if !fs.ValidPath(at) || at == "." {
+		at = "incidents-" + filepath.Base(filepath.Clean(dir))
+		if abs, err := filepath.Abs(dir); err == nil {
+			at = path.Base(filepath.ToSlash(abs))
+		}
+	}
+	return mountFS{base: base, at: at, disk: os.DirFS(dir)}, at
+}
+
+// mountFS serves names under at from disk, everything else from base.
+type mountFS struct {
+	base fs.FS
+	at   string
+	disk fs.FS
+}
+
+func (m mountFS) Open(name string) (fs.File, error) {
+	if name == m.at {
+		return m.disk.Open(".")
+	}
+	if rest, ok := strings.CutPrefix(name, m.at+"/"); ok {
+		return m.disk.Open(rest)
+	}
+	return m.base.Open(name)
+}
