@@ -13,7 +13,8 @@ import (
 // registry or service (package sample holds what is the sample's).
 func TestGenericPackagesKnowNothingOfTheSample(t *testing.T) {
 	const mod = "github.com/okbreak/okbreak/"
-	pkgs := []string{mod + "harness", mod + "harness/stack", mod + "harness/probe", mod + "harness/fault"}
+	pkgs := []string{mod + "harness", mod + "harness/stack", mod + "harness/probe", mod + "harness/fault",
+		mod + "harness/incident", mod + "harness/incidentrun", mod + "harness/ruletest"}
 	out, err := exec.Command("go", append([]string{"list", "-deps"}, pkgs...)...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("go list -deps: %v\n%s", err, out)

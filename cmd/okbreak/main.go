@@ -66,6 +66,8 @@ Exit codes (every command):
   okbreak list                           # cases, durations, estimated wall time
   okbreak run                            # the whole catalog on the default stack
   okbreak run --only 'etcd-.*' --report out/
+  okbreak run --incidents                # the incidents: before reproduces, after is fixed
+  okbreak run --rule-tests rule-tests/   # and a promtool rule test per case
   okbreak report diff a/report.json b/report.json
   okbreak completion bash > /etc/bash_completion.d/okbreak`,
 		SilenceUsage:  true,
