@@ -148,7 +148,7 @@ func TestListShowsEveryCaseAndTheWallTime(t *testing.T) {
 	assert.Contains(t, out, "19 cases; estimated wall time")
 	assert.Regexp(t, `\n\s+\+ terminate\s+backend-2 \(1m0s to 10m0s\)`, out, "a compound case's further faults on rows of their own, with their times")
 	slow, _ := execute(t, "list", "--catalog", defaultCatalog, "--alerts", defaultAlerts, "--time-scale", "1")
-	assert.Contains(t, slow, "estimated wall time 4h", "real time takes hours: %s", slow)
+	assert.Regexp(t, `estimated wall time [34]h\d+m`, slow, "real time takes hours: %s", slow)
 	_, code = execute(t, "list", "--time-scale", "0")
 	assert.Equal(t, exitBadInput, code)
 }
