@@ -68,6 +68,22 @@ func EstimateWall(class catalog.Class, p catalog.Plan) time.Duration {
 	return d + p.Fault + p.Shortest/20 + p.Grace + p.Shortest + p.Shortest/20
 }
 
+// EstimateLeft returns, for each case, the estimated wall time from its
+// start to the end of the last case (EstimateWall of it and every case
+// after it), for "time left" in progress lines. A case whose plan cannot
+// be made counts 0.
+func EstimateLeft(cases []catalog.Case, d catalog.Defaults, scale float64) []time.Duration {
+	out := make([]time.Duration, len(cases))
+	var left time.Duration
+	for i := len(cases) - 1; i >= 0; i-- {
+		if p, err := cases[i].Plan(scale, d); err == nil {
+			left += EstimateWall(cases[i].Class, p)
+		}
+		out[i] = left
+	}
+	return out
+}
+
 // tracker reports a running case's progress every progressEvery to the
 // runner's OnProgress. Its methods are safe for concurrent use; with no
 // OnProgress it does nothing.

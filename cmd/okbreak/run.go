@@ -172,10 +172,10 @@ Docker engine.`,
 			if rep.Inputs, err = report.RunInputs(t.shown, in); err != nil {
 				return badInput("%w", err)
 			}
-			ests := estimates(cases, cat.Defaults, scale)
+			left := harness.EstimateLeft(cases, cat.Defaults, scale)
 			failed := 0
 			harness.RunCatalog(ctx, r, cases, func(i int, c catalog.Case, run func(context.Context) harness.Result) {
-				view.started(i+1, len(cases), c.Name, sumDurations(ests[i:]))
+				view.started(i+1, len(cases), c.Name, left[i])
 				res := run(ctx)
 				rep.Cases = append(rep.Cases, res)
 				if !res.Verdict.Passed() {
@@ -217,25 +217,6 @@ Docker engine.`,
 	f.StringVar(&ruleTests, "rule-tests", "", "write a promtool rule test per case with its class's verdict into this folder")
 	f.StringVar(&reportDir, "report", "", "write report.json, junit.xml, report.md and report.html here (default $OKBREAK_REPORT_DIR/<run>, else okbreak-reports/<run>)")
 	return cmd
-}
-
-// estimates are each case's estimated wall time at scale.
-func estimates(cases []catalog.Case, d catalog.Defaults, scale float64) []time.Duration {
-	out := make([]time.Duration, len(cases))
-	for i, c := range cases {
-		if p, err := c.Plan(scale, d); err == nil {
-			out[i] = harness.EstimateWall(c.Class, p)
-		}
-	}
-	return out
-}
-
-func sumDurations(ds []time.Duration) time.Duration {
-	var t time.Duration
-	for _, d := range ds {
-		t += d
-	}
-	return t
 }
 
 // load reads the inputs for def's data plane and validates them; every

@@ -153,7 +153,7 @@ func (s *Suite) runCases(ctx context.Context, in *incident.Incident, v incident.
 			h.logf("write the report: %v", err)
 		}
 	}
-	ests := estimates(p.cases, p.cat.Defaults, s.cfg.TimeScale)
+	left := harness.EstimateLeft(p.cases, p.cat.Defaults, s.cfg.TimeScale)
 	harness.RunCatalog(ctx, r, p.cases, func(i int, c catalog.Case, run func(context.Context) harness.Result) {
 		judged := func(cctx context.Context) CaseOutcome {
 			if s.cfg.CaseBudget > 0 {
@@ -168,7 +168,7 @@ func (s *Suite) runCases(ctx context.Context, in *incident.Incident, v incident.
 			vr.Cases = append(vr.Cases, co)
 			return co
 		}
-		cs := CaseStart{Variant: v, Case: c, I: i + 1, N: len(p.cases), Left: sum(ests[i:])}
+		cs := CaseStart{Variant: v, Case: c, I: i + 1, N: len(p.cases), Left: left[i]}
 		if h.Case != nil {
 			h.Case(cs, judged)
 		} else {
@@ -181,23 +181,4 @@ func (s *Suite) runCases(ctx context.Context, in *incident.Incident, v incident.
 		h.logf("report: %s", vr.Report)
 	}
 	return nil
-}
-
-// estimates are each case's estimated wall time at scale.
-func estimates(cases []catalog.Case, d catalog.Defaults, scale float64) []time.Duration {
-	out := make([]time.Duration, len(cases))
-	for i, c := range cases {
-		if p, err := c.Plan(scale, d); err == nil {
-			out[i] = harness.EstimateWall(c.Class, p)
-		}
-	}
-	return out
-}
-
-func sum(ds []time.Duration) time.Duration {
-	var t time.Duration
-	for _, d := range ds {
-		t += d
-	}
-	return t
 }
