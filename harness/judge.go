@@ -69,8 +69,8 @@ func judgeNotOK(c catalog.Case, rec Record) Judgement {
 			early = append(early, name)
 			continue
 		}
-		at, ok := rec.Timeline.FirstFiredAfter(name, rec.Inject)
-		if !ok || at.After(rec.FaultEnd.Add(time.Second)) {
+		at, ok := firedInWindow(rec.Timeline, name, rec.Inject, rec.FaultEnd)
+		if !ok {
 			missing = append(missing, name)
 			continue
 		}
@@ -89,6 +89,17 @@ func judgeNotOK(c catalog.Case, rec Record) Judgement {
 	}
 	return Judgement{Verdict: Failed, Reason: fmt.Sprintf("expected alerts did not fire within the detection window (%s): %s",
 		rec.FaultEnd.Sub(rec.Inject).Round(time.Millisecond), strings.Join(missing, ", "))}
+}
+
+// firedInWindow returns when name first fired after inject, if it did
+// within the detection window: by the fault's end, with a second for the
+// last evaluation to land.
+func firedInWindow(tl alert.Timeline, name string, inject, faultEnd time.Time) (time.Time, bool) {
+	at, ok := tl.FirstFiredAfter(name, inject)
+	if !ok || at.After(faultEnd.Add(time.Second)) {
+		return time.Time{}, false
+	}
+	return at, true
 }
 
 func judgeOkToBreak(c catalog.Case, d catalog.Defaults, rec Record) Judgement {

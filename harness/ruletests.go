@@ -37,7 +37,7 @@ func (k *caseRun) writeRuleTest(ctx context.Context) {
 	}
 	path, err := k.buildRuleTest(ctx, rt)
 	if err != nil {
-		k.res.RuleTest = "not written: " + err.Error()
+		k.res.RuleTestError = err.Error()
 		k.r.logf("%s: rule test not written: %v", k.c.Name, err)
 		return
 	}
@@ -59,13 +59,15 @@ func (k *caseRun) buildRuleTest(ctx context.Context, rt *RuleTests) (string, err
 		Start: k.start, Inject: k.inject, End: k.end, Factor: k.plan.Scale,
 	}
 	if k.c.Class == catalog.NotOK {
+		// The alerts the judge counted: fired within the detection window.
 		for _, a := range k.c.Expect.Alerts.Names {
-			if _, ok := k.res.Timeline.FirstFiredAfter(a, k.inject); ok {
+			if _, ok := firedInWindow(k.res.Timeline, a, k.inject, k.faultEnd); ok {
 				in.Fire = append(in.Fire, a)
 			}
 		}
 	} else {
 		in.Absent = pageAlerts(k.r.Rules, k.r.Defaults.PageLabels)
+		in.PageLabels = k.r.Defaults.PageLabels
 	}
 	f, err := ruletest.Build(ctx, in)
 	if err != nil {
@@ -89,17 +91,36 @@ func ruleTestName(caseName string) string {
 	return unsafeName.ReplaceAllString(caseName, "_") + ".rules_test.yml"
 }
 
-// pageAlerts lists, once each, the alerts that page.
+// pageAlerts lists, once each, the alerts whose rule pages: its labels
+// over its group's carry every page label. (An alert that pages through a
+// templated label is caught by the replay's scan of every firing instance,
+// not listed here.)
 func pageAlerts(files []alert.RuleFile, page map[string]string) []string {
 	seen := map[string]bool{}
 	var out []string
-	for _, a := range alert.Alerts(files) {
-		if a.Pages(page) && !seen[a.Name] {
-			seen[a.Name] = true
-			out = append(out, a.Name)
+	for _, g := range alert.Groups(files) {
+		for _, r := range g.Rules {
+			if r.Alert == "" || seen[r.Alert] || !pages(g.Labels, r.Labels, page) {
+				continue
+			}
+			seen[r.Alert] = true
+			out = append(out, r.Alert)
 		}
 	}
 	return out
+}
+
+func pages(group, rule, page map[string]string) bool {
+	for k, v := range page {
+		got, ok := rule[k]
+		if !ok {
+			got = group[k]
+		}
+		if got != v {
+			return false
+		}
+	}
+	return len(page) > 0
 }
 
 // ruleRefs returns how a test in rt.Dir names each rule file: its path

@@ -112,10 +112,11 @@ type Result struct {
 	Marks    *Marks    `json:"marks,omitempty"`
 	Evidence *Evidence `json:"evidence,omitempty"`
 	// RuleTest is the promtool rule test written for the case (its file
-	// name), or why none could be (Runner.RuleTests).
-	RuleTest string    `json:"rule_test,omitempty"`
-	Started  time.Time `json:"started"`
-	Elapsed  float64   `json:"elapsed_s"`
+	// name, Runner.RuleTests); RuleTestError why none could be written.
+	RuleTest      string    `json:"rule_test,omitempty"`
+	RuleTestError string    `json:"rule_test_error,omitempty"`
+	Started       time.Time `json:"started"`
+	Elapsed       float64   `json:"elapsed_s"`
 }
 
 func seconds(d time.Duration) *float64 {

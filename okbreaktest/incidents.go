@@ -144,7 +144,9 @@ func runIncident(t *testing.T, ctx context.Context, suite *incidentrun.Suite, in
 			})
 		},
 	})
-	if failed {
+	// The judgement decides, not only the subtests: an incident judged
+	// failed some other way must not stay green.
+	if failed || (out.Status == incidentrun.Failed && !t.Failed()) {
 		t.Error(out.Why)
 	}
 }

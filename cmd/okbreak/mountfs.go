@@ -3,7 +3,6 @@ package main
 import (
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"strings"
 )
@@ -12,18 +11,20 @@ import (
 // laid over it at a path, and that path. Incidents from disk laid over the
 // embedded default stack need both in one FS: the stack file reader
 // resolves an overlay's files (an incident's seed-before.json) in the
-// stack's FS. The path is dir itself when an FS path can hold it, so that
-// errors name the file as the user wrote it; else its base name.
+// stack's FS. The path is dir itself when an FS path can hold it and base
+// has nothing there, so that errors name the file as the user wrote it;
+// else a name of its own, which hides none of base's files.
 func mountIncidents(base fs.FS, dir string) (fs.FS, string) {
 	at := filepath.ToSlash(filepath.Clean(dir))
-	if !fs.ValidPath(at) || at == "." {
-		at = "incidents-" + filepath.Base(filepath.Clean(dir))
-		if abs, err := filepath.Abs(dir); err == nil {
-			at = path.Base(filepath.ToSlash(abs))
-		}
+	if _, err := fs.Stat(base, at); err == nil || !fs.ValidPath(at) || at == "." {
+		at = mountPoint
 	}
 	return mountFS{base: base, at: at, disk: os.DirFS(dir)}, at
 }
+
+// mountPoint is where a folder that cannot be mounted at its own name
+// goes: no embedded file lives there.
+const mountPoint = "okbreak-incidents-dir"
 
 // mountFS serves names under at from disk, everything else from base.
 type mountFS struct {

@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/fstest"
 
 	"github.com/stretchr/testify/require"
 
@@ -88,4 +90,30 @@ func TestIncidentsFromDiskOverTheEmbeddedStack(t *testing.T) {
 	require.Equal(t, exitBadInput, code, out)
 	require.Contains(t, out, "nosuch.json")
 	require.Contains(t, out, "seeded.yaml")
+}
+
+// A folder whose name an embedded folder has is mounted elsewhere, so
+// that it hides none of the default stack's files.
+func TestMountIncidentsHidesNothingEmbedded(t *testing.T) {
+	base := fstest.MapFS{"alerts/common.yml": {Data: []byte("groups: []")}}
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "x.yaml"), []byte("x"), 0o644))
+	for _, tc := range []struct{ dir, want string }{
+		{"alerts", mountPoint},
+		{".", mountPoint},
+		{"/", mountPoint},
+		{"../up", mountPoint},
+		{"my/incidents", "my/incidents"},
+	} {
+		_, at := mountIncidents(base, tc.dir)
+		require.Equal(t, tc.want, at, tc.dir)
+	}
+	fsys, at := mountIncidents(base, dir)
+	require.Equal(t, mountPoint, at, "an absolute folder")
+	b, err := fs.ReadFile(fsys, at+"/x.yaml")
+	require.NoError(t, err)
+	require.Equal(t, "x", string(b))
+	b, err = fs.ReadFile(fsys, "alerts/common.yml")
+	require.NoError(t, err, "the embedded files stay readable")
+	require.Equal(t, "groups: []", string(b))
 }

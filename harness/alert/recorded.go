@@ -26,15 +26,19 @@ type Sample struct {
 	V float64
 }
 
-// Recorded returns every series the rules' selectors read, with its
-// samples between from and to: what a rule test needs to replay the case
-// (package ruletest), and no more. Series come sorted by their labels. It
-// fails before Start and after Stop.
+// Recorded returns every scraped series the rules' selectors read, with
+// its samples between from and to: what a rule test needs to replay the
+// case (package ruletest), and no more. Series the rules write themselves
+// (recording rules' outputs, ALERTS, ALERTS_FOR_STATE) are left out: a
+// replay computes them again, and recorded ones would stand in for a rule
+// that is gone. Series come sorted by their labels. It fails before Start
+// and after Stop.
 func (s *Session) Recorded(ctx context.Context, from, to time.Time) ([]Series, error) {
 	sets, err := ruleSelectors(s.scaled)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("alert session: recorded series: %w", err)
 	}
+	written := writtenByRules(s.scaled)
 	s.dbMu.RLock()
 	defer s.dbMu.RUnlock()
 	if s.db == nil {
@@ -53,6 +57,9 @@ func (s *Session) Recorded(ctx context.Context, from, to time.Time) ([]Series, e
 		ss := q.Select(ctx, false, nil, ms...)
 		for ss.Next() {
 			ls := ss.At().Labels()
+			if written[ls.Get(labels.MetricName)] {
+				continue
+			}
 			key := ls.String()
 			if _, ok := byKey[key]; ok {
 				continue
@@ -87,6 +94,20 @@ func samples(s interface {
 		}
 		t, v := it.At()
 		out = append(out, Sample{T: time.UnixMilli(t), V: v})
+	}
+	return out
+}
+
+// writtenByRules names the series the rule manager writes: each recording
+// rule's, and the alerts' own.
+func writtenByRules(files []RuleFile) map[string]bool {
+	out := map[string]bool{"ALERTS": true, "ALERTS_FOR_STATE": true}
+	for _, g := range Groups(files) {
+		for _, r := range g.Rules {
+			if r.Record != "" {
+				out[r.Record] = true
+			}
+		}
 	}
 	return out
 }

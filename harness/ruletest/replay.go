@@ -2,6 +2,7 @@ package ruletest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -25,15 +26,26 @@ import (
 // stretched recording.
 type replayed struct {
 	step time.Duration
+	// order is the groups' evaluation order, as group_eval_order names it.
+	order []string
+	// firingAt[k] are the alert instances firing after the k-th evaluation.
+	firingAt [][]pageSeen
 	// evals[k][name] are the alerts firing after the k-th evaluation.
 	evals []map[string][]ExpAlert
+}
+
+// pageSeen is one alert instance that paged.
+type pageSeen struct {
+	name   string
+	labels labels.Labels
 }
 
 // replay loads the stretched series into a fresh TSDB at world time (epoch
 // 0 is world time 0, as in promtool) and evaluates the rules as written
 // every step up to until, as `promtool test rules` does: same engine
-// defaults (5 m lookback), alerting rules marked restored, groups in file
-// order.
+// settings (5 m lookback, 10,000 samples a query, 100 s timeout), alerting
+// rules marked restored; groups in file order, which the written file pins
+// with group_eval_order.
 func replay(ctx context.Context, files []alert.RuleFile, st *stretched, until time.Duration) (*replayed, error) {
 	dir, err := os.MkdirTemp("", "okbreak-ruletest-")
 	if err != nil {
@@ -49,7 +61,7 @@ func replay(ctx context.Context, files []alert.RuleFile, st *stretched, until ti
 	defer db.Close()
 	stepMs := st.step.Milliseconds()
 	engine := promql.NewEngine(promql.EngineOpts{
-		Logger: slog.New(slog.DiscardHandler), MaxSamples: 50_000_000, Timeout: time.Minute,
+		Logger: slog.New(slog.DiscardHandler), MaxSamples: 10_000, Timeout: 100 * time.Second,
 		NoStepSubqueryIntervalFn: func(int64) int64 { return stepMs },
 		EnableAtModifier:         true, EnableNegativeOffset: true,
 	})
@@ -58,6 +70,9 @@ func replay(ctx context.Context, files []alert.RuleFile, st *stretched, until ti
 		return nil, err
 	}
 	rep := &replayed{step: st.step}
+	for _, g := range groups {
+		rep.order = append(rep.order, g.Name())
+	}
 	epoch := time.Unix(0, 0).UTC()
 	for k, ts := 0, time.Duration(0); ts <= until; k, ts = k+1, ts+st.step {
 		if err := ctx.Err(); err != nil {
@@ -67,6 +82,7 @@ func replay(ctx context.Context, files []alert.RuleFile, st *stretched, until ti
 			return nil, err
 		}
 		now := map[string][]ExpAlert{}
+		var page []pageSeen
 		for _, g := range groups {
 			g.Eval(ctx, epoch.Add(ts))
 			for _, r := range g.Rules() {
@@ -80,11 +96,13 @@ func replay(ctx context.Context, files []alert.RuleFile, st *stretched, until ti
 				for _, a := range ar.ActiveAlerts() {
 					if a.State == rules.StateFiring {
 						now[ar.Name()] = append(now[ar.Name()], expAlert(a))
+						page = append(page, pageSeen{name: ar.Name(), labels: a.Labels})
 					}
 				}
 			}
 		}
 		rep.evals = append(rep.evals, now)
+		rep.firingAt = append(rep.firingAt, page)
 	}
 	return rep, nil
 }
@@ -102,14 +120,29 @@ func expAlert(a *rules.Alert) ExpAlert {
 	return e
 }
 
-// firing returns the instances of name firing at the evaluation at or
-// before at.
-func (r *replayed) firing(at time.Duration, name string) []ExpAlert {
-	k := int(at / r.step)
-	if k < 0 || k >= len(r.evals) {
-		return nil
+// paged returns the first alert instance carrying every page label at
+// an evaluation from from to to, and when.
+func (r *replayed) paged(page map[string]string, from, to time.Duration) (string, time.Duration, bool) {
+	if len(page) == 0 {
+		return "", 0, false
 	}
-	return r.evals[k][name]
+	for k := max(int(from/r.step), 0); k < len(r.firingAt) && time.Duration(k)*r.step <= to; k++ {
+		for _, a := range r.firingAt[k] {
+			if matches(a.labels, page) {
+				return a.name, time.Duration(k) * r.step, true
+			}
+		}
+	}
+	return "", 0, false
+}
+
+func matches(ls labels.Labels, want map[string]string) bool {
+	for k, v := range want {
+		if ls.Get(k) != v {
+			return false
+		}
+	}
+	return true
 }
 
 // firstFiring returns the first evaluation at or after from where name
@@ -165,13 +198,19 @@ func loadGroups(ctx context.Context, files []alert.RuleFile, engine *promql.Engi
 	})
 	byKey, errs := m.LoadGroups(step, labels.EmptyLabels(), "", nil, false, names...)
 	if len(errs) > 0 {
-		return nil, fmt.Errorf("rule test: load rules: %v", errs)
+		return nil, fmt.Errorf("rule test: load rules: %w", errors.Join(errs...))
 	}
-	// Groups in file order, then in the order the file lists them, as
-	// promtool orders them.
+	// Groups in file order, then in the order the file lists them; the
+	// written test pins that order by group name (group_eval_order), so a
+	// name may not repeat across files.
 	order := map[string]int{}
+	seen := map[string]string{}
 	for i, f := range files {
 		for j, g := range f.Groups {
+			if other, ok := seen[g.Name]; ok {
+				return nil, fmt.Errorf("rule test: group %q is in both %s and %s: promtool's group_eval_order names groups, so their names must differ", g.Name, other, f.Name)
+			}
+			seen[g.Name] = f.Name
 			order[rules.GroupKey(f.Name, g.Name)] = i*10_000 + j
 		}
 	}

@@ -49,16 +49,25 @@ type Input struct {
 	Start, Inject, End time.Time
 	Factor             float64
 	// Fire lists the alerts that must fire (a not-ok case: those of its
-	// expected alerts that fired); Absent the alerts that must not (an
-	// ok-to-break case: every page alert). One of the two is set.
+	// expected alerts that fired in its detection window); Absent the
+	// alerts that must not (an ok-to-break case: every alert whose rule
+	// pages). One of the two is set.
 	Fire, Absent []string
+	// PageLabels mark an alert instance that pages (the catalog's
+	// page_label): with Absent, no instance of any alert may carry them
+	// at any evaluation of the replay.
+	PageLabels map[string]string
 }
 
 // File is a promtool rule test file.
 type File struct {
 	RuleFiles          []string       `yaml:"rule_files"`
 	EvaluationInterval model.Duration `yaml:"evaluation_interval"`
-	Tests              []Test         `yaml:"tests"`
+	// GroupEvalOrder pins the order the replay evaluated the groups in:
+	// without it promtool's order is random, and a recording rule read
+	// by an alert of another group would be a step late now and then.
+	GroupEvalOrder []string `yaml:"group_eval_order"`
+	Tests          []Test   `yaml:"tests"`
 }
 
 // Test is one of a file's test groups.
@@ -136,15 +145,18 @@ func Build(ctx context.Context, in Input) (*File, error) {
 		}
 		t.Alerts = append(t.Alerts, AlertRuleTest{EvalTime: model.Duration(at), Alertname: name, ExpAlerts: alerts})
 	}
-	for _, at := range checks {
-		for _, name := range in.Absent {
-			if got := rep.firing(at, name); len(got) > 0 {
-				return nil, fmt.Errorf("rule test for %s: replayed at world time, %s fires at %s although the case paged nobody", in.Case, name, model.Duration(at))
+	if len(in.Absent) > 0 {
+		// Every evaluation is checked here; the file keeps a few.
+		if name, at, ok := rep.paged(in.PageLabels, injectAt, endAt); ok {
+			return nil, fmt.Errorf("rule test for %s: replayed at world time, %s pages at %s although the case paged nobody", in.Case, name, model.Duration(at))
+		}
+		for _, at := range checks {
+			for _, name := range in.Absent {
+				t.Alerts = append(t.Alerts, AlertRuleTest{EvalTime: model.Duration(at), Alertname: name, ExpAlerts: []ExpAlert{}})
 			}
-			t.Alerts = append(t.Alerts, AlertRuleTest{EvalTime: model.Duration(at), Alertname: name, ExpAlerts: []ExpAlert{}})
 		}
 	}
-	return &File{RuleFiles: in.RuleFiles, EvaluationInterval: model.Duration(st.step), Tests: []Test{t}}, nil
+	return &File{RuleFiles: in.RuleFiles, EvaluationInterval: model.Duration(st.step), GroupEvalOrder: rep.order, Tests: []Test{t}}, nil
 }
 
 func (in Input) check() error {
@@ -197,8 +209,8 @@ func spread(from, to, step time.Duration, n int) []time.Duration {
 // stretched is the recording at world time: one value per step.
 type stretched struct {
 	start  time.Time
-	factor float64
-	step   time.Duration // world
+	real   time.Duration // the evaluation interval the case ran at
+	step   time.Duration // the same at world time
 	steps  int
 	series []InputSeries
 	// values[i][k] is series i at step k: nil when missing; labels[i]
@@ -207,10 +219,10 @@ type stretched struct {
 	labels []labels.Labels
 }
 
-// world maps a real instant to world time since start, as the scaled rules
-// saw it.
+// world maps a real instant to world time since start on the same grid
+// as the samples: real interval k is world step k.
 func (s *stretched) world(t time.Time) time.Duration {
-	return time.Duration(float64(t.Sub(s.start)) * s.factor)
+	return time.Duration(float64(t.Sub(s.start)) / float64(s.real) * float64(s.step))
 }
 
 // stretch resamples every series on the evaluation grid: step k holds the
@@ -222,8 +234,11 @@ func stretch(in Input) (*stretched, error) {
 		return nil, fmt.Errorf("rule test for %s: %w", in.Case, err)
 	}
 	real := tm.EvalInterval
-	st := &stretched{start: in.Start, factor: in.Factor,
-		step: time.Duration(float64(real) * in.Factor).Round(time.Second)}
+	// PromQL durations have millisecond resolution: the step is the scaled
+	// interval stretched back, to the millisecond, and world() maps on the
+	// same grid so that the two never drift apart.
+	st := &stretched{start: in.Start, real: real,
+		step: time.Duration(float64(real) * in.Factor).Round(time.Millisecond)}
 	st.steps = int(in.End.Sub(in.Start)/real) + 1
 	for _, s := range in.Series {
 		vals := make([]*float64, st.steps)
@@ -242,14 +257,39 @@ func stretch(in Input) (*stretched, error) {
 		if slices.IndexFunc(vals, func(v *float64) bool { return v != nil }) < 0 {
 			continue
 		}
-		st.values = append(st.values, vals)
-		st.labels = append(st.labels, labels.FromMap(s.Labels))
-		st.series = append(st.series, InputSeries{Series: selector(s.Labels), Values: notation(vals)})
+		is := InputSeries{Series: selector(s.Labels), Values: notation(vals)}
+		// The replay reads what promtool will read: the text, parsed back.
+		ls, parsed, err := readBack(is, len(vals))
+		if err != nil {
+			return nil, fmt.Errorf("rule test for %s: %w", in.Case, err)
+		}
+		st.values = append(st.values, parsed)
+		st.labels = append(st.labels, ls)
+		st.series = append(st.series, is)
 	}
 	if len(st.series) == 0 {
 		return nil, fmt.Errorf("rule test for %s: no series the rules read was recorded", in.Case)
 	}
 	return st, nil
+}
+
+// readBack parses an input series as promtool does, into n values.
+func readBack(is InputSeries, n int) (labels.Labels, []*float64, error) {
+	ls, seq, err := promqlParser.ParseSeriesDesc(is.Series + " " + is.Values)
+	if err != nil {
+		return labels.EmptyLabels(), nil, fmt.Errorf("series %s: promtool could not read its values %q: %w", is.Series, is.Values, err)
+	}
+	if len(seq) != n {
+		return labels.EmptyLabels(), nil, fmt.Errorf("series %s: %d values written, %d read back", is.Series, n, len(seq))
+	}
+	out := make([]*float64, n)
+	for i, sv := range seq {
+		if !sv.Omitted {
+			v := sv.Value
+			out[i] = &v
+		}
+	}
+	return ls, out, nil
 }
 
 // selector writes a series as promtool reads it: name{label="value", ...}.
@@ -286,7 +326,7 @@ func notation(vals []*float64) string {
 			}
 		}
 		switch {
-		case n == 1 || tok == "stale":
+		case n == 1 || !repeatable(tok):
 			for range n {
 				toks = append(toks, tok)
 			}
@@ -308,7 +348,7 @@ func steady(vals []*float64) int {
 		return 0
 	}
 	a, b := *vals[0], *vals[1]-*vals[0]
-	if !exact(a) || !exact(b) || b == 0 {
+	if !exact(a) || !exact(b) || b == 0 || value.IsStaleNaN(a) {
 		return 0
 	}
 	k := 0
@@ -325,6 +365,16 @@ func sign(b float64) string {
 		return ""
 	}
 	return "+"
+}
+
+// repeatable tells whether promtool's expansion can repeat a token:
+// `stale`, `NaN`, `Inf` and `-Inf` are read one by one only.
+func repeatable(tok string) bool {
+	switch tok {
+	case "stale", "NaN", "Inf", "-Inf":
+		return false
+	}
+	return true
 }
 
 func token(v *float64) string {

@@ -75,6 +75,7 @@ func input(t *testing.T, down, failing bool) Input {
 	return Input{
 		Case: "demo", Rules: []alert.RuleFile{parseRules(t, rulesYAML)}, RuleFiles: []string{"rules.yml"},
 		Series: series, Start: start, Inject: inject, End: end, Factor: 60,
+		PageLabels: map[string]string{"severity": "page"},
 	}
 }
 
@@ -136,7 +137,7 @@ func TestBuildChecksPagesAbsent(t *testing.T) {
 	in.Absent = []string{"ErrorsHigh"}
 	_, err = Build(context.Background(), in)
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "ErrorsHigh fires")
+	assert.Contains(t, err.Error(), "ErrorsHigh pages")
 }
 
 func TestBuildRefusesIncompleteInput(t *testing.T) {
@@ -153,6 +154,55 @@ func TestBuildRefusesIncompleteInput(t *testing.T) {
 	require.ErrorContains(t, err, "no series")
 }
 
+// recordingRulesYAML has an alert that reads a recording rule of another
+// group, evaluated before it only if the groups run in that order.
+const recordingRulesYAML = `groups:
+  - name: z-record
+    rules:
+      - record: job:up:min
+        expr: min by (job) (up)
+  - name: a-alert
+    rules:
+      - alert: JobDown
+        expr: job:up:min == 0
+        for: 1m
+        labels: {severity: page}
+`
+
+// TestBuildPinsTheGroupOrder: the replay evaluates groups in file order,
+// and the file says so (group_eval_order), so that promtool does too.
+func TestBuildPinsTheGroupOrder(t *testing.T) {
+	in := input(t, true, false)
+	in.Rules = []alert.RuleFile{parseRules(t, recordingRulesYAML)}
+	in.Fire = []string{"JobDown"}
+	f, err := Build(context.Background(), in)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"z-record", "a-alert"}, f.GroupEvalOrder)
+	if bin := promtoolOrSkip(t); bin != "" {
+		dir := t.TempDir()
+		b, err := f.Marshal("group order")
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "test.yml"), b, 0o644))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "rules.yml"), []byte(recordingRulesYAML), 0o644))
+		for i := range 5 { // promtool's order is random without group_eval_order
+			out, err := exec.Command(bin, "test", "rules", filepath.Join(dir, "test.yml")).CombinedOutput()
+			require.NoError(t, err, "run %d:\n%s", i, out)
+		}
+	}
+}
+
+// TestBuildRefusesRepeatedGroupNames: group_eval_order names groups, so a
+// name in two files could not be ordered.
+func TestBuildRefusesRepeatedGroupNames(t *testing.T) {
+	in := input(t, true, false)
+	r := parseRules(t, rulesYAML)
+	r2 := r
+	r2.Name = "again.yml"
+	in.Rules, in.RuleFiles, in.Fire = []alert.RuleFile{r, r2}, []string{"rules.yml", "again.yml"}, []string{"BackendDown"}
+	_, err := Build(context.Background(), in)
+	require.ErrorContains(t, err, `group "demo" is in both`)
+}
+
 func TestNotation(t *testing.T) {
 	f := func(v float64) *float64 { return &v }
 	stale := math.Float64frombits(value.StaleNaN)
@@ -161,14 +211,14 @@ func TestNotation(t *testing.T) {
 	// A counter at a steady rate, then a reset; steps that are not whole
 	// numbers are written out (promtool's expansion would round them).
 	assert.Equal(t, "10+10x3 0 _ 9-2x2", notation([]*float64{f(10), f(20), f(30), f(40), f(0), nil, f(9), f(7), f(5)}))
+	nan, inf := math.NaN(), math.Inf(1)
+	assert.Equal(t, "NaN NaN NaN Inf Inf", notation([]*float64{f(nan), f(nan), f(nan), f(inf), f(inf)}), "promtool cannot expand NaNx2")
 	x, y := 0.1, 0.2
 	assert.Equal(t, "0.1 0.2 0.30000000000000004", notation([]*float64{f(x), f(y), f(x + y)}))
 }
 
-// promtool returns the promtool binary: $OKBREAK_PROMTOOL (CI builds it
-// from tools/promtool), else one on PATH. Without one the test is skipped
-// with the fix, except under CI=true, where it fails.
-func promtool(t *testing.T) string {
+// promtoolOrSkip is promtool's path, or "" when there is none (outside CI).
+func promtoolOrSkip(t *testing.T) string {
 	t.Helper()
 	if p := os.Getenv("OKBREAK_PROMTOOL"); p != "" {
 		return p
@@ -176,12 +226,22 @@ func promtool(t *testing.T) string {
 	if p, err := exec.LookPath("promtool"); err == nil {
 		return p
 	}
-	msg := "no promtool: build it with `make promtool` (same Prometheus version as the engine) and set OKBREAK_PROMTOOL"
 	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
+		t.Fatal("no promtool under CI: make promtool, and set OKBREAK_PROMTOOL")
 	}
-	t.Skip(msg)
 	return ""
+}
+
+// promtool returns the promtool binary: $OKBREAK_PROMTOOL (make test
+// builds it from tools/promtool), else one on PATH. Without one the test is
+// skipped with the fix, except under CI=true, where it fails.
+func promtool(t *testing.T) string {
+	t.Helper()
+	p := promtoolOrSkip(t)
+	if p == "" {
+		t.Skip("no promtool: build it with `make promtool` (same Prometheus version as the engine) and set OKBREAK_PROMTOOL")
+	}
+	return p
 }
 
 // TestPromtoolPassesTheGeneratedFileAndFailsWithoutTheRule writes the test
