@@ -70,141 +70,12 @@ failed; 2 bad input (an incident file's error names its file and line); 3 no
 Docker engine.`,
 		Args: incidents.args,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
+			rf := runFlags{inputs: inputs, only: only, dataPlane: dataPlane,
+				reportDir: reportDir, scale: scale, asJSON: asJSON, ruleTests: ruleTests}
 			if incidents.on {
-				return incidents.run(ctx, args, runFlags{inputs: inputs, only: only, dataPlane: dataPlane,
-					reportDir: reportDir, scale: scale, asJSON: asJSON, ruleTests: ruleTests})
+				return incidents.run(cmd.Context(), args, rf)
 			}
-			started := time.Now()
-			if scale < 1 {
-				return badInput("--time-scale %v: want a number >= 1 (1 = real time)", scale)
-			}
-			var sel *regexp.Regexp
-			if only != "" {
-				var err error
-				if sel, err = regexp.Compile(only); err != nil {
-					return badInput("--only %q: %w", only, err)
-				}
-			}
-			if dataPlane != "auto" {
-				if _, err := stack.ParseDataPlane(dataPlane); err != nil {
-					return badInput("--data-plane: %w", err)
-				}
-			}
-			// Check the catalog before touching Docker: bad input must not
-			// cost a stack.
-			probeDP := stack.GRPC
-			if dataPlane == string(stack.Envoy) {
-				probeDP = stack.Envoy
-			}
-			t, in, err := inputs.system(probeDP)
-			if err != nil {
-				return err
-			}
-			if _, _, _, err := in.Load(t.def); err != nil {
-				return badInput("%w", err)
-			}
-			if err := checkDocker(ctx); err != nil {
-				return err
-			}
-			if t.file == nil {
-				// The sample's data plane is chosen now that Docker can say
-				// whether the Envoy image can be had.
-				dp, err := chooseDataPlane(ctx, dataPlane)
-				if err != nil {
-					return err
-				}
-				if t, in, err = inputs.system(dp); err != nil {
-					return err
-				}
-			}
-			def := t.def
-			cat, rules, _, err := in.Load(def)
-			if err != nil {
-				return badInput("%w", err)
-			}
-			var cases []catalog.Case
-			for _, c := range cat.Cases {
-				if sel == nil || sel.MatchString(c.Name) {
-					cases = append(cases, c)
-				}
-			}
-			if len(cases) == 0 {
-				return badInput("--only %q matches no case; cases: %v", only, cat.Names())
-			}
-
-			// Ctrl-C and SIGTERM end the run; faults are reverted and the
-			// stack torn down on the way out.
-			ctx, stop := fault.SignalContext(ctx)
-			defer stop()
-			sweepDead(ctx)
-			s, err := stack.Up(ctx, def, stack.WithLogf(logf))
-			defer func() {
-				if s == nil {
-					return
-				}
-				downCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-				defer cancel()
-				if err := s.Down(downCtx); err != nil {
-					logf("teardown: %v", err)
-				}
-			}()
-			if err != nil {
-				return err
-			}
-			live := liveOutput(asJSON)
-			out := io.Writer(os.Stdout)
-			if asJSON {
-				out = os.Stderr // stdout holds the one JSON document
-			}
-			view := newProgressView(live, out)
-			r := &harness.Runner{System: s, Defaults: cat.Defaults, Rules: rules, TimeScale: scale, OnProgress: view.update}
-			if !live && !asJSON {
-				r.Logf = logf
-			}
-			if ruleTests != "" {
-				r.RuleTests = &harness.RuleTests{Dir: ruleTests, Rules: in.Rules}
-			}
-			rep := &report.Report{
-				Version: report.Version(), DataPlane: string(def.DataPlane), TimeScale: scale, Run: s.RunID,
-				Started: time.Now(), Cases: []harness.Result{},
-			}
-			if rep.Inputs, err = report.RunInputs(t.shown, in); err != nil {
-				return badInput("%w", err)
-			}
-			left := harness.EstimateLeft(cases, cat.Defaults, scale)
-			failed := 0
-			harness.RunCatalog(ctx, r, cases, func(i int, c catalog.Case, run func(context.Context) harness.Result) {
-				view.started(i+1, len(cases), c.Name, left[i])
-				res := run(ctx)
-				rep.Cases = append(rep.Cases, res)
-				if !res.Verdict.Passed() {
-					failed++
-				}
-				view.done(fmt.Sprintf("%-24s %-11s %-9s %6.1fs  scale %-6.4g %s", c.Name, c.Class, res.Verdict, res.Elapsed, res.EffectiveScale, res.Reason))
-			})
-			view.close()
-			rep.ElapsedS = time.Since(started).Seconds()
-			if asJSON {
-				if err := report.JSON(os.Stdout, rep); err != nil {
-					return err
-				}
-			}
-			dir := reportDir
-			if dir == "" {
-				dir = filepath.Join(envOr("OKBREAK_REPORT_DIR", "okbreak-reports"), s.RunID)
-			}
-			if err := report.Write(dir, rep, true); err != nil {
-				return err
-			}
-			logf("report: %s", dir)
-			if ctx.Err() != nil {
-				return fmt.Errorf("run interrupted after %d of %d cases: %w", len(rep.Cases), len(cases), ctx.Err())
-			}
-			if failed > 0 {
-				return &exitError{code: exitFailed, err: fmt.Errorf("%d of %d cases failed or were invalid", failed, len(rep.Cases))}
-			}
-			return nil
+			return rf.runCatalog(cmd.Context())
 		},
 	}
 	f := cmd.Flags()
@@ -217,6 +88,169 @@ Docker engine.`,
 	f.StringVar(&ruleTests, "rule-tests", "", "write a promtool rule test per case with its class's verdict into this folder")
 	f.StringVar(&reportDir, "report", "", "write report.json, junit.xml, report.md and report.html here (default $OKBREAK_REPORT_DIR/<run>, else okbreak-reports/<run>)")
 	return cmd
+}
+
+// catalogRun is what a catalog run was planned into before any stack
+// comes up: the system, its inputs, and the cases selected.
+type catalogRun struct {
+	t     target
+	in    harness.Inputs
+	cat   *catalog.Catalog
+	rules []alert.RuleFile
+	cases []catalog.Case
+}
+
+// runCatalog checks everything it can before touching Docker (bad input
+// must not cost a stack), then runs the selected cases on one stack and
+// writes the report.
+func (rf runFlags) runCatalog(ctx context.Context) error {
+	started := time.Now()
+	cr, err := rf.planCatalog(ctx)
+	if err != nil {
+		return err
+	}
+	// Ctrl-C and SIGTERM end the run; faults are reverted and the stack
+	// torn down on the way out.
+	ctx, stop := fault.SignalContext(ctx)
+	defer stop()
+	sweepDead(ctx)
+	s, err := stack.Up(ctx, cr.t.def, stack.WithLogf(logf))
+	defer func() {
+		if s == nil {
+			return
+		}
+		downCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		if err := s.Down(downCtx); err != nil {
+			logf("teardown: %v", err)
+		}
+	}()
+	if err != nil {
+		return err
+	}
+	rep, failed, err := rf.runCases(ctx, s, cr)
+	if err != nil {
+		return err
+	}
+	rep.ElapsedS = time.Since(started).Seconds()
+	if rf.asJSON {
+		if err := report.JSON(os.Stdout, rep); err != nil {
+			return err
+		}
+	}
+	dir := rf.reportDir
+	if dir == "" {
+		dir = filepath.Join(envOr("OKBREAK_REPORT_DIR", "okbreak-reports"), s.RunID)
+	}
+	if err := report.Write(dir, rep, true); err != nil {
+		return err
+	}
+	logf("report: %s", dir)
+	if ctx.Err() != nil {
+		return fmt.Errorf("run interrupted after %d of %d cases: %w", len(rep.Cases), len(cr.cases), ctx.Err())
+	}
+	if failed > 0 {
+		return &exitError{code: exitFailed, err: fmt.Errorf("%d of %d cases failed or were invalid", failed, len(rep.Cases))}
+	}
+	return nil
+}
+
+// planCatalog checks the flags and inputs, then Docker, and picks the
+// data plane and the cases.
+func (rf runFlags) planCatalog(ctx context.Context) (catalogRun, error) {
+	var cr catalogRun
+	if rf.scale < 1 {
+		return cr, badInput("--time-scale %v: want a number >= 1 (1 = real time)", rf.scale)
+	}
+	var sel *regexp.Regexp
+	if rf.only != "" {
+		var err error
+		if sel, err = regexp.Compile(rf.only); err != nil {
+			return cr, badInput("--only %q: %w", rf.only, err)
+		}
+	}
+	if rf.dataPlane != "auto" {
+		if _, err := stack.ParseDataPlane(rf.dataPlane); err != nil {
+			return cr, badInput("--data-plane: %w", err)
+		}
+	}
+	probeDP := stack.GRPC
+	if rf.dataPlane == string(stack.Envoy) {
+		probeDP = stack.Envoy
+	}
+	t, in, err := rf.inputs.system(probeDP)
+	if err != nil {
+		return cr, err
+	}
+	if _, _, _, err := in.Load(t.def); err != nil {
+		return cr, badInput("%w", err)
+	}
+	if err := checkDocker(ctx); err != nil {
+		return cr, err
+	}
+	if t.file == nil {
+		// The sample's data plane is chosen now that Docker can say
+		// whether the Envoy image can be had.
+		dp, err := chooseDataPlane(ctx, rf.dataPlane)
+		if err != nil {
+			return cr, err
+		}
+		if t, in, err = rf.inputs.system(dp); err != nil {
+			return cr, err
+		}
+	}
+	cr.t, cr.in = t, in
+	if cr.cat, cr.rules, _, err = in.Load(t.def); err != nil {
+		return cr, badInput("%w", err)
+	}
+	for _, c := range cr.cat.Cases {
+		if sel == nil || sel.MatchString(c.Name) {
+			cr.cases = append(cr.cases, c)
+		}
+	}
+	if len(cr.cases) == 0 {
+		return cr, badInput("--only %q matches no case; cases: %v", rf.only, cr.cat.Names())
+	}
+	return cr, nil
+}
+
+// runCases runs the cases on s, a line each (or the live view), and
+// returns the report and how many failed.
+func (rf runFlags) runCases(ctx context.Context, s *stack.Stack, cr catalogRun) (*report.Report, int, error) {
+	live := liveOutput(rf.asJSON)
+	out := io.Writer(os.Stdout)
+	if rf.asJSON {
+		out = os.Stderr // stdout holds the one JSON document
+	}
+	view := newProgressView(live, out)
+	r := &harness.Runner{System: s, Defaults: cr.cat.Defaults, Rules: cr.rules, TimeScale: rf.scale, OnProgress: view.update}
+	if !live && !rf.asJSON {
+		r.Logf = logf
+	}
+	if rf.ruleTests != "" {
+		r.RuleTests = &harness.RuleTests{Dir: rf.ruleTests, Rules: cr.in.Rules}
+	}
+	rep := &report.Report{
+		Version: report.Version(), DataPlane: string(cr.t.def.DataPlane), TimeScale: rf.scale, Run: s.RunID,
+		Started: time.Now(), Cases: []harness.Result{},
+	}
+	var err error
+	if rep.Inputs, err = report.RunInputs(cr.t.shown, cr.in); err != nil {
+		return nil, 0, badInput("%w", err)
+	}
+	left := harness.EstimateLeft(cr.cases, cr.cat.Defaults, rf.scale)
+	failed := 0
+	harness.RunCatalog(ctx, r, cr.cases, func(i int, c catalog.Case, run func(context.Context) harness.Result) {
+		view.started(i+1, len(cr.cases), c.Name, left[i])
+		res := run(ctx)
+		rep.Cases = append(rep.Cases, res)
+		if !res.Verdict.Passed() {
+			failed++
+		}
+		view.done(fmt.Sprintf("%-24s %-11s %-9s %6.1fs  scale %-6.4g %s", c.Name, c.Class, res.Verdict, res.Elapsed, res.EffectiveScale, res.Reason))
+	})
+	view.close()
+	return rep, failed, nil
 }
 
 // load reads the inputs for def's data plane and validates them; every
