@@ -15,8 +15,10 @@ import (
 // has nothing there, so that errors name the file as the user wrote it;
 // else a name of its own, which hides none of base's files.
 func mountIncidents(base fs.FS, dir string) (fs.FS, string) {
-	at := filepath.ToSlash(filepath.Clean(dir))
-	if _, err := fs.Stat(base, at); err == nil || !fs.ValidPath(at) || at == "." {
+	// An absolute folder keeps its path, less the leading slash an FS
+	// path cannot have.
+	at := strings.TrimPrefix(filepath.ToSlash(filepath.Clean(dir)), "/")
+	if _, err := fs.Stat(base, at); err == nil || !fs.ValidPath(at) || at == "." || at == "" {
 		at = mountPoint
 	}
 	return mountFS{base: base, at: at, disk: os.DirFS(dir)}, at
