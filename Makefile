@@ -13,7 +13,7 @@ VCSFLAG := $(if $(wildcard .git),-buildvcs=true,)
 # t.Cleanup and would leave containers behind.
 TESTFLAGS ?= -p 1 -timeout 55m -count=1
 
-.PHONY: test run up images bench lint compose stability deps promtool
+.PHONY: test run up images bench lint compose stability deps promtool fuzz
 
 # promtool, built from the Prometheus version of the embedded rule engine
 # (tools/promtool), cached under the user's cache folder by a hash of that
@@ -73,6 +73,16 @@ bench: ## warm start of the whole default stack and of the shop from its stack f
 
 compose: ## regenerate docker-compose.yml and fixtures/compose/ from the stack definition
 	$(GO) run ./cmd/okbreak compose --data-plane grpc --dir .
+
+# Each parser's fuzz target for FUZZTIME (default 2m). New failing inputs
+# land in the package's testdata/fuzz/, which go test then runs as ordinary
+# cases (CI runs the kept corpus that way, never the fuzzer).
+FUZZTIME ?= 2m
+fuzz: ## fuzz every parser (catalog, stack file, incident file) for FUZZTIME each, outside CI
+	$(GO) test ./harness/catalog -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./harness/stackfile -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./harness/stackfile -run '^$$' -fuzz '^FuzzLoadFiles$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./harness/incident -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 
 lint: ## go vet and a gofmt check
 	$(GO) vet ./...
