@@ -15,8 +15,18 @@
 // are never refused.
 //
 // Knobs at runtime: GET /knobs shows them, POST /knobs changes the ones given,
-// e.g. {"latency": "2s", "error_ratio": 0.5} (latency is a Go duration
-// string). Answers 400 with the reason on a bad value.
+// e.g. {"latency": "2s", "error_ratio": 0.5} or {"max_concurrency": 5,
+// "work": "90ms", "work_jitter": "45ms", "queue_wait": "50ms"} (durations
+// are Go duration strings). Answers 400 with the reason on a bad value.
+//
+// Capacity: with a concurrency limit (Knobs.MaxConcurrency) a backend serves
+// at most that many requests at once, each holding its slot for its work
+// and latency, so that it serves about MaxConcurrency/Work requests a
+// second. A request that finds every slot taken waits up to QueueWait for
+// one, first come first served, and is then refused as overloaded (HTTP 503,
+// gRPC ResourceExhausted), counted in okbreak_sample_rejected_total. Load
+// beyond the capacity is therefore refused fast rather than queued without
+// bound: see Knobs.QueueWait for why.
 package backend
 
 import (
@@ -48,6 +58,11 @@ import (
 // DefaultKnownServices are the service names of the default stack.
 var DefaultKnownServices = []string{"backend", "other"}
 
+// DefaultQueueWait is the sample service's --queue-wait: long enough to
+// absorb a burst, short enough that a refused caller can still try another
+// host within a per-attempt deadline of a few hundred milliseconds.
+const DefaultQueueWait = 100 * time.Millisecond
+
 // Protocol label values of the request metrics.
 const (
 	ProtocolHTTP = "http"
@@ -67,32 +82,84 @@ type Config struct {
 	Knobs Knobs
 }
 
-// Knobs are the fault knobs of a backend, changeable at runtime.
+// Knobs are the fault and capacity knobs of a backend, changeable at
+// runtime.
 type Knobs struct {
 	// Latency is added to every served request (not to refusals, which
-	// happen before any work, nor to /healthz, /metrics, /knobs).
+	// happen before any work, nor to /healthz, /metrics, /knobs). Like Work,
+	// it holds the request's slot under MaxConcurrency: a worker waiting on
+	// something slow is a busy worker.
 	Latency time.Duration
 	// ErrorRatio in [0, 1] is the share of requests answered with HTTP 503 /
 	// gRPC Unavailable, after the latency.
 	ErrorRatio float64
+
+	// MaxConcurrency, when positive, is the most requests served at once;
+	// 0 is no limit. /healthz, /metrics and /knobs are never limited: a
+	// busy server still answers its health check and its scrape, and the
+	// harness must keep seeing it.
+	MaxConcurrency int
+	// QueueWait is how long a request that finds every slot taken waits for
+	// one before it is refused as overloaded; 0 refuses at once. A bounded
+	// wait is what real servers do (an accept queue with a timeout, a
+	// proxy's pending-request limit): an unbounded queue would turn
+	// overload into latency for every request and keep serving requests
+	// whose callers gave up long ago, while refusing at once would refuse
+	// a burst that a few milliseconds of waiting absorb. Refused fast, a
+	// caller can still retry on another host within its deadline.
+	QueueWait time.Duration
+	// Work is the time each served request holds its slot, the cost of
+	// serving it; with MaxConcurrency it sets the capacity,
+	// MaxConcurrency/Work requests a second.
+	Work time.Duration
+	// WorkJitter, at most Work, spreads each request's work uniformly over
+	// [Work-WorkJitter, Work+WorkJitter]: real requests vary in cost, and
+	// with a fixed cost a queue would never form below full load.
+	WorkJitter time.Duration
 }
 
 // Validate reports knobs that make no sense.
 func (k Knobs) Validate() error {
+	var errs []error
 	if k.Latency < 0 {
-		return fmt.Errorf("latency %s must not be negative", k.Latency)
+		errs = append(errs, fmt.Errorf("latency %s must not be negative", k.Latency))
 	}
 	if k.ErrorRatio < 0 || k.ErrorRatio > 1 || k.ErrorRatio != k.ErrorRatio {
-		return fmt.Errorf("error ratio %v must be within [0, 1]", k.ErrorRatio)
+		errs = append(errs, fmt.Errorf("error ratio %v must be within [0, 1]", k.ErrorRatio))
 	}
-	return nil
+	if k.MaxConcurrency < 0 {
+		errs = append(errs, fmt.Errorf("max concurrency %d must not be negative (0 is no limit)", k.MaxConcurrency))
+	}
+	if k.QueueWait < 0 {
+		errs = append(errs, fmt.Errorf("queue wait %s must not be negative", k.QueueWait))
+	}
+	if k.Work < 0 {
+		errs = append(errs, fmt.Errorf("work %s must not be negative", k.Work))
+	}
+	if k.WorkJitter < 0 || k.WorkJitter > k.Work {
+		errs = append(errs, fmt.Errorf("work jitter %s must be within [0, work %s]", k.WorkJitter, k.Work))
+	}
+	return errors.Join(errs...)
+}
+
+// work returns one request's work: Work spread by WorkJitter.
+func (k Knobs) work() time.Duration {
+	if k.WorkJitter <= 0 {
+		return k.Work
+	}
+	j := int64(k.WorkJitter)
+	return k.Work + time.Duration(rand.Int64N(2*j+1)-j)
 }
 
 // knobsJSON is the wire form of Knobs for /knobs. Fields are pointers so that
-// a POST can change one knob and leave the other alone.
+// a POST can change one knob and leave the others alone.
 type knobsJSON struct {
-	Latency    *string  `json:"latency,omitempty"`
-	ErrorRatio *float64 `json:"error_ratio,omitempty"`
+	Latency        *string  `json:"latency,omitempty"`
+	ErrorRatio     *float64 `json:"error_ratio,omitempty"`
+	MaxConcurrency *int     `json:"max_concurrency,omitempty"`
+	QueueWait      *string  `json:"queue_wait,omitempty"`
+	Work           *string  `json:"work,omitempty"`
+	WorkJitter     *string  `json:"work_jitter,omitempty"`
 }
 
 // Backend is the backend role. It is safe for concurrent use.
@@ -103,6 +170,7 @@ type Backend struct {
 
 	mu    sync.RWMutex
 	knobs Knobs
+	slots slots
 
 	grpc     *grpc.Server
 	registry *prometheus.Registry
@@ -110,6 +178,7 @@ type Backend struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	refused  *prometheus.CounterVec
+	rejected *prometheus.CounterVec
 }
 
 // New returns a Backend for cfg.
@@ -160,7 +229,31 @@ func New(cfg Config) (*Backend, error) {
 		Help:        "Requests refused because they were meant for another service (wanted).",
 		ConstLabels: constLabels,
 	}, []string{"wanted"})
-	b.registry.MustRegister(b.requests, b.duration, b.refused)
+	b.rejected = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name:        "okbreak_sample_rejected_total",
+		Help:        "Requests refused as overloaded: no concurrency slot freed within the queue wait (HTTP 503, gRPC ResourceExhausted), by protocol.",
+		ConstLabels: constLabels,
+	}, []string{"protocol"})
+	// Both protocols start at zero so that increase() sees the first
+	// rejection.
+	b.rejected.WithLabelValues(ProtocolHTTP)
+	b.rejected.WithLabelValues(ProtocolGRPC)
+	inFlight := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name:        "okbreak_sample_in_flight",
+		Help:        "Requests being served now, each holding a concurrency slot.",
+		ConstLabels: constLabels,
+	}, func() float64 { inUse, _ := b.slots.state(); return float64(inUse) })
+	waiting := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name:        "okbreak_sample_waiting",
+		Help:        "Requests waiting for a concurrency slot now.",
+		ConstLabels: constLabels,
+	}, func() float64 { _, w := b.slots.state(); return float64(w) })
+	limit := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name:        "okbreak_sample_max_concurrency",
+		Help:        "The concurrency limit in force; 0 is no limit.",
+		ConstLabels: constLabels,
+	}, func() float64 { return float64(b.Knobs().MaxConcurrency) })
+	b.registry.MustRegister(b.requests, b.duration, b.refused, b.rejected, inFlight, waiting, limit)
 	b.metrics = promhttp.HandlerFor(b.registry, promhttp.HandlerOpts{Registry: b.registry})
 
 	b.grpc = grpc.NewServer(grpc.UnaryInterceptor(b.intercept))
@@ -178,7 +271,9 @@ func (b *Backend) Knobs() Knobs {
 	return b.knobs
 }
 
-// SetKnobs replaces the knobs; requests already waiting keep their latency.
+// SetKnobs replaces the knobs; requests already served keep their work and
+// latency, and requests waiting for a slot get one at once if a raised
+// concurrency limit has room.
 func (b *Backend) SetKnobs(k Knobs) error {
 	if err := k.Validate(); err != nil {
 		return err
@@ -186,6 +281,7 @@ func (b *Backend) SetKnobs(k Knobs) error {
 	b.mu.Lock()
 	b.knobs = k
 	b.mu.Unlock()
+	b.slots.grant(k.MaxConcurrency)
 	return nil
 }
 
@@ -294,15 +390,55 @@ func (b *Backend) hello(w http.ResponseWriter, r *http.Request) int {
 		reply["error"] = b.misdirected(wanted)
 		return writeJSON(w, http.StatusMisdirectedRequest, reply)
 	}
-	k := b.Knobs()
-	if err := wait(r.Context(), k.Latency); err != nil {
-		return statusClientClosed
-	}
-	if k.ErrorRatio > 0 && rand.Float64() < k.ErrorRatio {
+	switch err := b.serve(r.Context(), ProtocolHTTP); {
+	case errors.Is(err, errOverloaded):
+		reply["error"] = b.overloaded()
+		return writeJSON(w, http.StatusServiceUnavailable, reply)
+	case errors.Is(err, errInjected):
 		reply["error"] = "injected error"
 		return writeJSON(w, http.StatusServiceUnavailable, reply)
+	case err != nil:
+		return statusClientClosed
 	}
 	return writeJSON(w, http.StatusOK, reply)
+}
+
+// Errors of serve.
+var (
+	errOverloaded = errors.New("overloaded")
+	errInjected   = errors.New("injected error")
+)
+
+// serve does a served request's part that the knobs shape: it takes a
+// concurrency slot, holds it for the request's work and latency, gives it
+// back, then applies the error knob. It returns errOverloaded when no slot
+// freed within the queue wait, errInjected for an injected error, or ctx's
+// error when the caller gave up first (the slot is given back at once: a Go
+// server that honours its request's context stops working for a caller that
+// has gone).
+func (b *Backend) serve(ctx context.Context, protocol string) error {
+	k := b.Knobs()
+	if err := b.slots.acquire(ctx, k.MaxConcurrency, k.QueueWait); err != nil {
+		if errors.Is(err, errOverloaded) {
+			b.rejected.WithLabelValues(protocol).Inc()
+		}
+		return err
+	}
+	err := wait(ctx, k.work()+k.Latency)
+	// The limit in force now, which a POST /knobs may have changed since.
+	b.slots.release(b.Knobs().MaxConcurrency)
+	if err != nil {
+		return err
+	}
+	if k.ErrorRatio > 0 && rand.Float64() < k.ErrorRatio {
+		return errInjected
+	}
+	return nil
+}
+
+func (b *Backend) overloaded() string {
+	return fmt.Sprintf("overloaded: service %q instance %q has no free slot of %d within %s",
+		b.service, b.instance, b.Knobs().MaxConcurrency, b.Knobs().QueueWait)
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) int {
@@ -325,13 +461,7 @@ func (b *Backend) serveKnobs(w http.ResponseWriter, r *http.Request) {
 		}
 		b.mu.Lock()
 		k := b.knobs
-		var err error
-		if in.Latency != nil {
-			k.Latency, err = time.ParseDuration(*in.Latency)
-		}
-		if err == nil && in.ErrorRatio != nil {
-			k.ErrorRatio = *in.ErrorRatio
-		}
+		err := in.apply(&k)
 		if err == nil {
 			err = k.Validate()
 		}
@@ -339,6 +469,9 @@ func (b *Backend) serveKnobs(w http.ResponseWriter, r *http.Request) {
 			b.knobs = k
 		}
 		b.mu.Unlock()
+		if err == nil {
+			b.slots.grant(k.MaxConcurrency)
+		}
 		if err != nil {
 			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "knobs: " + err.Error()})
 			return
@@ -348,9 +481,49 @@ func (b *Backend) serveKnobs(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": "knobs: use GET or POST"})
 		return
 	}
-	k := b.Knobs()
-	lat := k.Latency.String()
-	writeJSON(w, http.StatusOK, knobsJSON{Latency: &lat, ErrorRatio: &k.ErrorRatio})
+	writeJSON(w, http.StatusOK, toJSON(b.Knobs()))
+}
+
+// apply sets the knobs given in j on k.
+func (j knobsJSON) apply(k *Knobs) error {
+	for _, d := range []struct {
+		name string
+		in   *string
+		out  *time.Duration
+	}{
+		{"latency", j.Latency, &k.Latency},
+		{"queue_wait", j.QueueWait, &k.QueueWait},
+		{"work", j.Work, &k.Work},
+		{"work_jitter", j.WorkJitter, &k.WorkJitter},
+	} {
+		if d.in == nil {
+			continue
+		}
+		v, err := time.ParseDuration(*d.in)
+		if err != nil {
+			return fmt.Errorf("%s: %w", d.name, err)
+		}
+		*d.out = v
+	}
+	if j.ErrorRatio != nil {
+		k.ErrorRatio = *j.ErrorRatio
+	}
+	if j.MaxConcurrency != nil {
+		k.MaxConcurrency = *j.MaxConcurrency
+	}
+	return nil
+}
+
+func toJSON(k Knobs) knobsJSON {
+	str := func(d time.Duration) *string { s := d.String(); return &s }
+	return knobsJSON{
+		Latency:        str(k.Latency),
+		ErrorRatio:     &k.ErrorRatio,
+		MaxConcurrency: &k.MaxConcurrency,
+		QueueWait:      str(k.QueueWait),
+		Work:           str(k.Work),
+		WorkJitter:     str(k.WorkJitter),
+	}
 }
 
 // intercept refuses misdirected gRPC calls before they reach a handler and
@@ -378,14 +551,17 @@ func (b *Backend) intercept(ctx context.Context, req any, _ *grpc.UnaryServerInf
 
 type helloServer struct{ b *Backend }
 
-// Hello applies the knobs and names the service and instance.
+// Hello applies the knobs and names the service and instance. Overload is
+// ResourceExhausted, gRPC's code for a server out of capacity, which a
+// caller may retry on another host; an injected error is Unavailable.
 func (h helloServer) Hello(ctx context.Context, _ *structpb.Struct) (*structpb.Struct, error) {
-	k := h.b.Knobs()
-	if err := wait(ctx, k.Latency); err != nil {
-		return nil, status.FromContextError(err).Err()
-	}
-	if k.ErrorRatio > 0 && rand.Float64() < k.ErrorRatio {
+	switch err := h.b.serve(ctx, ProtocolGRPC); {
+	case errors.Is(err, errOverloaded):
+		return nil, status.Error(codes.ResourceExhausted, h.b.overloaded())
+	case errors.Is(err, errInjected):
 		return nil, status.Errorf(codes.Unavailable, "injected error from service %q instance %q", h.b.service, h.b.instance)
+	case err != nil:
+		return nil, status.FromContextError(err).Err()
 	}
 	return sampleapi.NewReply(sampleapi.Reply{Service: h.b.service, Instance: h.b.instance}), nil
 }

@@ -71,7 +71,7 @@ type Options struct {
 
 var (
 	commonFlags   = []string{"role", "listen", "exit-at-start"}
-	backendFlags  = []string{"service", "instance", "latency", "error-ratio", "known-services"}
+	backendFlags  = []string{"service", "instance", "latency", "error-ratio", "known-services", "max-concurrency", "queue-wait", "work", "work-jitter"}
 	frontendFlags = []string{"target", "bootstrap", "admin", "attempt-timeout", "attempts", "request-timeout", "retry-on", "retry-backoff", "retry-other-host", "require-xds-connected", "drop-config-on-nack", "wait-on-control-plane", "keep-running-on-bad-bootstrap"}
 )
 
@@ -86,6 +86,10 @@ func flagSet(o *Options, retryOn, known *string) *flag.FlagSet {
 	fs.StringVar(&o.Backend.Instance, "instance", "", "backend: the name of this instance (default: the host name)")
 	fs.DurationVar(&o.Backend.Knobs.Latency, "latency", 0, "backend: latency added to each request (also POST /knobs)")
 	fs.Float64Var(&o.Backend.Knobs.ErrorRatio, "error-ratio", 0, "backend: share of requests, 0..1, answered with HTTP 503 / gRPC Unavailable (also POST /knobs)")
+	fs.IntVar(&o.Backend.Knobs.MaxConcurrency, "max-concurrency", 0, "backend: most requests served at once, 0 = no limit; a request that finds every slot taken waits up to --queue-wait, then is refused as overloaded (HTTP 503 / gRPC ResourceExhausted) (also POST /knobs)")
+	fs.DurationVar(&o.Backend.Knobs.QueueWait, "queue-wait", backend.DefaultQueueWait, "backend: under --max-concurrency, how long a request waits for a slot before it is refused (0 = refuse at once) (also POST /knobs)")
+	fs.DurationVar(&o.Backend.Knobs.Work, "work", 0, "backend: time each request holds its slot, the cost of serving it; with --max-concurrency N the backend serves about N/work requests a second (also POST /knobs)")
+	fs.DurationVar(&o.Backend.Knobs.WorkJitter, "work-jitter", 0, "backend: spread each request's work uniformly over work ± this, at most --work (also POST /knobs)")
 	fs.StringVar(known, "known-services", strings.Join(backend.DefaultKnownServices, ","), "backend: comma-separated host names that name a service; a request whose authority is one of them, other than --service, is refused")
 
 	fs.StringVar(&o.Frontend.Target, "target", fd.Target, "frontend: gRPC target of the Hello calls")
@@ -284,7 +288,8 @@ func runBackend(ctx context.Context, o Options, log *slog.Logger) error {
 		return fmt.Errorf("listen %s: %w", o.Listen, err)
 	}
 	log.Info("backend serving", "listen", ln.Addr().String(), "service", o.Backend.Service, "instance", o.Backend.Instance,
-		"latency", o.Backend.Knobs.Latency, "error_ratio", o.Backend.Knobs.ErrorRatio, "known_services", strings.Join(o.Backend.KnownServices, ","))
+		"latency", o.Backend.Knobs.Latency, "error_ratio", o.Backend.Knobs.ErrorRatio, "known_services", strings.Join(o.Backend.KnownServices, ","),
+		"max_concurrency", o.Backend.Knobs.MaxConcurrency, "queue_wait", o.Backend.Knobs.QueueWait, "work", o.Backend.Knobs.Work, "work_jitter", o.Backend.Knobs.WorkJitter)
 	err = b.Serve(ctx, ln)
 	log.Info("backend stopped")
 	return err

@@ -104,6 +104,34 @@ func TestParseFlagsAndEnvironment(t *testing.T) {
 	assert.True(t, errors.Is(err, flag.ErrHelp))
 }
 
+func TestParseConcurrencyKnobs(t *testing.T) {
+	o, err := cli.Parse([]string{"--role", "backend", "--max-concurrency", "5", "--work", "90ms"},
+		env(map[string]string{"OKBREAK_MAX_CONCURRENCY": "9", "OKBREAK_WORK_JITTER": "45ms", "OKBREAK_QUEUE_WAIT": "50ms"}))
+	require.NoError(t, err)
+	assert.Equal(t, backend.Knobs{MaxConcurrency: 5, Work: 90 * time.Millisecond, WorkJitter: 45 * time.Millisecond, QueueWait: 50 * time.Millisecond},
+		o.Backend.Knobs, "flags win over the environment, which sets the rest")
+
+	o, err = cli.Parse([]string{"--role", "backend"}, env(nil))
+	require.NoError(t, err)
+	assert.Equal(t, backend.Knobs{QueueWait: backend.DefaultQueueWait}, o.Backend.Knobs, "no limit by default")
+
+	for _, tc := range []struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{[]string{"--role", "backend", "--max-concurrency", "-1"}, nil, "max concurrency"},
+		{[]string{"--role", "backend", "--work", "10ms", "--work-jitter", "20ms"}, nil, "work jitter"},
+		{[]string{"--role", "backend"}, map[string]string{"OKBREAK_MAX_CONCURRENCY": "many"}, "OKBREAK_MAX_CONCURRENCY"},
+		{[]string{"--role", "frontend", "--bootstrap", "b", "--max-concurrency", "2"}, nil, "--max-concurrency does not apply to role frontend"},
+	} {
+		_, err := cli.Parse(tc.args, env(tc.env))
+		if assert.Error(t, err, "%v %v", tc.args, tc.env) {
+			assert.Contains(t, err.Error(), tc.want, "%v %v", tc.args, tc.env)
+		}
+	}
+}
+
 func TestParseRejectsBadInput(t *testing.T) {
 	for _, tc := range []struct {
 		args []string
