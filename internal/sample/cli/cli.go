@@ -67,12 +67,16 @@ type Options struct {
 	// (see their flags).
 	WaitOnControlPlane        bool
 	KeepRunningOnBadBootstrap bool
+
+	// TLS, under the backend role, serves TLS beside plaintext on the
+	// backend's port (backend.TLSListener).
+	TLS bool
 }
 
 var (
 	commonFlags   = []string{"role", "listen", "exit-at-start"}
-	backendFlags  = []string{"service", "instance", "latency", "error-ratio", "known-services", "max-concurrency", "queue-wait", "work", "work-jitter"}
-	frontendFlags = []string{"target", "bootstrap", "admin", "attempt-timeout", "attempts", "request-timeout", "retry-on", "retry-backoff", "retry-other-host", "require-xds-connected", "drop-config-on-nack", "wait-on-control-plane", "keep-running-on-bad-bootstrap"}
+	backendFlags  = []string{"service", "instance", "latency", "error-ratio", "known-services", "max-concurrency", "queue-wait", "work", "work-jitter", "tls"}
+	frontendFlags = []string{"target", "bootstrap", "admin", "attempt-timeout", "attempts", "request-timeout", "retry-on", "retry-backoff", "retry-other-host", "require-xds-connected", "drop-config-on-nack", "wait-on-control-plane", "keep-running-on-bad-bootstrap", "backend-tls", "tls-session-cache"}
 )
 
 func flagSet(o *Options, retryOn, known *string) *flag.FlagSet {
@@ -90,6 +94,7 @@ func flagSet(o *Options, retryOn, known *string) *flag.FlagSet {
 	fs.DurationVar(&o.Backend.Knobs.QueueWait, "queue-wait", backend.DefaultQueueWait, "backend: under --max-concurrency, how long a request waits for a slot before it is refused (0 = refuse at once) (also POST /knobs)")
 	fs.DurationVar(&o.Backend.Knobs.Work, "work", 0, "backend: time each request holds its slot, the cost of serving it; with --max-concurrency N the backend serves about N/work requests a second (also POST /knobs)")
 	fs.DurationVar(&o.Backend.Knobs.WorkJitter, "work-jitter", 0, "backend: spread each request's work uniformly over work ± this, at most --work (also POST /knobs)")
+	fs.BoolVar(&o.TLS, "tls", false, "backend: also serve TLS on the same port, told apart per connection by its first byte (a TLS ClientHello); plaintext keeps working. The certificate is self-signed, made at start for --service and --instance; completed handshakes are counted in okbreak_sample_tls_handshakes_total{resumed}")
 	fs.StringVar(known, "known-services", strings.Join(backend.DefaultKnownServices, ","), "backend: comma-separated host names that name a service; a request whose authority is one of them, other than --service, is refused")
 
 	fs.StringVar(&o.Frontend.Target, "target", fd.Target, "frontend: gRPC target of the Hello calls")
@@ -107,6 +112,8 @@ func flagSet(o *Options, retryOn, known *string) *flag.FlagSet {
 		"frontend: TEST SWITCH, a data plane that does not keep its last good config, for regression tests: answer every request 503 Unavailable while the xDS client holds a resource it rejected (NACKed)")
 	fs.BoolVar(&o.WaitOnControlPlane, "wait-on-control-plane", false,
 		"frontend: TEST SWITCH, a data plane whose traffic waits on the control plane, for regression tests: every request first makes one call to the bootstrap's xDS server and waits for the answer")
+	fs.BoolVar(&o.Frontend.BackendTLS, "backend-tls", fd.BackendTLS, "frontend: speak TLS to the backends (their --tls), without verifying their self-signed certificates: a test-only mechanism check of session resumption, not authentication; the xDS connection is not concerned")
+	fs.IntVar(&o.Frontend.TLSSessionCache, "tls-session-cache", fd.TLSSessionCache, "frontend: with --backend-tls, how many TLS sessions to keep for resumption on reconnect (0 = none, Go's default: every reconnect is a full handshake)")
 	fs.BoolVar(&o.KeepRunningOnBadBootstrap, "keep-running-on-bad-bootstrap", false,
 		"frontend: TEST SWITCH, a data plane that does not fail fast, for regression tests: on an xDS bootstrap it cannot load, log the error and keep running (serving nothing) instead of exiting 1")
 	return fs
@@ -290,6 +297,15 @@ func runBackend(ctx context.Context, o Options, log *slog.Logger) error {
 	log.Info("backend serving", "listen", ln.Addr().String(), "service", o.Backend.Service, "instance", o.Backend.Instance,
 		"latency", o.Backend.Knobs.Latency, "error_ratio", o.Backend.Knobs.ErrorRatio, "known_services", strings.Join(o.Backend.KnownServices, ","),
 		"max_concurrency", o.Backend.Knobs.MaxConcurrency, "queue_wait", o.Backend.Knobs.QueueWait, "work", o.Backend.Knobs.Work, "work_jitter", o.Backend.Knobs.WorkJitter)
+	if o.TLS {
+		tl, err := b.TLSListener(ln)
+		if err != nil {
+			_ = ln.Close()
+			return err
+		}
+		ln = tl
+		log.Info("backend serving TLS beside plaintext", "listen", ln.Addr().String())
+	}
 	err = b.Serve(ctx, ln)
 	log.Info("backend stopped")
 	return err

@@ -98,6 +98,15 @@ type Config struct {
 	// answer within the request timeout is answered 503. Never set it in a
 	// real deployment.
 	WaitOnControlPlane string
+	// BackendTLS speaks TLS to the backends (their --tls), with the
+	// certificates not verified (see backendCredentials); the xDS
+	// connection is not concerned.
+	BackendTLS bool
+	// TLSSessionCache, under BackendTLS, is how many TLS sessions the
+	// frontend keeps to resume on reconnect (tls.NewLRUClientSessionCache);
+	// 0 keeps none, Go's default, so that every reconnect is a full
+	// handshake.
+	TLSSessionCache int
 	// Logger receives state changes; nil discards.
 	Logger *slog.Logger
 }
@@ -131,6 +140,12 @@ func (c Config) Validate() error {
 	}
 	if c.RetryBackoff < 0 {
 		errs = append(errs, fmt.Errorf("retry backoff %s must not be negative", c.RetryBackoff))
+	}
+	if c.TLSSessionCache < 0 {
+		errs = append(errs, fmt.Errorf("TLS session cache %d must not be negative (0 is none)", c.TLSSessionCache))
+	}
+	if c.TLSSessionCache > 0 && !c.BackendTLS {
+		errs = append(errs, fmt.Errorf("a TLS session cache (%d) without backend TLS would cache nothing", c.TLSSessionCache))
 	}
 	for _, code := range c.RetryOn {
 		if code == codes.PermissionDenied || code == codes.OK {
@@ -273,8 +288,12 @@ func New(cfg Config) (*Frontend, error) {
 		f.requests, f.attempts, f.retries, f.duration, up, ready, rec,
 	)
 
+	creds := insecure.NewCredentials()
+	if cfg.BackendTLS {
+		creds = backendCredentials(cfg.TLSSessionCache)
+	}
 	cc, err := grpc.NewClient(cfg.Target,
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithTransportCredentials(creds),
 		grpc.WithStatsHandler(rec),
 		// An idle channel drops its xDS watch and reports IDLE, not READY;
 		// a data plane must keep its config warm.
@@ -344,7 +363,8 @@ func (f *Frontend) Serve(ctx context.Context, data, admin net.Listener) error {
 	f.log.Info("frontend serving", "listen", data.Addr().String(), "admin", admin.Addr().String(), "target", f.cfg.Target,
 		"attempt_timeout", f.cfg.AttemptTimeout, "attempts", f.cfg.Attempts, "request_timeout", f.cfg.RequestTimeout,
 		"retry_other_host", f.cfg.RetryOtherHost, "require_xds_connected", f.cfg.RequireXDSConnected,
-		"drop_config_on_nack", f.cfg.DropConfigOnNACK, "wait_on_control_plane", f.cfg.WaitOnControlPlane)
+		"drop_config_on_nack", f.cfg.DropConfigOnNACK, "wait_on_control_plane", f.cfg.WaitOnControlPlane,
+		"backend_tls", f.cfg.BackendTLS, "tls_session_cache", f.cfg.TLSSessionCache)
 
 	var err error
 	select {
