@@ -202,7 +202,10 @@ func (r incidentRun) config(dp stack.DataPlane) (incidentrun.Config, error) {
 	if r.dir != "" {
 		// The embedded stack with incidents from disk: one FS holds both,
 		// for the files an incident's overlay names beside it.
-		cfg.FS, cfg.Dir = mountIncidents(fixtures.FS(), r.dir)
+		if st, err := os.Stat(r.dir); err != nil || !st.IsDir() {
+			return cfg, badInput("incidents folder %s: not a folder (%v)", r.dir, err)
+		}
+		cfg.FS, cfg.Dir = mountIncidents(fixtures.FS(), r.dir, fixtures.IncidentsDir), fixtures.IncidentsDir
 		cfg.Options.FS = cfg.FS
 	}
 	cfg.Adjust, cfg.DataPlane = sample.AddAnswerCheck, string(dp)
