@@ -21,6 +21,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/okbreak/okbreak/internal/sample/backend"
+	"github.com/okbreak/okbreak/internal/sample/internal/backendtest"
 	"github.com/okbreak/okbreak/internal/sample/sampleapi"
 )
 
@@ -32,13 +33,7 @@ func start(t *testing.T, knobs backend.Knobs) (*backend.Backend, string) {
 	require.NoError(t, err)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- b.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		assert.NoError(t, <-done)
-	})
+	backendtest.Serve(t, b, ln)
 	return b, ln.Addr().String()
 }
 

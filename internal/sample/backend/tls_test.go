@@ -18,6 +18,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/okbreak/okbreak/internal/sample/backend"
+	"github.com/okbreak/okbreak/internal/sample/internal/backendtest"
 	"github.com/okbreak/okbreak/internal/sample/sampleapi"
 )
 
@@ -31,13 +32,7 @@ func startTLS(t *testing.T) (*backend.Backend, string) {
 	require.NoError(t, err)
 	ln, err := b.TLSListener(raw)
 	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- b.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		assert.NoError(t, <-done)
-	})
+	backendtest.Serve(t, b, ln)
 	return b, raw.Addr().String()
 }
 

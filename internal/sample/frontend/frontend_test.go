@@ -26,6 +26,7 @@ import (
 
 	"github.com/okbreak/okbreak/internal/sample/backend"
 	"github.com/okbreak/okbreak/internal/sample/frontend"
+	"github.com/okbreak/okbreak/internal/sample/internal/backendtest"
 	"github.com/okbreak/okbreak/internal/sample/internal/xdsfixture"
 	"github.com/okbreak/okbreak/internal/sample/xdsbootstrap"
 )
@@ -126,13 +127,7 @@ func startBackends(t *testing.T, service string, n int) []sample {
 		require.NoError(t, err)
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		require.NoError(t, err)
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- b.Serve(ctx, ln) }()
-		t.Cleanup(func() {
-			cancel()
-			assert.NoError(t, <-done)
-		})
+		backendtest.Serve(t, b, ln)
 		out = append(out, sample{b: b, addr: ln.Addr().String()})
 	}
 	return out

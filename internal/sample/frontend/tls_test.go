@@ -16,6 +16,7 @@ import (
 
 	"github.com/okbreak/okbreak/internal/sample/backend"
 	"github.com/okbreak/okbreak/internal/sample/frontend"
+	"github.com/okbreak/okbreak/internal/sample/internal/backendtest"
 )
 
 // cutter is a TCP proxy in front of one backend whose connections the test
@@ -77,13 +78,7 @@ func tlsBackends(t *testing.T, n int) ([]sample, []*cutter) {
 		require.NoError(t, err)
 		ln, err := b.TLSListener(raw)
 		require.NoError(t, err)
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- b.Serve(ctx, ln) }()
-		t.Cleanup(func() {
-			cancel()
-			assert.NoError(t, <-done)
-		})
+		backendtest.Serve(t, b, ln)
 		c := startCutter(t, raw.Addr().String())
 		cutters = append(cutters, c)
 		out = append(out, sample{b: b, addr: c.ln.Addr().String()})
