@@ -174,12 +174,7 @@ func (s *Session) start(ctx context.Context) (err error) {
 
 	runCtx, cancel := context.WithCancel(ctx)
 	s.cancel = cancel
-	loader := memLoader{files: map[string]*rulefmt.RuleGroups{}}
-	var names []string
-	for _, f := range s.scaled {
-		loader.files[f.Name] = &rulefmt.RuleGroups{Groups: f.Groups}
-		names = append(names, f.Name)
-	}
+	loader, names := GroupLoader(s.scaled)
 	s.mgr = rules.NewManager(&rules.ManagerOptions{
 		QueryFunc:              rules.EngineQueryFunc(s.engine, s.db),
 		NotifyFunc:             func(context.Context, string, ...*rules.Alert) {},
@@ -498,9 +493,20 @@ func (s *Session) isStarted() bool {
 	return s.started
 }
 
-// memLoader hands the rule manager the session's scaled rule files from
-// memory, keyed by file name, so that nothing is written to disk and the
-// manager parses exactly what was linted.
+// GroupLoader returns a rule manager loader that hands it files already
+// parsed, keyed by file name, and those names in order: nothing is written
+// to disk, and the manager evaluates exactly what was linted (the
+// session's scaled rules; a rule test's replay of the rules as written).
+func GroupLoader(files []RuleFile) (rules.GroupLoader, []string) {
+	l := memLoader{files: map[string]*rulefmt.RuleGroups{}}
+	names := make([]string, 0, len(files))
+	for _, f := range files {
+		l.files[f.Name] = &rulefmt.RuleGroups{Groups: f.Groups}
+		names = append(names, f.Name)
+	}
+	return l, names
+}
+
 type memLoader struct {
 	files map[string]*rulefmt.RuleGroups
 }

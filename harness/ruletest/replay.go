@@ -12,7 +12,6 @@ import (
 
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
-	"github.com/prometheus/prometheus/model/rulefmt"
 	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/promql/parser"
 	"github.com/prometheus/prometheus/rules"
@@ -181,12 +180,7 @@ func load(ctx context.Context, db *tsdb.DB, st *stretched, k int) error {
 // own loader (so every check promtool makes applies), default interval
 // step.
 func loadGroups(ctx context.Context, files []alert.RuleFile, engine *promql.Engine, db *tsdb.DB, step time.Duration) ([]*rules.Group, error) {
-	loader := memLoader{}
-	var names []string
-	for _, f := range files {
-		loader[f.Name] = &rulefmt.RuleGroups{Groups: f.Groups}
-		names = append(names, f.Name)
-	}
+	loader, names := alert.GroupLoader(files)
 	m := rules.NewManager(&rules.ManagerOptions{
 		QueryFunc:    rules.EngineQueryFunc(engine, db),
 		AppendableV2: db,
@@ -226,21 +220,6 @@ func loadGroups(ctx context.Context, files []alert.RuleFile, engine *promql.Engi
 		out = append(out, g)
 	}
 	return out, nil
-}
-
-// memLoader hands the manager rule files already parsed, by name.
-type memLoader map[string]*rulefmt.RuleGroups
-
-func (l memLoader) Load(identifier string, _ bool, _ model.ValidationScheme) (*rulefmt.RuleGroups, []error) {
-	g, ok := l[identifier]
-	if !ok {
-		return nil, []error{fmt.Errorf("no rule file %q", identifier)}
-	}
-	return g, nil
-}
-
-func (l memLoader) Parse(query string) (parser.Expr, error) {
-	return promqlParser.ParseExpr(query)
 }
 
 // promqlParser is Prometheus's default parser, as promtool's.
