@@ -105,20 +105,22 @@ func stateSource(s ContainerStater, def stack.Definition) alert.StateSource {
 // targets: well under the shortest scrape interval (250 ms).
 const stateTTL = 100 * time.Millisecond
 
-// targets are every component's metrics endpoint plus container state. The
-// URL is looked up before each scrape: a restarted container's published
-// port can change.
-func (r *Runner) targets() []alert.Target {
+func (r *Runner) targets() []alert.Target { return Targets(r.System) }
+
+// Targets are every component's metrics endpoint plus container state,
+// for an alert session on sys. The URL is looked up before each scrape: a
+// restarted container's published port can change.
+func Targets(sys System) []alert.Target {
 	var ts []alert.Target
-	for _, c := range r.System.Definition().Components {
+	for _, c := range sys.Definition().Components {
 		name := c.Name
 		ts = append(ts, alert.Target{
 			Job: c.JobOf(), Instance: name, Labels: c.Labels,
-			Resolve: func(ctx context.Context) (string, error) { return r.System.MetricsURL(ctx, name) },
+			Resolve: func(ctx context.Context) (string, error) { return sys.MetricsURL(ctx, name) },
 		})
 	}
-	if cs, ok := r.System.(ContainerStater); ok {
-		src := stateSource(cs, r.System.Definition())
+	if cs, ok := sys.(ContainerStater); ok {
+		src := stateSource(cs, sys.Definition())
 		ts = append(ts, alert.ContainerTarget(src), alert.KubeStateTarget(src))
 	}
 	return ts

@@ -82,6 +82,10 @@ func (b *base) begin(id string, undo []Undo) error {
 		Op: OpInject, ID: id, Run: b.env.Run(), Fault: b.Name(), Type: b.spec.Type, Target: b.spec.Target,
 		By: Self(), Access: b.x.access, Undo: undo, Note: b.describe,
 	}
+	if a, ok := b.env.(Attributed); ok {
+		at := a.Attribution()
+		e.Who, e.Until = at.Who, at.Until
+	}
 	if err := b.journal.Append(e); err != nil {
 		return err
 	}

@@ -21,6 +21,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
@@ -108,6 +109,19 @@ type Env interface {
 	Run() string
 	// StateDir is the run's state folder, where the journal lives.
 	StateDir() string
+}
+
+// Attributed is an Env that says who injects and until when: a game day's
+// faults carry their operator and deadline into the journal, where `okbreak
+// status` shows them and the stack's keeper enforces the deadline.
+type Attributed interface {
+	Attribution() Attribution
+}
+
+// Attribution is who injects a fault and until when (zero: no deadline).
+type Attribution struct {
+	Who   string
+	Until time.Time
 }
 
 // ToxiproxyEnv is a system whose links run through Toxiproxy.

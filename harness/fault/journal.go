@@ -34,6 +34,10 @@ const (
 	// OpAbandoned closes an injection whose run no longer exists: there is
 	// nothing left to revert.
 	OpAbandoned Op = "abandoned"
+	// OpHalt records that a halt condition stopped a game day or a run:
+	// Note says which. It closes nothing by itself; the reverts that follow
+	// do.
+	OpHalt Op = "halt"
 )
 
 // Owner identifies a process: PID, start time (clock ticks since boot, so a
@@ -124,8 +128,15 @@ type Entry struct {
 	Target string `json:"target,omitempty"`
 	// By is the process that wrote the entry: for an inject entry, the
 	// injector, which recovery checks for life.
-	By     Owner  `json:"by"`
-	Access Access `json:"access,omitempty"`
+	By Owner `json:"by"`
+	// Who is the person or job behind the process (user@host, or what
+	// the injector was told), for the game-day log.
+	Who string `json:"who,omitempty"`
+	// Until is when the injection must end (zero: when its injector says).
+	// A long-lived stack's keeper (okbreak up) reverts it then, even when
+	// the injector is gone.
+	Until  time.Time `json:"until,omitzero"`
+	Access Access    `json:"access,omitempty"`
 	Undo   []Undo `json:"undo,omitempty"`
 	Facts  Facts  `json:"facts,omitempty"`
 	Note   string `json:"note,omitempty"`

@@ -338,6 +338,24 @@ func (p *Probe) Samples() []Sample {
 	return cp
 }
 
+// Forget drops the samples that started before t and says how many: a
+// probe that runs for a whole game day keeps only the window it is asked
+// about, not hours of samples.
+func (p *Probe) Forget(t time.Time) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	kept := p.samples[:0]
+	for _, s := range p.samples {
+		if !s.Start.Before(t) {
+			kept = append(kept, s)
+		}
+	}
+	n := len(p.samples) - len(kept)
+	clear(p.samples[len(kept):])
+	p.samples = kept
+	return n
+}
+
 // Mark records a named moment (MarkInject, MarkRevert, or anything a
 // timeline should show).
 func (p *Probe) Mark(name string, t time.Time) {

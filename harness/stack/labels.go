@@ -103,7 +103,7 @@ type Swept struct {
 }
 
 // Sweep removes the containers and networks of okbreak runs whose owning
-// process is dead. Live runs, including this process's and other packages'
+// process is dead, except long-lived runs (MarkLongLived). Live runs, including this process's and other packages'
 // concurrent test runs, are never touched. It is idempotent.
 func Sweep(ctx context.Context) (Swept, error) {
 	var out Swept
@@ -120,7 +120,7 @@ func Sweep(ctx context.Context) (Swept, error) {
 	runs := map[string]bool{}
 	var errs []error
 	for _, c := range ctrs.Items {
-		if OwnerAlive(c.Labels) {
+		if OwnerAlive(c.Labels) || LongLived(c.Labels[LabelRun]) {
 			continue
 		}
 		if _, err := cli.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !isNotFound(err) {
@@ -139,7 +139,7 @@ func Sweep(ctx context.Context) (Swept, error) {
 		return out, errors.Join(append(errs, fmt.Errorf("sweep: list networks: %w", err))...)
 	}
 	for _, n := range nets.Items {
-		if OwnerAlive(n.Labels) {
+		if OwnerAlive(n.Labels) || LongLived(n.Labels[LabelRun]) {
 			continue
 		}
 		if _, err := cli.NetworkRemove(ctx, n.ID, client.NetworkRemoveOptions{}); err != nil && !isNotFound(err) {
