@@ -87,6 +87,7 @@ var badCases = []badCase{
 	{"probe host", edit(map[int]string{9: "  url: http://127.0.0.1:10000\n  host: http://shop"}), "10:9", `bad probe host "http://shop"`},
 	{"probe Host header", edit(map[int]string{9: "  url: http://127.0.0.1:10000\n  header: {Host: shop}"}), "10:12", "write it as probe.host"},
 	{"probe header name", edit(map[int]string{9: "  url: http://127.0.0.1:10000\n  header: {\"x probe\": 1}"}), "10:12", `bad header name "x probe"`},
+	{"probe header twice", edit(map[int]string{9: "  url: http://127.0.0.1:10000\n  header: {x-probe: 1, X-Probe: 2}"}), "10:24", `header "X-Probe" set twice`},
 	{"probe header value", edit(map[int]string{9: "  url: http://127.0.0.1:10000\n  header: {x-probe: true}"}), "10:21", `quote it: "true"`},
 	{"expect_instances twice", edit(map[int]string{9: "  url: http://127.0.0.1:10000\n  expect_instances: [a, b, a]"}), "10:28", `"a" listed twice in expect_instances`},
 	{"expect_instances text", edit(map[int]string{9: "  url: http://127.0.0.1:10000\n  expect_instances: a"}), "10:21", "expect_instances must be a list"},

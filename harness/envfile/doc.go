@@ -38,6 +38,12 @@
 //	limits: {max_fault_duration: 5m, max_targets: 3}   # default 10m, 3
 //	halt: {min_success: 0.5, for: 30s, alerts: [EdgeDown]}
 //
+// Load also finds the rule files alerts.rules matches (a pattern matching
+// no file is an error at its position); Parse reads no disk and leaves
+// them to the caller. Neither reads the rule files: whether halt.alerts
+// names alerts of them, and whether the environment answers at all, are
+// for the run to check.
+//
 // # The allow-list
 //
 // An Env is also the allow-list a run against the environment goes

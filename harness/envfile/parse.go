@@ -19,7 +19,10 @@ import (
 // and a path such as /dev/zero must not hang the reader.
 const maxFile = 4 << 20
 
-var topKeys = []string{"version", "name", "scale", "toxiproxies", "links", "probe", "scrape", "alerts", "docker", "limits", "halt"}
+var (
+	topKeys     = []string{"version", "name", "scale", "toxiproxies", "links", "probe", "scrape", "alerts", "docker", "limits", "halt"}
+	topRequired = []string{"version", "name", "scale", "toxiproxies", "links", "probe", "alerts"}
+)
 
 // Load reads and checks the environment file at path, and finds the rule
 // files its alerts.rules patterns match (Alerts.RuleFiles): a pattern that
@@ -240,7 +243,7 @@ func (p *parser) need(o *object, where, fix string, keys ...string) bool {
 // top reads the root mapping, then checks what ties sections together.
 func (p *parser) top(root *yaml.Node) {
 	o := p.fields(root, "the environment file", topKeys)
-	p.need(o, "the environment file", "see docs/examples/env/staging.yaml for a complete file", "version", "name", "scale", "toxiproxies", "links", "probe", "alerts")
+	p.need(o, "the environment file", "see docs/examples/env/staging.yaml for a complete file", topRequired...)
 	if v := o.val["version"]; v != nil && (v.Kind != yaml.ScalarNode || v.Tag != "!!int" || v.Value != "1") {
 		got := describe(v)
 		if v.Kind == yaml.ScalarNode && v.Tag != "!!null" {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -25,19 +26,42 @@ func loadDocs(t *testing.T) *Env {
 	return e
 }
 
+// docsPos is where text starts in the docs example (its first line
+// holding text), so that tests follow the example as it is edited.
+func docsPos(t *testing.T, text string) Pos {
+	t.Helper()
+	data, err := os.ReadFile(docsExample)
+	require.NoError(t, err)
+	for i, l := range strings.Split(string(data), "\n") {
+		if c := strings.Index(l, text); c >= 0 {
+			return Pos{Line: i + 1, Col: c + 1}
+		}
+	}
+	t.Fatalf("%q is not in %s", text, docsExample)
+	return Pos{}
+}
+
+// docsValue is where the value of key starts in the docs example.
+func docsValue(t *testing.T, key string) Pos {
+	t.Helper()
+	p := docsPos(t, key+": ")
+	p.Col += len(key + ": ")
+	return p
+}
+
 // The docs example parses, with every section read as its comments say.
 func TestDocsExampleLoads(t *testing.T) {
 	e := loadDocs(t)
 	assert.Equal(t, "staging", e.Name)
 	assert.Equal(t, 1.0, e.Scale)
-	assert.Equal(t, []Toxiproxy{{Name: "tp-1", API: "http://127.0.0.1:8474", Pos: Pos{23, 5}}}, e.Toxiproxies)
+	assert.Equal(t, []Toxiproxy{{Name: "tp-1", API: "http://127.0.0.1:8474", Pos: docsPos(t, "name: tp-1")}}, e.Toxiproxies)
 	assert.Equal(t, []string{"edge->backend-1", "edge->backend-2"}, e.Links())
 	assert.Equal(t, Probe{
 		URL: "http://127.0.0.1:10000", Path: "/", Target: "http://127.0.0.1:10000/",
-		Header: map[string]string{"x-probe": "1"}, ExpectInstances: []string{"backend-1", "backend-2"}, Pos: Pos{40, 3},
+		Header: map[string]string{"x-probe": "1"}, ExpectInstances: []string{"backend-1", "backend-2"}, Pos: docsPos(t, "url: http://127.0.0.1:10000"),
 	}, e.Probe)
 	require.Len(t, e.Scrape, 3)
-	assert.Equal(t, ScrapeTarget{Job: "backend", Instance: "backend-1", URL: "http://127.0.0.1:9101/metrics", Pos: Pos{51, 5}}, e.Scrape[1])
+	assert.Equal(t, ScrapeTarget{Job: "backend", Instance: "backend-1", URL: "http://127.0.0.1:9101/metrics", Pos: docsPos(t, "{job: backend, instance: backend-1")}, e.Scrape[1])
 	assert.Equal(t, SourceEngine, e.Alerts.Source)
 	assert.Equal(t, []string{filepath.Join(filepath.Dir(docsExample), "rules", "*.yml")}, e.Alerts.Rules)
 	assert.Equal(t, []string{filepath.Join(filepath.Dir(docsExample), "rules", "staging.yml")}, e.Alerts.RuleFiles)
@@ -45,7 +69,7 @@ func TestDocsExampleLoads(t *testing.T) {
 	require.NotNil(t, e.Docker)
 	assert.True(t, e.LocalEngine())
 	assert.Equal(t, []string{"backend-1", "backend-2"}, e.Components())
-	assert.Equal(t, Limits{MaxFaultDuration: 5 * time.Minute, MaxTargets: 2, DurationAt: Pos{73, 23}, TargetsAt: Pos{74, 16}}, e.Limits)
+	assert.Equal(t, Limits{MaxFaultDuration: 5 * time.Minute, MaxTargets: 2, DurationAt: docsValue(t, "max_fault_duration"), TargetsAt: docsValue(t, "max_targets")}, e.Limits)
 	assert.Equal(t, Halt{MinSuccess: 0.5, For: 30 * time.Second, Alerts: []string{"EdgeDown"}}, e.Halt)
 }
 

@@ -103,23 +103,34 @@ func (p *parser) probe(n *yaml.Node) {
 		pr.Host = p.hostHeader(v)
 	}
 	if v := o.val["header"]; v != nil {
-		pr.Header = p.stringMap(v, "probe header", `write header: {x-probe: "1"}`, func(k *yaml.Node) bool {
-			switch {
-			case !token.MatchString(k.Value):
-				p.r.at(k, "write a header name such as x-probe", "bad header name %q", k.Value)
-			case strings.EqualFold(k.Value, "host"):
-				p.r.at(k, "write it as probe.host", "the Host header is set by probe.host, not in header")
-			default:
-				return true
-			}
-			return false
-		})
+		pr.Header = p.header(v)
 	}
 	if v := o.val["expect_instances"]; v != nil {
 		pr.ExpectInstances = p.names(v, "expect_instances", "list the instances the entry must answer from: [backend-1, backend-2]")
 	}
 	pr.Target = pr.URL + pr.Path
 	p.env.Probe = pr
+}
+
+// header reads probe.header. Header names are case-insensitive, so two
+// spellings of one name are the same header set twice.
+func (p *parser) header(n *yaml.Node) map[string]string {
+	seen := map[string]*yaml.Node{}
+	return p.stringMap(n, "probe header", `write header: {x-probe: "1"}`, func(k *yaml.Node) bool {
+		lower := strings.ToLower(k.Value)
+		switch {
+		case !token.MatchString(k.Value):
+			p.r.at(k, "write a header name such as x-probe", "bad header name %q", k.Value)
+		case lower == "host":
+			p.r.at(k, "write it as probe.host", "the Host header is set by probe.host, not in header")
+		case seen[lower] != nil && seen[lower].Value != k.Value:
+			p.r.at(k, fmt.Sprintf("keep one: header names ignore case, and %q is at line %d", seen[lower].Value, seen[lower].Line), "header %q set twice in probe header", k.Value)
+		default:
+			seen[lower] = k
+			return true
+		}
+		return false
+	})
 }
 
 func (p *parser) probePath(n *yaml.Node) string {
