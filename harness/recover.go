@@ -193,7 +193,7 @@ func recoverRun(ctx context.Context, run string, o recoverOptions, rec *Recovery
 			owner = true
 		}
 	}
-	if !owner {
+	if !owner && !stack.LongLived(run) {
 		return true
 	}
 	if !o.force {

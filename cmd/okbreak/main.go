@@ -60,7 +60,8 @@ Exit codes (every command):
   0    success: every case survived, alerted or skipped; the files are valid
   1    a case failed or was invalid (run); changes found (report diff)
   2    bad input: flags, catalog, rules, report files (the message names file and line)
-  3    the environment is missing: no Docker engine
+  3    the environment is missing: no Docker engine, no stack up (inject, status)
+  4    a halt condition stopped the run or the injection (game day)
   130  interrupted (Ctrl-C): faults reverted, the stack torn down`,
 		Example: `  okbreak validate                       # catalog, rules and stack, no Docker
   okbreak list                           # cases, durations, estimated wall time
@@ -77,7 +78,8 @@ Exit codes (every command):
 		return badInput("%w\nrun '%s --help' for usage", err, c.CommandPath())
 	})
 	root.AddCommand(newUpCmd(), newImagesCmd(), newComposeCmd(), newRecoverCmd(), newRunCmd(),
-		newValidateCmd(), newListCmd(), newReportCmd(), newIncidentCmd(), newVersionCmd())
+		newValidateCmd(), newListCmd(), newReportCmd(), newIncidentCmd(), newVersionCmd(),
+		newInjectCmd(), newRevertCmd(), newStatusCmd(), newDownCmd())
 	return root
 }
 

@@ -73,73 +73,49 @@ func sweepDead(ctx context.Context) {
 }
 
 func newUpCmd() *cobra.Command {
-	var dataPlane string
-	var system inputFlags
-	var readyTimeout time.Duration
+	var f upFlags
 	cmd := &cobra.Command{
 		Use: "up",
 		Example: `  okbreak up                      # the default stack; Ctrl-C tears it down
   okbreak up --data-plane grpc
-  okbreak up --stack fixtures/stacks/shop/stack.yaml   # your own system`,
-		Short: "Bring a stack up (the default, or --stack FILE), print its endpoints, and wait for Ctrl-C",
+  okbreak up --stack fixtures/stacks/shop/stack.yaml   # your own system
+  okbreak up --detach             # a game day: the stack stays up without a terminal
+  okbreak up --detach --time-scale 60 --halt-success 0.5 --halt-for 30s --halt-alert EdgeDown`,
+		Short: "Bring a stack up and keep it: probe it, evaluate its alerts, keep fault deadlines",
 		Long: `up brings the default system under test up on a private Docker network:
 etcd, Toxiproxy, the control plane, backend-1..3, other-1 and the data plane
-(edge), every hop through Toxiproxy. It prints every endpoint and link and the
-Toxiproxy API, then waits. Ctrl-C (or SIGTERM) tears everything down.
+(edge), every hop through Toxiproxy. It prints its run ID, every endpoint
+and link, then keeps the stack: a background probe sends users' traffic,
+the alert rules are evaluated on the components' metrics (at --time-scale),
+and every fault injected with ` + "`okbreak inject`" + ` ends at its deadline even when
+the inject command or its terminal is gone (README: Game day).
+Ctrl-C (or SIGTERM, or ` + "`okbreak down`" + `) tears everything down.
+
+--detach starts the keeper in the background and returns once the stack
+serves; the stack is marked long-lived, so no other command's sweep of dead
+runs removes it, even when its keeper dies; ` + "`okbreak down`" + ` removes it.
+
 With --stack, the system a stack file describes comes up instead, a
-Toxiproxy in front of each callee of its links.`,
+Toxiproxy in front of each callee of its links.
+
+Halt conditions (--halt-*) revert every fault in force at once when the
+probe's success stays under a floor for longer than a bound, or when an
+abort alert fires.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			if dataPlane != "auto" {
-				if _, err := stack.ParseDataPlane(dataPlane); err != nil {
-					return badInput("--data-plane: %w", err)
-				}
-			}
-			// A bad stack file is bad input before Docker is asked anything.
-			t, err := system.target(stack.GRPC)
-			if err != nil {
-				return err
-			}
-			if err := checkDocker(ctx); err != nil {
-				return err
-			}
-			if t.file == nil {
-				dp, err := chooseDataPlane(ctx, dataPlane)
-				if err != nil {
-					return err
-				}
-				if t, err = system.target(dp); err != nil {
-					return err
-				}
-			}
-			sweepDead(ctx)
-			s, err := stack.Up(ctx, t.def, stack.WithLogf(logf), stack.WithReadyTimeout(readyTimeout))
-			defer func() {
-				if s == nil {
-					return
-				}
-				downCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-				defer cancel()
-				logf("tearing down run %s", s.RunID)
-				if err := s.Down(downCtx); err != nil {
-					logf("teardown: %v", err)
-				} else {
-					logf("torn down: nothing of run %s is left", s.RunID)
-				}
-			}()
-			if err != nil {
-				return err
-			}
-			fmt.Print(s.Describe(ctx))
-			fmt.Println("ready; press Ctrl-C to tear the stack down")
-			<-ctx.Done()
-			return nil
-		},
+		RunE: func(cmd *cobra.Command, _ []string) error { return f.up(cmd.Context()) },
 	}
-	cmd.Flags().StringVar(&dataPlane, "data-plane", envOr("OKBREAK_DATA_PLANE", "auto"), "data plane: envoy, grpc or auto")
-	cmd.Flags().StringVar(&system.stack, "stack", "", "stack file: a Compose file with an x-okbreak block describing your own system (default: the sample system)")
-	cmd.Flags().DurationVar(&readyTimeout, "ready-timeout", 60*time.Second, "how long each readiness wait may take")
+	fl := cmd.Flags()
+	fl.StringVar(&f.dataPlane, "data-plane", envOr("OKBREAK_DATA_PLANE", "auto"), "data plane: envoy, grpc or auto")
+	f.inputs.register(fl)
+	fl.DurationVar(&f.readyTimeout, "ready-timeout", 60*time.Second, "how long each readiness wait may take")
+	fl.BoolVar(&f.detach, "detach", false, "keep the stack up in the background and return once it serves")
+	fl.Float64Var(&f.scale, "time-scale", 1, "the time scale the alert rules run at (1: production durations, as a real game day)")
+	fl.IntVar(&f.rate, "probe-rate", 50, "the background probe's requests per second")
+	fl.StringVar(&f.who, "who", "", "who runs this game day, for its log (default user@host)")
+	f.halt.register(fl)
+	f.limits.register(fl)
+	fl.StringVar(&f.child, "detached-run", "", "internal: the run ID a detached keeper brings up")
+	_ = fl.MarkHidden("detached-run")
 	return cmd
 }
 

@@ -153,9 +153,15 @@ func (b *base) wrapInject(err error) error {
 // it, from the entry alone, and journals the outcome (note says who did it,
 // e.g. "okbreak recover").
 func RevertEntry(ctx context.Context, j *Journal, e Entry, note string) error {
+	return RevertEntryAs(ctx, j, e, "", note)
+}
+
+// RevertEntryAs is RevertEntry on behalf of who (a person at `okbreak
+// revert`, or the keeper), for the game-day log.
+func RevertEntryAs(ctx context.Context, j *Journal, e Entry, who, note string) error {
 	x := &executor{access: e.Access}
 	err := x.run(ctx, e.Undo)
-	out := Entry{Op: OpReverted, ID: e.ID, Run: e.Run, Fault: e.Fault, By: Self(), Note: note}
+	out := Entry{Op: OpReverted, ID: e.ID, Run: e.Run, Fault: e.Fault, By: Self(), Who: who, Note: note}
 	if err != nil {
 		out.Op, out.Error = OpRevertFailed, err.Error()
 	}

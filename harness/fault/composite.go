@@ -110,3 +110,17 @@ func (c *composite) Facts() Facts {
 	}
 	return out
 }
+
+// Targets lists the single targets spec acts on in def, globs expanded
+// (every link of a network fault, every component or registry entry of
+// the others): what a blast-radius limit counts. It checks the type, not
+// the params.
+func Targets(spec Spec, def stack.Definition) ([]string, error) {
+	t, err := lookup(spec.Type)
+	if err != nil {
+		return nil, err
+	}
+	k := t
+	k.Kind = Process // split network targets too: each link counts
+	return expandTargets(k, spec.Target, def)
+}

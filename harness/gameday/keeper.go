@@ -100,7 +100,7 @@ func (k *Keeper) enforceDeadlines(ctx context.Context, entries []fault.Entry, no
 			continue
 		}
 		note := fmt.Sprintf("deadline %s kept by okbreak up (pid %d)", e.Until.Local().Format(time.TimeOnly), os.Getpid())
-		if err := fault.RevertEntry(ctx, k.journal, e, note); err != nil {
+		if err := fault.RevertEntryAs(ctx, k.journal, e, "okbreak up", note); err != nil {
 			k.Logger.Error("revert at deadline", "fault", e.Fault, "id", e.ID, "err", err)
 			continue
 		}
@@ -124,7 +124,7 @@ func (k *Keeper) checkHalt(ctx context.Context, entries []fault.Entry, now time.
 	k.Logger.Warn("halt: reverting every fault in force", "why", why, "faults", len(open))
 	_ = k.journal.Append(fault.Entry{Op: fault.OpHalt, Run: k.run, By: fault.Self(), Who: "okbreak up", Note: why})
 	for _, e := range open {
-		if err := fault.RevertEntry(ctx, k.journal, e, "halted: "+why); err != nil {
+		if err := fault.RevertEntryAs(ctx, k.journal, e, "okbreak up", "halted: "+why); err != nil {
 			k.Logger.Error("revert on halt", "fault", e.Fault, "id", e.ID, "err", err)
 		}
 	}

@@ -229,3 +229,28 @@ func (s *Stack) removeLeftovers(ctx context.Context, netID string) error {
 	}
 	return errors.Join(errs...)
 }
+
+// RemoveRun removes every container and network labelled with the run,
+// whoever owns them: `okbreak down` of a long-lived stack whose keeper is
+// gone, without its definition. It is idempotent.
+func RemoveRun(ctx context.Context, runID string) error {
+	cli, err := Docker(ctx)
+	if err != nil {
+		return err
+	}
+	s := &Stack{RunID: runID}
+	if err := s.removeLeftovers(ctx, ""); err != nil {
+		return err
+	}
+	nets, err := cli.NetworkList(ctx, client.NetworkListOptions{Filters: client.Filters{}.Add("label", LabelRun+"="+runID)})
+	if err != nil {
+		return fmt.Errorf("list networks of run %s: %w", runID, err)
+	}
+	var errs []error
+	for _, n := range nets.Items {
+		if _, err := cli.NetworkRemove(ctx, n.ID, client.NetworkRemoveOptions{}); err != nil && !isNotFound(err) {
+			errs = append(errs, fmt.Errorf("remove network %s: %w", n.Name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
