@@ -137,10 +137,10 @@ type Entry struct {
 	// the injector is gone.
 	Until  time.Time `json:"until,omitzero"`
 	Access Access    `json:"access,omitempty"`
-	Undo   []Undo `json:"undo,omitempty"`
-	Facts  Facts  `json:"facts,omitempty"`
-	Note   string `json:"note,omitempty"`
-	Error  string `json:"error,omitempty"`
+	Undo   []Undo    `json:"undo,omitempty"`
+	Facts  Facts     `json:"facts,omitempty"`
+	Note   string    `json:"note,omitempty"`
+	Error  string    `json:"error,omitempty"`
 }
 
 // Journal is a run's append-only record of injections, one JSON document a
