@@ -47,6 +47,11 @@ type Runner struct {
 	// RuleTests, when set, writes a promtool rule test for each case that
 	// gets its class's verdict.
 	RuleTests *RuleTests
+	// Halt, when set, stops a case at once (reverting its faults) when a
+	// halt condition holds, and RunCatalog runs no case after it. Not-ok
+	// cases are exempt from the success floor and from their own expected
+	// alerts, never from the other abort alerts.
+	Halt Halt
 }
 
 func (r *Runner) logf(format string, args ...any) {
@@ -144,6 +149,12 @@ func (r *Runner) RunCase(ctx context.Context, c catalog.Case) (res Result) {
 	if !k.steady(ctx) {
 		return res
 	}
+	ctx, stopHalt := k.watchHalt(ctx)
+	defer func() {
+		if why := stopHalt(); why != "" {
+			res.Verdict, res.Reason, res.Halted = Failed, "halted: "+why, why
+		}
+	}()
 	// Inject; the schedule reverts every fault however this function ends.
 	k.sched = newSchedule(k.faults, k.plan)
 	defer func() {
@@ -336,6 +347,52 @@ func (k *caseRun) watchLinks(ctx context.Context) func(context.Context) string {
 				"if the link is idle by design, say so with idle_link: true in the case", strings.Join(idle, ", "))
 		}
 		return ""
+	}
+}
+
+// watchHalt checks the halt conditions every quarter second until the
+// function it returns is called, which says the condition that held, if
+// one did. When one holds, the ctx it returns ends: the stages stop and
+// the faults are reverted on the way out.
+func (k *caseRun) watchHalt(ctx context.Context) (context.Context, func() string) {
+	if k.r.Halt.IsZero() {
+		return ctx, func() string { return "" }
+	}
+	ex := Exemption{}
+	if k.c.Class == catalog.NotOK {
+		ex = Exemption{NoFloor: true, Alerts: k.c.Expect.Alerts.Names}
+	}
+	hctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	var why string
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(250 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-hctx.Done():
+				return
+			case now := <-tick.C:
+				var firing []string
+				for _, a := range k.sess.Active("") {
+					if a.State == alert.StateFiring {
+						firing = append(firing, a.Alert)
+					}
+				}
+				if w := k.r.Halt.Check(k.pr.Samples(), firing, now, ex); w != "" {
+					why = w
+					k.r.logf("%s: HALT: %s", k.c.Name, w)
+					cancel()
+					return
+				}
+			}
+		}
+	}()
+	return hctx, func() string {
+		cancel()
+		<-done
+		return why
 	}
 }
 

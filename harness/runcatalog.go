@@ -14,7 +14,8 @@ type CaseFunc func(i int, c catalog.Case, run func(ctx context.Context) Result)
 
 // RunCatalog runs cases one at a time against r's system, each wrapped by
 // wrap (nil: run as is), and returns the results of the cases that ran, in
-// order. It stops before the next case once ctx ends. The CLI and
+// order. It stops before the next case once ctx ends, or after a case a
+// halt condition stopped. The CLI and
 // okbreaktest.Run share it; the system must be up and stays up.
 func RunCatalog(ctx context.Context, r *Runner, cases []catalog.Case, wrap CaseFunc) []Result {
 	out := make([]Result, 0, len(cases))
@@ -38,6 +39,9 @@ func RunCatalog(ctx context.Context, r *Runner, cases []catalog.Case, wrap CaseF
 		}
 		if ran {
 			out = append(out, res)
+			if res.Halted != "" {
+				break
+			}
 		}
 	}
 	return out

@@ -79,6 +79,9 @@ type Result struct {
 	Why     string  `json:"why,omitempty"`
 	Verdict Verdict `json:"verdict"`
 	Reason  string  `json:"reason,omitempty"`
+	// Halted is the halt condition that stopped the case (and the run),
+	// if one did (Runner.Halt).
+	Halted string `json:"halted,omitempty"`
 	// Fault says what was injected, and Facts what the fault observed
 	// (exit codes, time to exit).
 	Fault string         `json:"fault,omitempty"`

@@ -18,6 +18,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/okbreak/okbreak/harness/report"
 	"github.com/okbreak/okbreak/harness/stack"
 	"github.com/okbreak/okbreak/harness/stack/stacktest"
 	"github.com/okbreak/okbreak/sample"
@@ -120,6 +121,8 @@ func TestGameDay(t *testing.T) {
 	t.Run("a fault is seen through the data plane and ended by revert", g.seenAndReverted)
 	t.Run("SIGKILLed injectors' faults end at their deadline", g.killedInjectors)
 	t.Run("a halt reverts and exits 4", g.halt)
+	t.Run("run --attach holds the stack", g.attach)
+	t.Run("a halted run --attach exits 4", g.haltedRun)
 	t.Run("the game-day log", g.log)
 }
 
@@ -247,4 +250,66 @@ func (g *gameDay) log(t *testing.T) {
 	for _, want := range []string{"inject        alice", "reverted      bob", "deadline", "kept by okbreak up", "halt          okbreak up"} {
 		require.Contains(t, out, want)
 	}
+}
+
+func (g *gameDay) attach(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	// A fault in force: the run is refused before its first case.
+	var iout safeBuffer
+	inj := g.cmd(ctx, "inject", "latency", "--link", "edge->backend-1", "--param", "latency=100ms", "--for", "5m", "--run", g.run)
+	inj.Stdout = &iout
+	require.NoError(t, inj.Start())
+	require.Eventually(t, func() bool { return strings.Contains(iout.String(), "injected") }, 30*time.Second, 50*time.Millisecond)
+	out, code := g.okbreak("run", "--attach", "--run", g.run, "--only", "^data-plane-crash$")
+	require.Equal(t, 3, code, out)
+	require.Contains(t, out, "has faults in force")
+	out, code = g.okbreak("revert", "--all", "--run", g.run)
+	require.Equal(t, 0, code, out)
+	require.NoError(t, inj.Wait())
+
+	// A not-ok case on the held stack: the keeper pauses, inject is
+	// refused, and the success floor does not halt a case meant to hurt.
+	dir := t.TempDir()
+	var rout safeBuffer
+	run := g.cmd(ctx, "run", "--attach", "--run", g.run, "--only", "^data-plane-crash$", "--report", dir,
+		"--halt-success", "0.5", "--halt-for", "2s")
+	run.Stdout, run.Stderr = &rout, &rout
+	require.NoError(t, run.Start())
+	require.Eventually(t, func() bool {
+		v := g.status()
+		return v.Keeper != nil && strings.Contains(v.Keeper.Paused, "okbreak run --attach")
+	}, time.Minute, 250*time.Millisecond, "the keeper pauses while the run holds the stack")
+	out, code = g.okbreak("inject", "latency", "--link", "edge->backend-1", "--param", "latency=100ms", "--for", "1m", "--run", g.run)
+	require.Equal(t, 3, code, out)
+	require.Contains(t, out, "a second injector during a case is refused")
+	require.NoError(t, run.Wait(), "run --attach: %s", rout.String())
+	rep := readReport(t, dir)
+	require.Len(t, rep.Cases, 1)
+	require.Equal(t, "alerted", string(rep.Cases[0].Verdict), rep.Cases[0].Reason)
+	require.NotEmpty(t, rep.GameDay, "the report holds the game-day log")
+	g.clean("after run --attach")
+	require.Eventually(t, func() bool { v := g.status(); return v.Keeper != nil && v.Keeper.Paused == "" }, 10*time.Second, 250*time.Millisecond)
+}
+
+func (g *gameDay) haltedRun(t *testing.T) {
+	dir := t.TempDir()
+	t0 := time.Now()
+	out, code := g.okbreak("run", "--attach", "--run", g.run, "--catalog", "testdata/halt-catalog.yaml", "--report", dir,
+		"--halt-success", "0.5", "--halt-for", "3s")
+	require.Equal(t, exitHalted, code, out)
+	rep := readReport(t, dir)
+	require.Len(t, rep.Cases, 1)
+	require.Contains(t, rep.Cases[0].Halted, "success stayed under 0.5 for 3s")
+	require.Less(t, time.Since(t0), 2*time.Minute)
+	g.clean("after a halted run")
+}
+
+func readReport(t *testing.T, dir string) report.Report {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "report.json"))
+	require.NoError(t, err)
+	var rep report.Report
+	require.NoError(t, json.Unmarshal(b, &rep))
+	return rep
 }

@@ -25,6 +25,9 @@ func newRunCmd() *cobra.Command {
 	var scale float64
 	var asJSON bool
 	var incidents incidentFlags
+	var halt haltFlags
+	var attach bool
+	var runID string
 	cmd := &cobra.Command{
 		Use: "run [--incidents [DIR]]",
 		Example: `  okbreak run                                   # the whole catalog, a live line per case
@@ -36,7 +39,9 @@ func newRunCmd() *cobra.Command {
   (from any folder: the sample system's catalog and rules are embedded)
   okbreak run --incidents                       # every incident of the binary's fixtures/incidents
   okbreak run --incidents --incident etcd-away-for-hours --data-plane grpc
-  okbreak run --incidents incidents/ --stack stack.yaml   # a team's incidents on its own stack file`,
+  okbreak run --incidents incidents/ --stack stack.yaml   # a team's incidents on its own stack file
+  okbreak run --attach --only '^one-backend-'   # on the stack of okbreak up (a game day)
+  okbreak run --halt-success 0.5 --halt-for 30s --halt-alert EdgeDown`,
 		Short: "Bring the default stack up and run the catalog: every case survived or alerted",
 		Long: `run brings the default stack up, then runs every case of the catalog one at a
 time on it: steady state, fault (always reverted), recovery, and a verdict from
@@ -44,7 +49,19 @@ the probe's windows and the alert rules evaluated on the components' metrics.
 
 It prints one line per case as it finishes (--json: one document at the end).
 Exit codes: 0 every case survived, alerted or skipped; 1 a case failed or was
-invalid; 2 bad input (catalog, rules, flags); 3 no Docker engine.
+invalid; 2 bad input (catalog, rules, flags); 3 no Docker engine (or, with
+--attach, no stack up, or faults in force on it); 4 a halt condition stopped
+the run.
+
+--attach runs the catalog on the stack that okbreak up keeps (--run ID, or
+the only one up) instead of a stack of its own: its keeper pauses its probe
+meanwhile, okbreak inject is refused, and a fault in force is refused
+before the first case. The report includes the game-day log.
+
+Halt conditions (--halt-*) stop the run at once, reverting the faults of
+the case in force, when the probe's success stays under a floor for longer
+than a bound (ok-to-break cases), or an abort alert fires (any case, unless
+a not-ok case expects that alert).
 
 --rule-tests DIR writes, for each case that gets its class's verdict, a
 promtool rule test (DIR/<case>.rules_test.yml): the series the rules read,
@@ -71,7 +88,17 @@ Docker engine.`,
 		Args: incidents.args,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			rf := runFlags{inputs: inputs, only: only, dataPlane: dataPlane,
-				reportDir: reportDir, scale: scale, asJSON: asJSON, ruleTests: ruleTests}
+				reportDir: reportDir, scale: scale, asJSON: asJSON, ruleTests: ruleTests, attach: attach, run: runID}
+			var err error
+			if rf.halt, err = halt.halt(); err != nil {
+				return err
+			}
+			if attach && incidents.on {
+				return badInput("--attach runs the catalog; incidents run on stacks of their own")
+			}
+			if attach {
+				return rf.runAttached(cmd.Context())
+			}
 			if incidents.on {
 				return incidents.run(cmd.Context(), args, rf)
 			}
@@ -86,6 +113,9 @@ Docker engine.`,
 	f.BoolVar(&asJSON, "json", false, "print one JSON document instead of a line per case")
 	incidents.register(f)
 	f.StringVar(&ruleTests, "rule-tests", "", "write a promtool rule test per case with its class's verdict into this folder")
+	f.BoolVar(&attach, "attach", false, "run on the stack of okbreak up instead of a stack of its own")
+	f.StringVar(&runID, "run", "", "with --attach: the stack's run ID (default: the only stack up)")
+	halt.register(f)
 	f.StringVar(&reportDir, "report", "", "write report.json, junit.xml, report.md and report.html here (default $OKBREAK_REPORT_DIR/<run>, else okbreak-reports/<run>)")
 	return cmd
 }
@@ -148,6 +178,16 @@ func (rf runFlags) runCatalog(ctx context.Context) error {
 	logf("report: %s", dir)
 	if ctx.Err() != nil {
 		return fmt.Errorf("run interrupted after %d of %d cases: %w", len(rep.Cases), len(cr.cases), ctx.Err())
+	}
+	return runOutcome(rep, failed)
+}
+
+// runOutcome is a run's exit: a halt (4) before a failure (1).
+func runOutcome(rep *report.Report, failed int) error {
+	for _, c := range rep.Cases {
+		if c.Halted != "" {
+			return &exitError{code: exitHalted, err: fmt.Errorf("halted during %s: %s", c.Name, c.Halted)}
+		}
 	}
 	if failed > 0 {
 		return &exitError{code: exitFailed, err: fmt.Errorf("%d of %d cases failed or were invalid", failed, len(rep.Cases))}
@@ -227,6 +267,7 @@ func (rf runFlags) runCases(ctx context.Context, s *stack.Stack, cr catalogRun) 
 	if !live && !rf.asJSON {
 		r.Logf = logf
 	}
+	r.Halt = rf.halt
 	if rf.ruleTests != "" {
 		r.RuleTests = &harness.RuleTests{Dir: rf.ruleTests, Rules: cr.in.Rules}
 	}

@@ -56,6 +56,10 @@ type runFlags struct {
 	scale           float64
 	asJSON          bool
 	ruleTests       string
+	halt            harness.Halt
+	// attach runs on the stack of okbreak up (run: its ID, "" the only one).
+	attach bool
+	run    string
 }
 
 // incidentRun is one `okbreak run --incidents`.

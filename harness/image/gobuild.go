@@ -269,7 +269,7 @@ func (r *Resolver) buildBinary(ctx context.Context, rc recipe, version string, i
 			return "", fmt.Errorf("build %s: sources changed during the build; run again", rc.name)
 		}
 	} else {
-		r.cfg.logf("image %s: go build %s@%s (linux/%s; about a minute with a cold module cache)", rc.name, rc.pkg, version, in.arch)
+		r.cfg.logf("image %s: go build %s@%s (linux/%s; minutes with a cold module cache)", rc.name, rc.pkg, version, in.arch)
 		if err := buildExternal(ctx, in.tc.goBin, tmp, env, rc, version, out); err != nil {
 			return "", fmt.Errorf("build %s: %w", rc.name, err)
 		}

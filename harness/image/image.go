@@ -1,8 +1,9 @@
 // Package image resolves the container image of every okbreak component:
 // the image the user configured if it is present locally, else that image
 // pulled, else an image built from source (the sample service and control
-// plane from this repository, etcd and Toxiproxy from their Go modules) as a
-// static binary in a FROM scratch image. Envoy has no source build.
+// plane from this repository; etcd, Toxiproxy, Prometheus and Alertmanager
+// from their Go modules) as a static binary in a FROM scratch image. Envoy
+// has no source build.
 //
 // Built images are cached by a hash of their build inputs
 // (okbreak/<name>:<first 12 hex of the key>, label okbreak.image.key), so a
@@ -40,6 +41,11 @@ const (
 	Etcd          Name = "etcd"
 	Toxiproxy     Name = "toxiproxy"
 	Envoy         Name = "envoy"
+	// Prometheus and Alertmanager are for game days and their tests (alerts
+	// read from a real server's API): no default stack runs them, and
+	// Buildable leaves them out, so BuildAll does not spend minutes on them.
+	Prometheus   Name = "prometheus"
+	Alertmanager Name = "alertmanager"
 )
 
 // DefaultEnvoyImage is the official Envoy image used when OKBREAK_ENVOY_IMAGE
@@ -105,10 +111,13 @@ func (i Image) String() string {
 
 // Names returns every component image okbreak knows, in a stable order.
 func Names() []Name {
-	return []Name{Etcd, Toxiproxy, ControlPlane, SampleService, Envoy}
+	return []Name{Etcd, Toxiproxy, ControlPlane, SampleService, Envoy, Prometheus, Alertmanager}
 }
 
-// Buildable returns the component images okbreak can build from source.
+// Buildable returns the component images of okbreak's stacks that it can
+// build from source, the ones BuildAll warms. Prometheus and Alertmanager
+// build too (Resolve them by name) but are left out: Prometheus alone takes
+// minutes to build cold, and no stack needs either.
 func Buildable() []Name {
 	return []Name{Etcd, Toxiproxy, ControlPlane, SampleService}
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strconv"
 	"strings"
 
 	"golang.org/x/mod/modfile"
@@ -26,6 +27,13 @@ type recipe struct {
 	// versionVar is a string variable set to the module version at link
 	// time, as the project's own releases do ("" for none).
 	versionVar string
+	// release turns the module version into the one the project's releases
+	// report, where they differ (nil: the module version as it is).
+	release func(moduleVersion string) string
+	// pinned is the module version to build instead of the one go.mod
+	// requires, for a module whose go.mod version does not build ("" for
+	// go.mod's).
+	pinned string
 	// root is the module a team's main package is built in ("" for this
 	// repository's own recipes, built in the okbreak source).
 	root string
@@ -52,6 +60,45 @@ var recipes = map[Name]recipe{
 		// Otherwise the server reports version "git" on /version.
 		versionVar: "github.com/Shopify/toxiproxy/v2.Version",
 	},
+	// The paths are the official images', so configs written for those
+	// work here. The web UI is not embedded (that needs its npm build): the
+	// HTTP API is all okbreak reads.
+	Prometheus: {
+		name: Prometheus, module: "github.com/prometheus/prometheus", pkg: "github.com/prometheus/prometheus/cmd/prometheus",
+		binary: "prometheus", cmd: []string{"--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus"},
+		versionVar: prometheusVersionVar, release: prometheusRelease,
+	},
+	// Pinned: go.mod has a later Alertmanager only indirectly (through the
+	// Prometheus module), and from v0.32 the module lacks the UI assets its
+	// main package embeds, so it does not build outside its own repository.
+	// One Alertmanager needs no cluster: an empty listen address turns the
+	// gossip port off.
+	Alertmanager: {
+		name: Alertmanager, module: "github.com/prometheus/alertmanager", pkg: "github.com/prometheus/alertmanager/cmd/alertmanager",
+		binary: "alertmanager", cmd: []string{"--config.file=/etc/alertmanager/alertmanager.yml", "--storage.path=/alertmanager", "--cluster.listen-address="},
+		versionVar: prometheusVersionVar, release: func(v string) string { return strings.TrimPrefix(v, "v") },
+		pinned: "v0.31.1",
+	},
+}
+
+// prometheusVersionVar is where Prometheus projects keep the version their
+// binaries report (flag --version, metric *_build_info).
+const prometheusVersionVar = "github.com/prometheus/common/version.Version"
+
+// prometheusRelease maps a Prometheus module version to the release it is:
+// from 3.0 the module is numbered v0.<major*100+minor>.<patch>, so v0.316.0
+// is 3.16.0. Older numbering is returned without its "v".
+func prometheusRelease(v string) string {
+	v = strings.TrimPrefix(v, "v")
+	parts := strings.SplitN(v, ".", 3)
+	if len(parts) != 3 || parts[0] != "0" {
+		return v
+	}
+	minor, err := strconv.Atoi(parts[1])
+	if err != nil || minor < 300 {
+		return v
+	}
+	return fmt.Sprintf("%d.%d.%s", minor/100, minor%100, parts[2])
 }
 
 // dockerfile returns the Dockerfile of a recipe's image. It is part of the
@@ -76,6 +123,9 @@ func (rc recipe) dockerfile() string {
 func (rc recipe) buildFlags(version string) []string {
 	ldflags := "-s -w"
 	if rc.versionVar != "" && version != "" {
+		if rc.release != nil {
+			version = rc.release(version)
+		}
 		ldflags += " -X " + rc.versionVar + "=" + version
 	}
 	return []string{"-trimpath", "-buildvcs=false", "-ldflags=" + ldflags}
@@ -122,10 +172,13 @@ func localReplaceDirs(root string, gomod []byte) []string {
 	return dirs
 }
 
-// externalVersion returns the version of an external recipe's module: from
-// the checkout's go.mod (the single source of truth), or, without a
-// checkout, from the versions linked into this binary.
+// externalVersion returns the version of an external recipe's module: its
+// pin if it has one, else from the checkout's go.mod (the single source of
+// truth), or, without a checkout, from the versions linked into this binary.
 func (r *Resolver) externalVersion(rc recipe) (string, error) {
+	if rc.pinned != "" {
+		return rc.pinned, nil
+	}
 	if r.cfg.repoRoot != "" {
 		gomod, err := os.ReadFile(filepath.Join(r.cfg.repoRoot, "go.mod"))
 		if err != nil {

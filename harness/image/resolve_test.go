@@ -196,13 +196,13 @@ func TestEngineFailureIsNotUnavailability(t *testing.T) {
 func TestUnknownNameNeedsAConfiguredImage(t *testing.T) {
 	eng := newFakeEngine()
 	r := newTestResolver(t, eng)
-	_, err := r.Resolve(t.Context(), Name("prometheus"))
+	_, err := r.Resolve(t.Context(), Name("grafana"))
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "OKBREAK_PROMETHEUS_IMAGE")
+	assert.Contains(t, err.Error(), "OKBREAK_GRAFANA_IMAGE")
 
-	eng.images["prom/prometheus:v3"] = ImageInfo{ID: "sha256:p"}
-	r2 := newTestResolver(t, eng, WithImage("prometheus", "prom/prometheus:v3"))
-	img, err := r2.Resolve(t.Context(), "prometheus")
+	eng.images["grafana/grafana:12"] = ImageInfo{ID: "sha256:p"}
+	r2 := newTestResolver(t, eng, WithImage("grafana", "grafana/grafana:12"))
+	img, err := r2.Resolve(t.Context(), "grafana")
 	require.NoError(t, err)
 	assert.Equal(t, SourceLocal, img.Source)
 }

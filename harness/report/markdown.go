@@ -41,6 +41,12 @@ func Markdown(w io.Writer, r *Report) error {
 				fmtSeconds(t.time(res)), cell(alertsText(res)))
 		}
 	}
+	if len(r.GameDay) > 0 {
+		fmt.Fprintf(&b, "\n## Game-day log (%d)\n\n| Time (UTC) | Who | Action | Fault | Note |\n|---|---|---|---|---|\n", len(r.GameDay))
+		for _, l := range r.GameDay {
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", l.Time.UTC().Format(time.TimeOnly), cell(l.Who), l.Action, cell(l.Fault), cell(l.Note))
+		}
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }

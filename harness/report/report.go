@@ -24,6 +24,7 @@ import (
 
 	"github.com/okbreak/okbreak/harness"
 	"github.com/okbreak/okbreak/harness/catalog"
+	"github.com/okbreak/okbreak/harness/gameday"
 	"github.com/okbreak/okbreak/harness/stack"
 )
 
@@ -43,6 +44,9 @@ type Report struct {
 	// with the same hashes ran the same stack, catalog and rules.
 	Inputs []Input          `json:"inputs"`
 	Cases  []harness.Result `json:"cases"`
+	// GameDay is the log of the stack's game day (okbreak run --attach):
+	// every injection, revert and halt, by whom and when.
+	GameDay []gameday.LogLine `json:"game_day,omitempty"`
 }
 
 // Input is one file (or generated definition) a run used.
