@@ -249,7 +249,8 @@ func (k *caseRun) steady(ctx context.Context) bool {
 		return k.conclude(Invalid, err.Error())
 	}
 	e := r.System.Definition().Entry
-	pr, err := probe.New(probe.Config{URL: entry, Host: e.Host, Path: e.Path, Check: e.Check, Header: e.Header, Rate: int(r.Defaults.ProbeRate)})
+	_, remote := r.System.(RemoteEntry)
+	pr, err := probe.New(probe.Config{URL: entry, Host: e.Host, Path: e.Path, Check: e.Check, Header: e.Header, Rate: int(r.Defaults.ProbeRate), AllowRemote: remote})
 	if err != nil {
 		return k.conclude(Invalid, err.Error())
 	}
@@ -675,6 +676,9 @@ func toxiproxiesClean(ctx context.Context, te fault.ToxiproxyEnv) error {
 		st, err := fault.InspectToxiproxy(ctx, api)
 		if err != nil {
 			return err
+		}
+		if sc, ok := te.(ProxyScoper); ok {
+			st = st.Only(sc.DeclaredProxies(p))
 		}
 		if !st.Clean() {
 			return fmt.Errorf("%s not clean: %+v", p, st)

@@ -47,6 +47,20 @@ type LinkWatcher interface {
 	LinkConnections(ctx context.Context) (map[string]int, error)
 }
 
+// ProxyScoper is a system that shares its Toxiproxies with others (a
+// running environment): only the proxies it declares are its business, in
+// the steady-state check as in recovery.
+type ProxyScoper interface {
+	DeclaredProxies(toxiproxy string) []string
+}
+
+// RemoteEntry is a system whose entry may be another host's (a running
+// environment, allow-listed by its file): the probe, which otherwise only
+// sends to loopback, may send there.
+type RemoteEntry interface {
+	RemoteEntry()
+}
+
 // LogTailer is a system that can give a component's last log lines.
 type LogTailer interface {
 	LogTail(ctx context.Context, component string, n int) (string, error)

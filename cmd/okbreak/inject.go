@@ -95,7 +95,7 @@ func (f injectFlags) inject(ctx context.Context, args []string) error {
 		return err
 	}
 	until := time.Now().Add(dur)
-	printPlan(os.Stdout, rec, plan, dur, until)
+	printInjection(os.Stdout, rec, plan, dur, until)
 	if f.dryRun {
 		fmt.Println("dry run: nothing was changed")
 		return nil
@@ -221,7 +221,7 @@ func (f injectFlags) caseFaults(rec gameday.Record, def stack.Definition) ([]fau
 	return specs, p.Fault, nil
 }
 
-func printPlan(w *os.File, rec gameday.Record, plan []planned, dur time.Duration, until time.Time) {
+func printInjection(w *os.File, rec gameday.Record, plan []planned, dur time.Duration, until time.Time) {
 	fmt.Fprintf(w, "run %s: inject for %s (until %s)\n", rec.Run, dur, until.Format(time.TimeOnly))
 	for _, p := range plan {
 		fmt.Fprintf(w, "  %-14s on %s", p.spec.Type, strings.Join(p.targets, ", "))

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -26,8 +27,8 @@ func newRunCmd() *cobra.Command {
 	var asJSON bool
 	var incidents incidentFlags
 	var halt haltFlags
-	var attach bool
-	var runID string
+	var attach, dryRun bool
+	var runID, envFile string
 	cmd := &cobra.Command{
 		Use: "run [--incidents [DIR]]",
 		Example: `  okbreak run                                   # the whole catalog, a live line per case
@@ -41,7 +42,9 @@ func newRunCmd() *cobra.Command {
   okbreak run --incidents --incident etcd-away-for-hours --data-plane grpc
   okbreak run --incidents incidents/ --stack stack.yaml   # a team's incidents on its own stack file
   okbreak run --attach --only '^one-backend-'   # on the stack of okbreak up (a game day)
-  okbreak run --halt-success 0.5 --halt-for 30s --halt-alert EdgeDown`,
+  okbreak run --halt-success 0.5 --halt-for 30s --halt-alert EdgeDown
+  okbreak run --env staging.yaml --catalog staging-catalog.yaml --dry-run   # the plan, no change
+  okbreak run --env staging.yaml --catalog staging-catalog.yaml            # a game day on staging`,
 		Short: "Bring the default stack up and run the catalog: every case survived or alerted",
 		Long: `run brings the default stack up, then runs every case of the catalog one at a
 time on it: steady state, fault (always reverted), recovery, and a verdict from
@@ -57,6 +60,15 @@ the run.
 the only one up) instead of a stack of its own: its keeper pauses its probe
 meanwhile, okbreak inject is refused, and a fault in force is refused
 before the first case. The report includes the game-day log.
+
+--env FILE runs against a running environment instead of a stack of its
+own: the file names its Toxiproxies and which proxy is which link, the
+probe's URL, the metrics to scrape and the rules, the containers process
+faults may touch, limits and halt conditions. okbreak touches nothing else:
+a case on an undeclared link or container, or over the limits, is refused
+before the first fault (exit 2), an unreachable Toxiproxy exits 3. Toxics
+are named okbreak.<env>.<run>.<fault>, so that ` + "`okbreak recover --env FILE`" + `
+removes exactly them from any machine. --dry-run prints the plan.
 
 Halt conditions (--halt-*) stop the run at once, reverting the faults of
 the case in force, when the probe's success stays under a floor for longer
@@ -88,13 +100,23 @@ Docker engine.`,
 		Args: incidents.args,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			rf := runFlags{inputs: inputs, only: only, dataPlane: dataPlane,
-				reportDir: reportDir, scale: scale, asJSON: asJSON, ruleTests: ruleTests, attach: attach, run: runID}
+				reportDir: reportDir, scale: scale, asJSON: asJSON, ruleTests: ruleTests, attach: attach, run: runID,
+				env: envFile, dryRun: dryRun}
 			var err error
 			if rf.halt, err = halt.halt(); err != nil {
 				return err
 			}
 			if attach && incidents.on {
 				return badInput("--attach runs the catalog; incidents run on stacks of their own")
+			}
+			if envFile != "" && (attach || incidents.on || inputs.stack != "") {
+				return badInput("--env runs the catalog against a running environment: leave --attach, --incidents and --stack out")
+			}
+			if envFile != "" {
+				return rf.runEnv(cmd.Context())
+			}
+			if dryRun && !attach {
+				return rf.dryRunCatalog()
 			}
 			if attach {
 				return rf.runAttached(cmd.Context())
@@ -116,6 +138,8 @@ Docker engine.`,
 	f.BoolVar(&attach, "attach", false, "run on the stack of okbreak up instead of a stack of its own")
 	f.StringVar(&runID, "run", "", "with --attach: the stack's run ID (default: the only stack up)")
 	halt.register(f)
+	f.StringVar(&envFile, "env", "", "run against a running environment this file describes (README: Game day)")
+	f.BoolVar(&dryRun, "dry-run", false, "print the plan (each case, its faults and targets, the verdict it expects, the time) and change nothing")
 	f.StringVar(&reportDir, "report", "", "write report.json, junit.xml, report.md and report.html here (default $OKBREAK_REPORT_DIR/<run>, else okbreak-reports/<run>)")
 	return cmd
 }
@@ -256,7 +280,7 @@ func (rf runFlags) planCatalog(ctx context.Context) (catalogRun, error) {
 
 // runCases runs the cases on s, a line each (or the live view), and
 // returns the report and how many failed.
-func (rf runFlags) runCases(ctx context.Context, s *stack.Stack, cr catalogRun) (*report.Report, int, error) {
+func (rf runFlags) runCases(ctx context.Context, s harness.System, cr catalogRun) (*report.Report, int, error) {
 	live := liveOutput(rf.asJSON)
 	out := io.Writer(os.Stdout)
 	if rf.asJSON {
@@ -272,7 +296,7 @@ func (rf runFlags) runCases(ctx context.Context, s *stack.Stack, cr catalogRun) 
 		r.RuleTests = &harness.RuleTests{Dir: rf.ruleTests, Rules: cr.in.Rules}
 	}
 	rep := &report.Report{
-		Version: report.Version(), DataPlane: string(cr.t.def.DataPlane), TimeScale: rf.scale, Run: s.RunID,
+		Version: report.Version(), DataPlane: string(cr.t.def.DataPlane), TimeScale: rf.scale, Run: s.Run(),
 		Started: time.Now(), Cases: []harness.Result{},
 	}
 	var err error
@@ -306,4 +330,28 @@ func load(f inputFlags, dp stack.DataPlane) (*catalog.Catalog, []alert.RuleFile,
 		return nil, nil, badInput("%w", err)
 	}
 	return cat, rules, nil
+}
+
+// dryRunCatalog prints the plan of a run on a stack of its own, without
+// Docker: nothing is started or changed.
+func (rf runFlags) dryRunCatalog() error {
+	dp := stack.GRPC
+	if rf.dataPlane == string(stack.Envoy) {
+		dp = stack.Envoy
+	}
+	t, in, err := rf.inputs.system(dp)
+	if err != nil {
+		return err
+	}
+	cat, _, _, err := in.Load(t.def)
+	if err != nil {
+		return badInput("%w", err)
+	}
+	cases, err := selectCases(cat, rf.only)
+	if err != nil {
+		return err
+	}
+	header := fmt.Sprintf("dry run of %s on a stack of its own (%s data plane), time scale %g", rf.inputs.describe(), dp, rf.scale)
+	printPlan(header, cases, cat.Defaults, rf.scale, func(ts []string) string { return strings.Join(ts, ", ") })
+	return nil
 }

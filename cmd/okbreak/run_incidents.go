@@ -60,6 +60,10 @@ type runFlags struct {
 	// attach runs on the stack of okbreak up (run: its ID, "" the only one).
 	attach bool
 	run    string
+	// env is an environment file to run against (--env); dryRun prints
+	// the plan instead.
+	env    string
+	dryRun bool
 }
 
 // incidentRun is one `okbreak run --incidents`.

@@ -128,7 +128,12 @@ type client struct {
 func newClient(kind, baseURL string, opts []Option) (*client, error) {
 	u, err := url.Parse(strings.TrimSpace(baseURL))
 	if err != nil {
-		return nil, fmt.Errorf("%s URL %q: %w", kind, baseURL, err)
+		// url.Error quotes the URL, password and all.
+		var uerr *url.Error
+		if errors.As(err, &uerr) {
+			err = uerr.Err
+		}
+		return nil, fmt.Errorf("%s URL: %w: want http://host:port or https://host:port", kind, err)
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("%s URL %q: want http://host:port or https://host:port (the server's base URL, with its path prefix if it has one)", kind, u.Redacted())

@@ -167,6 +167,7 @@ func TestBadURLs(t *testing.T) {
 		"http://prometheus:9090/?x=1":          "without a query",
 		"http://prometheus:9090/api/v1/alerts": "",
 		"http://[::1":                          "Prometheus URL",
+		"http://okbreak:s3cret@[::1":           "missing ']'",
 	} {
 		_, err := Prometheus(url)
 		if want == "" {
@@ -176,6 +177,7 @@ func TestBadURLs(t *testing.T) {
 		}
 		require.Error(t, err, url)
 		assert.Contains(t, err.Error(), want, url)
+		assert.NotContains(t, err.Error(), "s3cret")
 	}
 }
 

@@ -191,6 +191,16 @@ func toxiproxyAccess(env Env, links []string) (map[string]*Endpoint, error) {
 	}
 	def := te.Definition()
 	out := map[string]*Endpoint{}
+	if loc, ok := env.(ToxiproxyLocator); ok {
+		for _, name := range links {
+			ep, err := loc.LocateLink(name)
+			if err != nil {
+				return nil, err
+			}
+			out[name] = ep
+		}
+		return out, nil
+	}
 	for _, name := range links {
 		l, ok := def.Link(name)
 		if !ok {

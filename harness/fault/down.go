@@ -55,7 +55,7 @@ func (f *downFault) Inject(ctx context.Context) error {
 	defer f.st.op.Unlock()
 	var undo []Undo
 	for _, l := range f.links {
-		p, err := f.x.toxiproxy(l).proxy(ctx, l)
+		p, err := f.x.toxiproxy(l).proxy(ctx, f.x.proxyName(l))
 		if err != nil {
 			return f.wrapInject(fmt.Errorf("read proxy %s: %w", l, err))
 		}
@@ -66,7 +66,7 @@ func (f *downFault) Inject(ctx context.Context) error {
 		return f.wrapInject(err)
 	}
 	for _, l := range f.links {
-		if err := f.x.toxiproxy(l).setEnabled(ctx, l, false); err != nil {
+		if err := f.x.toxiproxy(l).setEnabled(ctx, f.x.proxyName(l), false); err != nil {
 			return f.wrapInject(err)
 		}
 	}

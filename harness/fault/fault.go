@@ -124,6 +124,20 @@ type Attribution struct {
 	Until time.Time
 }
 
+// ToxiproxyLocator is a system whose Toxiproxies are not containers it
+// started (a running environment's): it says, for each link, the API URL
+// and the proxy that carries it, which the journal keeps for recovery.
+type ToxiproxyLocator interface {
+	LocateLink(link string) (*Endpoint, error)
+}
+
+// ToxicNamer is a system that names the toxics okbreak creates on it, so
+// that recovery from any machine finds exactly them and nothing else. The
+// suffix is unique to the injection and stream.
+type ToxicNamer interface {
+	ToxicName(suffix string) string
+}
+
 // ToxiproxyEnv is a system whose links run through Toxiproxy.
 type ToxiproxyEnv interface {
 	Env

@@ -70,6 +70,12 @@ type Endpoint struct {
 	Component string `json:"component,omitempty"`
 	Container string `json:"container"`
 	Port      int    `json:"port"`
+	// URL reaches a Toxiproxy that is not a container okbreak started (a
+	// running environment's): used as is, no Docker lookup.
+	URL string `json:"url,omitempty"`
+	// Proxy is the Toxiproxy proxy that carries the link ("": the proxy
+	// is named after the link, as in okbreak's own stacks).
+	Proxy string `json:"proxy,omitempty"`
 }
 
 // Access says how to reach what an injection changed, without the stack

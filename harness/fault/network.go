@@ -72,7 +72,11 @@ func registerToxic(name, doc string, own []string, parse func(p *params) (attrs 
 }
 
 func (f *toxicFault) toxicName(id, stream string) string {
-	return "okbreak-" + f.toxicType + "-" + id + "-" + stream
+	suffix := f.toxicType + "-" + id + "-" + stream
+	if n, ok := f.env.(ToxicNamer); ok {
+		return n.ToxicName(suffix)
+	}
+	return "okbreak-" + suffix
 }
 
 // Inject implements Fault.
@@ -92,7 +96,7 @@ func (f *toxicFault) Inject(ctx context.Context) error {
 	for _, l := range f.links {
 		for _, s := range f.streams {
 			tx := apiToxic{Name: f.toxicName(id, s), Type: f.toxicType, Stream: s, Toxicity: f.toxicity, Attributes: f.attrs}
-			if err := f.x.toxiproxy(l).addToxic(ctx, l, tx); err != nil {
+			if err := f.x.toxiproxy(l).addToxic(ctx, f.x.proxyName(l), tx); err != nil {
 				return f.wrapInject(err)
 			}
 		}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -175,6 +176,22 @@ type ToxiproxyState struct {
 // Clean tells whether no toxic and no disabled proxy is left.
 func (s ToxiproxyState) Clean() bool { return len(s.Toxics) == 0 && len(s.Disabled) == 0 }
 
+// Only is the state of the named proxies alone.
+func (s ToxiproxyState) Only(proxies []string) ToxiproxyState {
+	out := ToxiproxyState{Toxics: map[string][]string{}}
+	for p, ts := range s.Toxics {
+		if slices.Contains(proxies, p) {
+			out.Toxics[p] = ts
+		}
+	}
+	for _, p := range s.Disabled {
+		if slices.Contains(proxies, p) {
+			out.Disabled = append(out.Disabled, p)
+		}
+	}
+	return out
+}
+
 // String says what is not at rest, for reports.
 func (s ToxiproxyState) String() string {
 	if s.Clean() {
@@ -225,4 +242,27 @@ func ResetToxiproxy(ctx context.Context, apiURL string) (ToxiproxyState, error) 
 		return st, nil
 	}
 	return st, t.reset(ctx)
+}
+
+// RemoveToxic removes one toxic of a proxy of the Toxiproxy whose API is at
+// apiURL; a toxic already gone counts as removed.
+func RemoveToxic(ctx context.Context, apiURL, proxy, toxic string) error {
+	t := newToxiproxy(func(context.Context) (string, error) { return apiURL, nil })
+	return t.removeToxic(ctx, proxy, toxic)
+}
+
+// ListProxies names the proxies of the Toxiproxy whose API is at apiURL
+// (a read: nothing changes), sorted.
+func ListProxies(ctx context.Context, apiURL string) ([]string, error) {
+	t := newToxiproxy(func(context.Context) (string, error) { return apiURL, nil })
+	ps, err := t.proxies(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, 0, len(ps))
+	for name := range ps {
+		out = append(out, name)
+	}
+	slices.Sort(out)
+	return out, nil
 }

@@ -61,6 +61,9 @@ func (x *executor) toxiproxy(link string) *toxiproxy {
 		if ep == nil {
 			return "", fmt.Errorf("the journal says nothing of the Toxiproxy that carries %s", link)
 		}
+		if ep.URL != "" {
+			return ep.URL, nil
+		}
 		addr, err := stack.PublishedAddr(ctx, ep.Container, ep.Port)
 		if err != nil {
 			return "", err
@@ -69,6 +72,15 @@ func (x *executor) toxiproxy(link string) *toxiproxy {
 	})
 	x.toxi[link] = tp
 	return tp
+}
+
+// proxyName is the Toxiproxy proxy that carries link: named after the link
+// unless the journal says otherwise.
+func (x *executor) proxyName(link string) string {
+	if ep := x.access.Toxiproxies[link]; ep != nil && ep.Proxy != "" {
+		return ep.Proxy
+	}
+	return link
 }
 
 func (x *executor) etcd(ctx context.Context) (*clientv3.Client, error) {
@@ -104,12 +116,12 @@ func (x *executor) run(ctx context.Context, undo []Undo) error {
 func (x *executor) do(ctx context.Context, u Undo) error {
 	switch u.Action {
 	case UndoRemoveToxic:
-		if err := x.toxiproxy(u.Proxy).removeToxic(ctx, u.Proxy, u.Toxic); err != nil {
+		if err := x.toxiproxy(u.Proxy).removeToxic(ctx, x.proxyName(u.Proxy), u.Toxic); err != nil {
 			return fmt.Errorf("remove toxic %s from %s: %w", u.Toxic, u.Proxy, err)
 		}
 	case UndoSetProxy:
 		enabled := u.Enabled == nil || *u.Enabled
-		if err := x.toxiproxy(u.Proxy).setEnabled(ctx, u.Proxy, enabled); err != nil {
+		if err := x.toxiproxy(u.Proxy).setEnabled(ctx, x.proxyName(u.Proxy), enabled); err != nil {
 			return fmt.Errorf("set proxy %s enabled=%t: %w", u.Proxy, enabled, err)
 		}
 	case UndoStart:
