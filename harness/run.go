@@ -117,7 +117,15 @@ func (r *Runner) targets() []alert.Target { return Targets(r.System) }
 // restarted container's published port can change.
 func Targets(sys System) []alert.Target {
 	var ts []alert.Target
+	scraped := func(string) bool { return true }
+	if ml, ok := sys.(MetricsLister); ok {
+		names := ml.MetricsComponents()
+		scraped = func(c string) bool { return slices.Contains(names, c) }
+	}
 	for _, c := range sys.Definition().Components {
+		if !scraped(c.Name) {
+			continue
+		}
 		name := c.Name
 		ts = append(ts, alert.Target{
 			Job: c.JobOf(), Instance: name, Labels: c.Labels,

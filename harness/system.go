@@ -61,6 +61,12 @@ type RemoteEntry interface {
 	RemoteEntry()
 }
 
+// MetricsLister is a system that has metrics for some of its components
+// only (a running environment scrapes what its file declares).
+type MetricsLister interface {
+	MetricsComponents() []string
+}
+
 // LogTailer is a system that can give a component's last log lines.
 type LogTailer interface {
 	LogTail(ctx context.Context, component string, n int) (string, error)

@@ -21,9 +21,10 @@ var (
 	// caller->callee, but a stack file may name a link, and a catalog
 	// then targets that name.
 	linkName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.>-]{0,127}$`)
-	// proxyName keeps to what Toxiproxy's API takes in a URL path
-	// (/proxies/NAME) without escaping.
-	proxyName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.:-]{0,127}$`)
+	// proxyName is a Toxiproxy proxy's name as it goes in the API's
+	// paths (escaped); okbreak's own stacks name proxies after their links
+	// (edge->backend-1).
+	proxyName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.:>-]{0,127}$`)
 	// dockerName is a Docker container's name, and a component's.
 	dockerName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$`)
 	labelName  = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
@@ -116,7 +117,7 @@ func nameRule(re *regexp.Regexp) string {
 	case linkName:
 		return "letters, digits, '.', '_', '-' and '>', as caller->callee"
 	case proxyName:
-		return "letters, digits, '.', '_', ':' and '-'"
+		return "letters, digits, '.', '_', ':', '-' and '>' (okbreak's own stacks name proxies after their links)"
 	default:
 		return "letters, digits, '.', '_' and '-'"
 	}

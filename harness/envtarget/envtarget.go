@@ -161,6 +161,15 @@ func (s *System) MetricsURL(_ context.Context, component string) (string, error)
 	return "", fmt.Errorf("%s has no scrape target in %s", component, s.env.Path)
 }
 
+// MetricsComponents implements harness.MetricsLister: the scrape targets.
+func (s *System) MetricsComponents() []string {
+	var out []string
+	for _, t := range s.env.Scrape {
+		out = append(out, t.Instance)
+	}
+	return out
+}
+
 // HostAddr implements harness.System; an environment declares no ports.
 func (s *System) HostAddr(_ context.Context, component, port string) (string, error) {
 	return "", fmt.Errorf("%s:%s: an environment file declares no ports", component, port)
