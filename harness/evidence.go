@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/okbreak/okbreak/harness/alert"
 	"github.com/okbreak/okbreak/harness/fault"
 )
 
@@ -20,7 +19,7 @@ const evidenceLogLines = 40
 // components' last log lines, Toxiproxy's state, the data plane's config as
 // it saw it, and the scrape targets' health. It never fails: whatever cannot
 // be had is left out.
-func (r *Runner) evidence(ctx context.Context, sess *alert.Session) *Evidence {
+func (r *Runner) evidence(ctx context.Context, sess AlertSource) *Evidence {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
 	defer cancel()
 	ev := &Evidence{Logs: map[string]string{}}

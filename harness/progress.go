@@ -94,7 +94,7 @@ type tracker struct {
 	started time.Time
 	total   time.Duration
 	pr      *probe.Probe
-	sess    *alert.Session
+	sess    AlertSource
 	stop    chan struct{}
 	done    sync.WaitGroup
 }
@@ -130,7 +130,7 @@ func (t *tracker) planned(c catalog.Case, p catalog.Plan) {
 	t.total, t.snap.Scale = EstimateWall(c.Class, p), p.Scale
 }
 
-func (t *tracker) watch(pr *probe.Probe, sess *alert.Session) {
+func (t *tracker) watch(pr *probe.Probe, sess AlertSource) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.pr, t.sess = pr, sess

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"time"
 
 	"github.com/okbreak/okbreak/harness/alert"
 	"github.com/okbreak/okbreak/harness/catalog"
@@ -46,7 +47,13 @@ func (k *caseRun) writeRuleTest(ctx context.Context) {
 }
 
 func (k *caseRun) buildRuleTest(ctx context.Context, rt *RuleTests) (string, error) {
-	series, err := k.sess.Recorded(ctx, k.start, k.end)
+	rec, ok := k.sess.(interface {
+		Recorded(ctx context.Context, from, to time.Time) ([]alert.Series, error)
+	})
+	if !ok {
+		return "", fmt.Errorf("rule tests need the series the rules read: the embedded rule engine records them, %T does not", k.sess)
+	}
+	series, err := rec.Recorded(ctx, k.start, k.end)
 	if err != nil {
 		return "", err
 	}

@@ -44,6 +44,10 @@ type Runner struct {
 	// SteadyTimeout bounds the wait for the stack's steady state before a
 	// case (default 90 s).
 	SteadyTimeout time.Duration
+	// AlertSource, when set, makes each case's alert source at the case's
+	// time scale (a running environment's Prometheus or Alertmanager);
+	// nil: the embedded rule engine over Rules and the system's metrics.
+	AlertSource func(scale float64) (AlertSource, error)
 	// RuleTests, when set, writes a promtool rule test for each case that
 	// gets its class's verdict.
 	RuleTests *RuleTests
@@ -192,7 +196,7 @@ type caseRun struct {
 	plan   catalog.Plan
 	slo    probe.SLO
 	faults []fault.Fault
-	sess   *alert.Session
+	sess   AlertSource
 	pr     *probe.Probe
 	sched  *schedule
 
@@ -244,7 +248,7 @@ func (k *caseRun) steady(ctx context.Context) bool {
 	if err := r.WaitSteady(ctx); err != nil {
 		return k.concludeWithEvidence(ctx, Invalid, notSteady+err.Error())
 	}
-	sess, err := alert.NewSession(alert.Config{Rules: r.Rules, Targets: r.targets(), Factor: k.plan.Scale})
+	sess, err := r.alertSource(k.plan.Scale)
 	if err != nil {
 		return k.conclude(Invalid, err.Error())
 	}
@@ -697,7 +701,7 @@ func toxiproxiesClean(ctx context.Context, te fault.ToxiproxyEnv) error {
 
 // waitNoAlerts waits until the session has evaluated its rules and no alert
 // is pending or firing, up to the steady-state timeout.
-func (r *Runner) waitNoAlerts(ctx context.Context, sess *alert.Session) error {
+func (r *Runner) waitNoAlerts(ctx context.Context, sess AlertSource) error {
 	timeout := r.steadyTimeout()
 	wctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -728,7 +732,7 @@ func alertsFired(tl alert.Timeline, inject time.Time) []AlertFired {
 
 // activeNames lists the alerts pending or firing now, once each, e.g.
 // "ControlPlaneDisconnected (pending)".
-func activeNames(sess *alert.Session) []string {
+func activeNames(sess AlertSource) []string {
 	var out []string
 	for _, a := range sess.Active("") {
 		n := fmt.Sprintf("%s (%s)", a.Alert, a.State)

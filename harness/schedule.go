@@ -9,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/okbreak/okbreak/harness/alert"
 	"github.com/okbreak/okbreak/harness/catalog"
 	"github.com/okbreak/okbreak/harness/fault"
 )
@@ -216,7 +215,7 @@ func (s *schedule) idle() bool {
 // when sess is set) says the window is over, until every fault has run
 // its course, or until a timed fault failed; then it stops the timers and
 // returns when the window ended. No fault starts after hold returns.
-func (s *schedule) hold(ctx context.Context, end time.Time, sess *alert.Session, stop func() bool) (time.Time, error) {
+func (s *schedule) hold(ctx context.Context, end time.Time, sess AlertSource, stop func() bool) (time.Time, error) {
 	defer s.halt()
 	hctx, cancel := context.WithDeadline(ctx, end)
 	defer cancel()

@@ -152,6 +152,9 @@ type catalogRun struct {
 	cat   *catalog.Catalog
 	rules []alert.RuleFile
 	cases []catalog.Case
+	// alertSource, when set, is where the cases' alerts come from instead
+	// of the embedded rule engine (a running environment's).
+	alertSource func(scale float64) (harness.AlertSource, error)
 }
 
 // runCatalog checks everything it can before touching Docker (bad input
@@ -291,7 +294,7 @@ func (rf runFlags) runCases(ctx context.Context, s harness.System, cr catalogRun
 	if !live && !rf.asJSON {
 		r.Logf = logf
 	}
-	r.Halt = rf.halt
+	r.Halt, r.AlertSource = rf.halt, cr.alertSource
 	if rf.ruleTests != "" {
 		r.RuleTests = &harness.RuleTests{Dir: rf.ruleTests, Rules: cr.in.Rules}
 	}

@@ -29,6 +29,9 @@ type envRun struct {
 	cat   *catalog.Catalog
 	cases []catalog.Case
 	halt  harness.Halt
+	// alerts is the environment's Prometheus or Alertmanager (nil: the
+	// embedded rule engine).
+	alerts func(scale float64) (harness.AlertSource, error)
 }
 
 // planEnv reads the environment file, the catalog and the rules, picks the
@@ -41,15 +44,18 @@ func (rf runFlags) planEnv(ctx context.Context) (envRun, error) {
 		return er, badInput("%w", err)
 	}
 	er.env = env
-	if env.Alerts.Source != "engine" {
-		return er, badInput("%s: alerts.source %s is not supported by this okbreak yet: use source engine (the rule files, evaluated on the scrape targets)", env.Path, env.Alerts.Source)
+	if er.alerts, err = envtarget.AlertSource(env); err != nil {
+		return er, badInput("%w", err)
 	}
 	if er.in, err = envInputs(env, rf.inputs.catalog); err != nil {
 		return er, err
 	}
 	def := envtarget.Definition(env)
 	if er.cat, _, _, err = er.in.Load(def); err != nil {
-		return er, badInput("%w\n(the catalog is checked against %s: every link and component a case names must be declared there)", err, env.Path)
+		return er, badInput("%w\n(the catalog is checked against %s: every link and component a case names must be declared there, and every alert a case expects must be in alerts.rules)", err, env.Path)
+	}
+	if len(env.Alerts.Page) > 0 {
+		er.cat.Defaults.PageLabels = env.Alerts.Page
 	}
 	if er.cases, err = selectCases(er.cat, rf.only); err != nil {
 		return er, err
@@ -156,8 +162,8 @@ func checkToxiproxies(ctx context.Context, env *envfile.Env) error {
 // printEnvPlan prints what a run against the environment would do.
 func printEnvPlan(er envRun) {
 	env := er.env
-	header := fmt.Sprintf("dry run against %s (%s), time scale %g; halt: %s; limits: %s, %d targets",
-		env.Name, env.Path, env.Scale, er.halt, env.Limits.MaxFaultDuration, env.Limits.MaxTargets)
+	header := fmt.Sprintf("dry run against %s (%s), time scale %g, alerts from %s; halt: %s; limits: %s, %d targets",
+		env.Name, env.Path, env.Scale, alertsFrom(env), er.halt, env.Limits.MaxFaultDuration, env.Limits.MaxTargets)
 	printPlan(header, er.cases, er.cat.Defaults, env.Scale, func(ts []string) string { return describeTargets(env, ts) })
 }
 
@@ -223,9 +229,9 @@ func (rf runFlags) runEnv(ctx context.Context) error {
 	ctx, stop := fault.SignalContext(ctx)
 	defer stop()
 	run := stack.NewRunID()
-	logf("run %s against %s (%s): %d cases", run, er.env.Name, er.env.Path, len(er.cases))
+	logf("run %s against %s (%s): %d cases, alerts from %s", run, er.env.Name, er.env.Path, len(er.cases), alertsFrom(er.env))
 	sys := envtarget.New(er.env, run)
-	cr := catalogRun{t: target{def: sys.Definition(), shown: sys.Definition()}, in: er.in, cat: er.cat, cases: er.cases}
+	cr := catalogRun{t: target{def: sys.Definition(), shown: sys.Definition()}, in: er.in, cat: er.cat, cases: er.cases, alertSource: er.alerts}
 	if _, cr.rules, _, err = er.in.Load(sys.Definition()); err != nil {
 		return badInput("%w", err)
 	}
@@ -252,4 +258,14 @@ func (rf runFlags) runEnv(ctx context.Context) error {
 		return fmt.Errorf("run interrupted after %d of %d cases: %w", len(rep.Cases), len(cr.cases), ctx.Err())
 	}
 	return runOutcome(rep, failed)
+}
+
+func alertsFrom(env *envfile.Env) string {
+	switch env.Alerts.Source {
+	case envfile.SourcePrometheus:
+		return "the Prometheus at " + env.Alerts.Prometheus
+	case envfile.SourceAlertmanager:
+		return "the Alertmanager at " + env.Alerts.Alertmanager
+	}
+	return "okbreak's rule engine on the scrape targets"
 }

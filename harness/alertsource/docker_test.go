@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -197,10 +198,27 @@ func run(t *testing.T, ctx context.Context, nw *testcontainers.DockerNetwork, ru
 		testcontainers.WithWaitStrategyAndDeadline(time.Minute, wait.ForHTTP("/-/ready").WithPort(p).WithPollInterval(100*time.Millisecond)),
 	)
 	testcontainers.CleanupContainer(t, ctr)
-	require.NoError(t, err, "start %s", name)
+	require.NoError(t, err, "start %s%s", name, logTail(ctr))
 	mapped, err := ctr.MappedPort(ctx, p)
 	require.NoError(t, err)
 	return "http://" + netip.AddrPortFrom(stack.Loopback, mapped.Num()).String()
+}
+
+// logTail is what a container logged, for failures.
+func logTail(ctr *testcontainers.DockerContainer) string {
+	if ctr == nil {
+		return ""
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	rc, err := ctr.Logs(ctx)
+	if err != nil {
+		return ""
+	}
+	defer rc.Close()
+	b, _ := io.ReadAll(io.LimitReader(rc, 1<<20))
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	return "\n  container log:\n    " + strings.Join(lines[max(0, len(lines)-20):], "\n    ")
 }
 
 // record runs a recorder on src until the test ends, and checks it

@@ -46,9 +46,10 @@ func (p *parser) alerts(n *yaml.Node) {
 	switch {
 	case a.Source == SourceEngine && o.val["rules"] == nil:
 		p.r.at(o.val["source"], "add rules: [rules/*.yml], paths relative to this file", "alerts source engine needs rules, the rule files to evaluate")
-	case a.Source != SourceEngine && a.Source != "" && o.val["rules"] != nil:
-		p.r.at(o.key["rules"], "remove rules, or set source: engine", "rules are read only with source engine, not %s: the environment evaluates its own", a.Source)
 	case o.val["rules"] != nil:
+		// With prometheus or alertmanager the environment evaluates its
+		// own rules; the files, when given, let okbreak check that every
+		// alert the catalog expects exists in them.
 		p.rulePatterns(o.val["rules"])
 	}
 	if v := o.val["page"]; v != nil {

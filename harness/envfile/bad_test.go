@@ -97,7 +97,6 @@ var badCases = []badCase{
 	{"alertmanager without url", edit(map[int]string{11: "  source: alertmanager"}), "11:11", "alerts source alertmanager needs alerts.alertmanager"},
 	{"engine without rules", edit(map[int]string{11: "  source: engine"}, "scrape: [{job: j, instance: i, url: http://127.0.0.1:9101/metrics}]"), "11:11", "alerts source engine needs rules"},
 	{"engine without scrape", edit(map[int]string{11: "  source: engine", 12: "  rules: [r.yml]"}), "11:11", "alerts source engine needs scrape targets"},
-	{"rules with prometheus", edit(map[int]string{12: "  prometheus: http://127.0.0.1:9090\n  rules: [r.yml]"}), "13:3", "rules are read only with source engine, not prometheus"},
 	{"scrape with prometheus", edit(nil, "scrape: [{job: j, instance: i, url: http://127.0.0.1:9101/metrics}]"), "13:1", "scrape is read only with alerts source engine"},
 	{"bad rule glob", edit(map[int]string{11: "  source: engine", 12: "  rules: [\"r/[a.yml\"]"}, "scrape: [{job: j, instance: i, url: http://127.0.0.1:9101/metrics}]"), "12:11", `bad rule pattern "r/[a.yml"`},
 	{"page label", edit(map[int]string{12: "  prometheus: http://127.0.0.1:9090\n  page: {sev-erity: page}"}), "13:10", `bad label name "sev-erity"`},

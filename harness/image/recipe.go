@@ -60,22 +60,23 @@ var recipes = map[Name]recipe{
 		// Otherwise the server reports version "git" on /version.
 		versionVar: "github.com/Shopify/toxiproxy/v2.Version",
 	},
-	// The paths are the official images', so configs written for those
-	// work here. The web UI is not embedded (that needs its npm build): the
-	// HTTP API is all okbreak reads.
+	// The config paths are the official images', so configs written for
+	// those work here; the data lives in /data, as /prometheus is the binary
+	// here. The web UI is not embedded (that needs its npm build): the HTTP
+	// API is all okbreak reads.
 	Prometheus: {
 		name: Prometheus, module: "github.com/prometheus/prometheus", pkg: "github.com/prometheus/prometheus/cmd/prometheus",
-		binary: "prometheus", cmd: []string{"--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus"},
+		binary: "prometheus", cmd: []string{"--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/data"},
 		versionVar: prometheusVersionVar, release: prometheusRelease,
 	},
 	// Pinned: go.mod has a later Alertmanager only indirectly (through the
 	// Prometheus module), and from v0.32 the module lacks the UI assets its
 	// main package embeds, so it does not build outside its own repository.
 	// One Alertmanager needs no cluster: an empty listen address turns the
-	// gossip port off.
+	// gossip port off. Data in /data, as for Prometheus.
 	Alertmanager: {
 		name: Alertmanager, module: "github.com/prometheus/alertmanager", pkg: "github.com/prometheus/alertmanager/cmd/alertmanager",
-		binary: "alertmanager", cmd: []string{"--config.file=/etc/alertmanager/alertmanager.yml", "--storage.path=/alertmanager", "--cluster.listen-address="},
+		binary: "alertmanager", cmd: []string{"--config.file=/etc/alertmanager/alertmanager.yml", "--storage.path=/data", "--cluster.listen-address="},
 		versionVar: prometheusVersionVar, release: func(v string) string { return strings.TrimPrefix(v, "v") },
 		pinned: "v0.31.1",
 	},

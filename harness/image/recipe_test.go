@@ -12,7 +12,7 @@ import (
 
 func TestPrometheusAndAlertmanagerRecipes(t *testing.T) {
 	assert.Equal(t, "FROM scratch\nCOPY prometheus /prometheus\nENTRYPOINT [\"/prometheus\"]\n"+
-		"CMD [\"--config.file=/etc/prometheus/prometheus.yml\",\"--storage.tsdb.path=/prometheus\"]\n",
+		"CMD [\"--config.file=/etc/prometheus/prometheus.yml\",\"--storage.tsdb.path=/data\"]\n",
 		recipes[Prometheus].dockerfile())
 	assert.Equal(t, []string{"-trimpath", "-buildvcs=false", "-ldflags=-s -w -X github.com/prometheus/common/version.Version=3.16.0"},
 		recipes[Prometheus].buildFlags("v0.316.0"), "the module version is v0.316.0, the release 3.16.0")
@@ -26,6 +26,17 @@ func TestPrometheusAndAlertmanagerRecipes(t *testing.T) {
 		assert.Equal(t, "OKBREAK_"+map[Name]string{Prometheus: "PROMETHEUS", Alertmanager: "ALERTMANAGER"}[n]+"_IMAGE", EnvVar(n))
 	}
 	assert.True(t, slices.Equal([]Name{Etcd, Toxiproxy, ControlPlane, SampleService}, Buildable()), "the stacks' images, unchanged")
+}
+
+// Each binary sits at /<binary>: data folders by that name would be the
+// binary itself.
+func TestDataFoldersAreNotTheBinary(t *testing.T) {
+	for _, n := range []Name{Prometheus, Alertmanager} {
+		rc := recipes[n]
+		for _, arg := range rc.cmd {
+			assert.NotContains(t, arg, "=/"+rc.binary, "%s: %s", n, arg)
+		}
+	}
 }
 
 func TestPrometheusRelease(t *testing.T) {
