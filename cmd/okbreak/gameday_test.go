@@ -76,7 +76,7 @@ func (g *gameDay) clean(why string) {
 	require.True(g.t, st.Clean(), "%s: Toxiproxy holds %s", why, st)
 }
 
-func buildOkbreak(t *testing.T) string {
+func buildOkbreak(t testing.TB) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "okbreak")
 	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
