@@ -255,13 +255,17 @@ func (g *gameDay) log(t *testing.T) {
 func (g *gameDay) attach(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
+	out, code := g.okbreak("run", "--attach", "--run", g.run, "--only", "^data-plane-crash$", "--dry-run")
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "on the stack of okbreak up, run "+g.run)
+	require.Contains(t, out, "dry run: nothing was changed")
 	// A fault in force: the run is refused before its first case.
 	var iout safeBuffer
 	inj := g.cmd(ctx, "inject", "latency", "--link", "edge->backend-1", "--param", "latency=100ms", "--for", "5m", "--run", g.run)
 	inj.Stdout = &iout
 	require.NoError(t, inj.Start())
 	require.Eventually(t, func() bool { return strings.Contains(iout.String(), "injected") }, 30*time.Second, 50*time.Millisecond)
-	out, code := g.okbreak("run", "--attach", "--run", g.run, "--only", "^data-plane-crash$")
+	out, code = g.okbreak("run", "--attach", "--run", g.run, "--only", "^data-plane-crash$")
 	require.Equal(t, 3, code, out)
 	require.Contains(t, out, "has faults in force")
 	out, code = g.okbreak("revert", "--all", "--run", g.run)

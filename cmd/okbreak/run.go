@@ -115,7 +115,7 @@ Docker engine.`,
 			if envFile != "" {
 				return rf.runEnv(cmd.Context())
 			}
-			if dryRun && !attach {
+			if dryRun {
 				return rf.dryRunCatalog()
 			}
 			if attach {
@@ -338,6 +338,14 @@ func load(f inputFlags, dp stack.DataPlane) (*catalog.Catalog, []alert.RuleFile,
 // dryRunCatalog prints the plan of a run on a stack of its own, without
 // Docker: nothing is started or changed.
 func (rf runFlags) dryRunCatalog() error {
+	where := "on a stack of its own"
+	if rf.attach {
+		rec, err := selectStack(rf.run)
+		if err != nil {
+			return err
+		}
+		rf.inputs.stack, rf.dataPlane, where = rec.Stack, rec.DataPlane, "on the stack of okbreak up, run "+rec.Run
+	}
 	dp := stack.GRPC
 	if rf.dataPlane == string(stack.Envoy) {
 		dp = stack.Envoy
@@ -354,7 +362,7 @@ func (rf runFlags) dryRunCatalog() error {
 	if err != nil {
 		return err
 	}
-	header := fmt.Sprintf("dry run of %s on a stack of its own (%s data plane), time scale %g", rf.inputs.describe(), dp, rf.scale)
+	header := fmt.Sprintf("dry run of %s %s (%s data plane), time scale %g", rf.inputs.describe(), where, dp, rf.scale)
 	printPlan(header, cases, cat.Defaults, rf.scale, func(ts []string) string { return strings.Join(ts, ", ") })
 	return nil
 }
