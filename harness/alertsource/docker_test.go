@@ -67,10 +67,10 @@ receivers:
 // Alertmanager, and a silence made through Alertmanager's API leaves it a
 // page.
 func TestRealPrometheusAndAlertmanager(t *testing.T) {
-	stacktest.RequireDocker(t)
 	if testing.Short() {
 		t.Skip("-short: starts Prometheus and Alertmanager containers, and builds their images the first time (minutes)")
 	}
+	stacktest.RequireDocker(t)
 	require.NoError(t, stack.CheckEnvironment())
 	start := time.Now()
 	ctx := testContext(t, 40*time.Minute)
