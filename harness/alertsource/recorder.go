@@ -52,6 +52,7 @@ type tracked struct {
 	instance            string
 	state               alert.State
 	since               time.Time
+	firedAt             time.Time // of the firing transition last recorded
 	last                Alert
 	firstSeen, lastSeen time.Time
 }
@@ -78,7 +79,9 @@ type Gap struct {
 }
 
 // Observed is an alert instance the recorder saw, as last reported, with
-// its state now (inactive or resolved once it is gone).
+// its state now (inactive or resolved once it is gone). Its FiredAt is the
+// recorded one: the source's, else the poll that saw it firing (zero if it
+// never fired).
 type Observed struct {
 	Alert
 	Instance            string
@@ -225,6 +228,7 @@ func (r *Recorder) advance(tr *tracked, a Alert, at time.Time) {
 				r.add(tr, a, alert.StatePending, a.Since, a.Value)
 			}
 			r.add(tr, a, alert.StateFiring, fired, a.Value)
+			tr.firedAt = fired
 		}
 	}
 	tr.since, tr.last, tr.lastSeen = a.Since, a, at
@@ -272,7 +276,9 @@ func (r *Recorder) Seen() []Observed {
 	out := make([]Observed, 0, len(r.instances))
 	for _, inst := range sortedKeys(r.instances) {
 		tr := r.instances[inst]
-		out = append(out, Observed{Alert: tr.last.clone(), Instance: inst, Now: tr.state, FirstSeen: tr.firstSeen, LastSeen: tr.lastSeen})
+		o := Observed{Alert: tr.last.clone(), Instance: inst, Now: tr.state, FirstSeen: tr.firstSeen, LastSeen: tr.lastSeen}
+		o.FiredAt = tr.firedAt
+		out = append(out, o)
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out

@@ -105,6 +105,7 @@ func TestRecorderBuildsTheTimelineOfPrometheus(t *testing.T) {
 
 	seen := r.Seen()
 	require.Len(t, seen, 1)
+	assert.Equal(t, sec(3), seen[0].FiredAt, "the poll's, where the source does not say")
 	assert.Equal(t, alert.StateResolved, seen[0].Now)
 	assert.Equal(t, sec(2), seen[0].FirstSeen)
 	assert.Equal(t, sec(5), seen[0].LastSeen)
@@ -132,6 +133,7 @@ func TestRecorderBuildsTheTimelineOfAlertmanager(t *testing.T) {
 	seen := r.Seen()
 	require.Len(t, seen, 1)
 	assert.Equal(t, []string{"s-1"}, seen[0].Status.SilencedBy, "the last status seen")
+	assert.Equal(t, sec(0.5), seen[0].FiredAt)
 	assert.Equal(t, []Page{{Alert: "PromUp", Instance: upInstance, Labels: fired.Labels, At: sec(0.5), Times: 1}},
 		Pages(tl, map[string]string{"severity": "page"}), "silenced, and still a page")
 }
