@@ -46,6 +46,10 @@ const (
 	// Buildable leaves them out, so BuildAll does not spend minutes on them.
 	Prometheus   Name = "prometheus"
 	Alertmanager Name = "alertmanager"
+	// ContainerExporter publishes Docker container state under the names
+	// the embedded engine gives it, for a real Prometheus; game days only,
+	// like Prometheus.
+	ContainerExporter Name = "container-exporter"
 )
 
 // DefaultEnvoyImage is the official Envoy image used when OKBREAK_ENVOY_IMAGE
@@ -111,13 +115,14 @@ func (i Image) String() string {
 
 // Names returns every component image okbreak knows, in a stable order.
 func Names() []Name {
-	return []Name{Etcd, Toxiproxy, ControlPlane, SampleService, Envoy, Prometheus, Alertmanager}
+	return []Name{Etcd, Toxiproxy, ControlPlane, SampleService, Envoy, Prometheus, Alertmanager, ContainerExporter}
 }
 
 // Buildable returns the component images of okbreak's stacks that it can
-// build from source, the ones BuildAll warms. Prometheus and Alertmanager
-// build too (Resolve them by name) but are left out: Prometheus alone takes
-// minutes to build cold, and no stack needs either.
+// build from source, the ones BuildAll warms. Prometheus, Alertmanager and
+// the container exporter build too (Resolve them by name) but are left
+// out: Prometheus alone takes minutes to build cold, and no stack needs
+// them.
 func Buildable() []Name {
 	return []Name{Etcd, Toxiproxy, ControlPlane, SampleService}
 }

@@ -48,6 +48,8 @@ func (rc recipe) repo() bool { return rc.mainPkg != "" }
 var recipes = map[Name]recipe{
 	SampleService: {name: SampleService, mainPkg: "./cmd/sample-service", binary: "sample-service"},
 	ControlPlane:  {name: ControlPlane, mainPkg: "./cmd/control-plane", binary: "control-plane"},
+	// Runs with the Docker socket mounted read-only; it only reads.
+	ContainerExporter: {name: ContainerExporter, mainPkg: "./cmd/container-exporter", binary: "container-exporter"},
 	// The etcd release binary is the main package at the root of the server
 	// module. Its go.mod has replace directives, so `go install @version`
 	// refuses it: it is built inside a throwaway wrapper module instead.

@@ -19,12 +19,14 @@ func TestPrometheusAndAlertmanagerRecipes(t *testing.T) {
 	assert.Equal(t, []string{"-trimpath", "-buildvcs=false", "-ldflags=-s -w -X github.com/prometheus/common/version.Version=0.31.1"},
 		recipes[Alertmanager].buildFlags("v0.31.1"))
 
-	// Both build, neither is warmed by BuildAll.
-	for _, n := range []Name{Prometheus, Alertmanager} {
+	// All build; BuildAll warms none of them.
+	for _, n := range []Name{Prometheus, Alertmanager, ContainerExporter} {
 		assert.Contains(t, Names(), n)
 		assert.NotContains(t, Buildable(), n)
-		assert.Equal(t, "OKBREAK_"+map[Name]string{Prometheus: "PROMETHEUS", Alertmanager: "ALERTMANAGER"}[n]+"_IMAGE", EnvVar(n))
 	}
+	assert.Equal(t, "OKBREAK_PROMETHEUS_IMAGE", EnvVar(Prometheus))
+	assert.Equal(t, "OKBREAK_CONTAINER_EXPORTER_IMAGE", EnvVar(ContainerExporter))
+	assert.Equal(t, "FROM scratch\nCOPY container-exporter /container-exporter\nENTRYPOINT [\"/container-exporter\"]\n", recipes[ContainerExporter].dockerfile())
 	assert.True(t, slices.Equal([]Name{Etcd, Toxiproxy, ControlPlane, SampleService}, Buildable()), "the stacks' images, unchanged")
 }
 
