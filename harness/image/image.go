@@ -1,9 +1,9 @@
 // Package image resolves the container image of every okbreak component:
 // the image the user configured if it is present locally, else that image
-// pulled, else an image built from source (the sample service and control
-// plane from this repository; etcd, Toxiproxy, Prometheus and Alertmanager
-// from their Go modules) as a static binary in a FROM scratch image. Envoy
-// has no source build.
+// pulled, else an image built from source (the sample service, control
+// plane and container exporter from this repository; etcd, Toxiproxy,
+// Prometheus and Alertmanager from their Go modules) as a static binary in
+// a FROM scratch image. Envoy has no source build.
 //
 // Built images are cached by a hash of their build inputs
 // (okbreak/<name>:<first 12 hex of the key>, label okbreak.image.key), so a
