@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/okbreak/okbreak/harness/alert"
 	"github.com/okbreak/okbreak/harness/image"
 	"github.com/okbreak/okbreak/harness/stack"
 )
@@ -120,7 +121,7 @@ abort alert fires.`,
 }
 
 func newImagesCmd() *cobra.Command {
-	var withEnvoy bool
+	var withEnvoy, withMonitoring bool
 	cmd := &cobra.Command{
 		Use: "images",
 		Example: `  okbreak images                                  # build (or reuse) every image
@@ -139,6 +140,9 @@ hash of their build inputs: unchanged code is not rebuilt.`,
 			names := []image.Name{image.Etcd, image.Toxiproxy, image.SampleService, image.ControlPlane}
 			if withEnvoy {
 				names = append(names, image.Envoy)
+			}
+			if withMonitoring {
+				names = append(names, image.Prometheus, image.Alertmanager)
 			}
 			r, err := image.NewResolver(ctx, image.WithLogger(logf))
 			if err != nil {
@@ -163,15 +167,19 @@ hash of their build inputs: unchanged code is not rebuilt.`,
 		},
 	}
 	cmd.Flags().BoolVar(&withEnvoy, "envoy", false, "also resolve the Envoy image (fails where it cannot be had)")
+	cmd.Flags().BoolVar(&withMonitoring, "monitoring", false, "also build Prometheus and Alertmanager, for okbreak compose --monitoring (minutes, once)")
 	return cmd
 }
 
 func newComposeCmd() *cobra.Command {
 	var dataPlane, dir, stackFile string
+	var monitoring bool
+	var scale float64
 	cmd := &cobra.Command{
 		Use: "compose",
 		Example: `  okbreak compose --data-plane grpc --dir .   # docker-compose.yml and fixtures/compose/
-  okbreak compose --stack stack.yaml --dir game-day   # your own system, Toxiproxy interposed`,
+  okbreak compose --stack stack.yaml --dir game-day   # your own system, Toxiproxy interposed
+  okbreak compose --dir rehearsal --monitoring --time-scale 60   # and Prometheus + Alertmanager (profile monitoring)`,
 		Short: "Write docker-compose.yml and its files from the stack definition",
 		Long: `compose renders a plain Compose file (format 2.4, for docker-compose 1.x
 and later) with Toxiproxy interposed on every link, so that ` + "`docker-compose up`" + `
@@ -191,11 +199,48 @@ file wrote them (${VAR}); files are written beside it under fixtures/compose/.`,
 			if err != nil {
 				return err
 			}
+			if monitoring {
+				if err := addMonitoring(t, stackFile, dp, scale, files); err != nil {
+					return err
+				}
+			}
 			return writeFiles(dir, files)
 		},
 	}
 	cmd.Flags().StringVar(&stackFile, "stack", "", "stack file: a Compose file with an x-okbreak block (default: the sample system)")
 	cmd.Flags().StringVar(&dataPlane, "data-plane", "grpc", "data plane: envoy or grpc")
 	cmd.Flags().StringVar(&dir, "dir", ".", "where to write docker-compose.yml")
+	cmd.Flags().BoolVar(&monitoring, "monitoring", false, "add a Prometheus (the stack's rules, rewritten for --time-scale) and an Alertmanager, in the compose profile monitoring")
+	cmd.Flags().Float64Var(&scale, "time-scale", 1, "with --monitoring: the time scale the Prometheus's rules and intervals run at")
 	return cmd
+}
+
+// addMonitoring adds the monitoring profile to a rendering: the system's
+// rules rewritten for scale, and Prometheus's timing at that scale.
+func addMonitoring(t target, stackFile string, dp stack.DataPlane, scale float64, files map[string][]byte) error {
+	if scale < 1 {
+		return badInput("--time-scale %v: want a number >= 1", scale)
+	}
+	_, rules, err := load(inputFlags{stack: stackFile}, dp)
+	if err != nil {
+		return err
+	}
+	scaled, err := alert.ScaleFiles(rules, scale)
+	if err != nil {
+		return badInput("%w", err)
+	}
+	tm, err := alert.TimingFor(scale)
+	if err != nil {
+		return badInput("%w", err)
+	}
+	m := stack.Monitoring{Rules: map[string][]byte{}, ScrapeInterval: tm.ScrapeInterval, ScrapeTimeout: tm.ScrapeTimeout,
+		EvalInterval: tm.EvalInterval, Lookback: tm.Lookback, ResendDelay: max(time.Minute/time.Duration(scale), time.Second)}
+	for _, f := range scaled {
+		b, err := f.Marshal()
+		if err != nil {
+			return err
+		}
+		m.Rules[f.Name] = b
+	}
+	return t.shown.WithMonitoring(files, m)
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/rulefmt"
 	"github.com/prometheus/prometheus/promql/parser"
+	"go.yaml.in/yaml/v3"
 )
 
 // ScaleRules returns copies of groups compressed by the time scale factor:
@@ -182,4 +183,14 @@ func ruleName(r rulefmt.Rule) string {
 		return r.Alert
 	}
 	return r.Record
+}
+
+// Marshal writes the file as a Prometheus rule file (for a real Prometheus
+// that evaluates the rules as ScaleFiles rewrote them).
+func (f RuleFile) Marshal() ([]byte, error) {
+	b, err := yaml.Marshal(rulefmt.RuleGroups{Groups: f.Groups})
+	if err != nil {
+		return nil, fmt.Errorf("rule file %s: %w", f.Name, err)
+	}
+	return b, nil
 }

@@ -55,7 +55,7 @@ type polled struct {
 // Start checks the source answers, then polls it until Stop.
 func (p *polled) Start(ctx context.Context) error {
 	if err := p.rec.Poll(ctx); err != nil {
-		return fmt.Errorf("alerts from %s: %w", p.rec.Source().Name(), err)
+		return err // it names the source and the fix
 	}
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	p.cancel, p.done = cancel, make(chan struct{})
