@@ -142,7 +142,7 @@ hash of their build inputs: unchanged code is not rebuilt.`,
 				names = append(names, image.Envoy)
 			}
 			if withMonitoring {
-				names = append(names, image.Prometheus, image.Alertmanager)
+				names = append(names, image.Prometheus, image.Alertmanager, image.ContainerExporter)
 			}
 			r, err := image.NewResolver(ctx, image.WithLogger(logf))
 			if err != nil {
@@ -167,7 +167,7 @@ hash of their build inputs: unchanged code is not rebuilt.`,
 		},
 	}
 	cmd.Flags().BoolVar(&withEnvoy, "envoy", false, "also resolve the Envoy image (fails where it cannot be had)")
-	cmd.Flags().BoolVar(&withMonitoring, "monitoring", false, "also build Prometheus and Alertmanager, for okbreak compose --monitoring (minutes, once)")
+	cmd.Flags().BoolVar(&withMonitoring, "monitoring", false, "also build Prometheus, Alertmanager and the container exporter, for okbreak compose --monitoring (minutes, once)")
 	return cmd
 }
 

@@ -39,11 +39,16 @@ const (
 	PortAlertmanager = 9093
 )
 
+// portContainerExporter is the container exporter's port, on the network
+// only.
+const portContainerExporter = 9417
+
 // WithMonitoring adds to a rendering (ComposeFiles) a Prometheus that
 // scrapes every component on the network, as the embedded rule engine
 // does (same job and instance labels), evaluates m.Rules and sends to an
 // Alertmanager; both in the monitoring profile, published on loopback.
-// Container-state series are not scraped: rules that need them see none.
+// Container state comes from a container exporter reading the Docker
+// socket (mounted read-only), under the names the embedded engine gives it.
 func (d Definition) WithMonitoring(files map[string][]byte, m Monitoring) error {
 	dir := path.Join(ComposeDir, "monitoring")
 	prom, err := d.prometheusConfig(m)
@@ -55,6 +60,8 @@ func (d Definition) WithMonitoring(files map[string][]byte, m Monitoring) error 
 		files[path.Join(dir, "prometheus", "rules", path.Base(name))] = b
 	}
 	files[path.Join(dir, "alertmanager", "alertmanager.yml")] = []byte(alertmanagerConfig)
+	// The monitoring containers carry another run label than the stack's,
+	// so that the exporter reports the stack alone.
 	services := map[string]any{
 		"prometheus": map[string]any{
 			"image": imageRef(image.Prometheus),
@@ -66,7 +73,18 @@ func (d Definition) WithMonitoring(files map[string][]byte, m Monitoring) error 
 			"volumes":  []string{"./" + path.Join(dir, "prometheus") + ":/etc/prometheus:ro"},
 			"ports":    []string{fmt.Sprintf("127.0.0.1:%d:9090", PortPrometheus)},
 			"profiles": []string{MonitoringProfile},
-			"labels":   map[string]string{LabelOkbreak: "true", LabelRun: "compose"},
+			"labels":   map[string]string{LabelOkbreak: "true", LabelRun: "compose-monitoring"},
+			"networks": []string{"okbreak"},
+		},
+		// Container state, as the embedded engine synthesises it, from the
+		// Docker API: the socket read-only, and the exporter itself refuses
+		// every call but GET.
+		"container-exporter": map[string]any{
+			"image":    imageRef(image.ContainerExporter),
+			"command":  []string{"--filter", "label=" + LabelRun + "=compose", "--listen", fmt.Sprintf(":%d", portContainerExporter)},
+			"volumes":  []string{"/var/run/docker.sock:/var/run/docker.sock:ro"},
+			"profiles": []string{MonitoringProfile},
+			"labels":   map[string]string{LabelOkbreak: "true", LabelRun: "compose-monitoring"},
 			"networks": []string{"okbreak"},
 		},
 		"alertmanager": map[string]any{
@@ -78,7 +96,7 @@ func (d Definition) WithMonitoring(files map[string][]byte, m Monitoring) error 
 			"volumes":  []string{"./" + path.Join(dir, "alertmanager") + ":/etc/alertmanager:ro"},
 			"ports":    []string{fmt.Sprintf("127.0.0.1:%d:9093", PortAlertmanager)},
 			"profiles": []string{MonitoringProfile},
-			"labels":   map[string]string{LabelOkbreak: "true", LabelRun: "compose"},
+			"labels":   map[string]string{LabelOkbreak: "true", LabelRun: "compose-monitoring"},
 			"networks": []string{"okbreak"},
 		},
 	}
@@ -122,6 +140,10 @@ func (d Definition) prometheusConfig(m Monitoring) ([]byte, error) {
 			StaticConfigs: []staticConfig{{Targets: []string{fmt.Sprintf("%s:%d", d.serviceName(c), port)}, Labels: labels}}})
 	}
 	sort.Slice(scrapes, func(i, j int) bool { return scrapes[i].JobName < scrapes[j].JobName })
+	exporter := []staticConfig{{Targets: []string{fmt.Sprintf("container-exporter:%d", portContainerExporter)}, Labels: map[string]string{}}}
+	scrapes = append(scrapes,
+		scrapeConfig{JobName: "okbreak-containers", MetricsPath: "/metrics", StaticConfigs: exporter},
+		scrapeConfig{JobName: "kube-state-metrics", MetricsPath: "/metrics/kube-state", StaticConfigs: exporter})
 	doc := map[string]any{
 		"global": map[string]string{
 			// Prometheus refuses a timeout longer than the interval.
