@@ -122,7 +122,7 @@ func TestRunAgainstAnEnvironment(t *testing.T) {
 	api := stacktest.ToxiproxyAPI(t, ctx, s, "edge->backend-1")
 	rec := newRecorder(t, api)
 	bin := buildOkbreak(t)
-	g := &gameDay{t: t, bin: bin, env: append(os.Environ(), "OKBREAK_STATE_DIR="+t.TempDir())}
+	g := &gameDay{t: t, bin: bin, env: append(os.Environ(), "OKBREAK_STATE_DIR="+t.TempDir(), "OKBREAK_REPORT_DIR="+t.TempDir())}
 	declared := []string{"edge->backend-1", "edge->backend-2", "edge->backend-3", "edge->xds"}
 	env := envFile(t, ctx, s, rec.srv.URL, declared, "")
 	catalogFile := "testdata/env-catalog.yaml"
@@ -208,7 +208,7 @@ func TestRunAgainstAnEnvironment(t *testing.T) {
 
 		// From another machine (no journal): the toxics are found by name.
 		killedDuring("^all-backends-slow$", func(st fault.ToxiproxyState) bool { return len(st.Toxics["edge->backend-3"]) > 0 })
-		elsewhere := &gameDay{t: t, bin: bin, env: append(os.Environ(), "OKBREAK_STATE_DIR="+t.TempDir())}
+		elsewhere := &gameDay{t: t, bin: bin, env: append(os.Environ(), "OKBREAK_STATE_DIR="+t.TempDir(), "OKBREAK_REPORT_DIR="+t.TempDir())}
 		out, code := elsewhere.okbreak("recover", "--env", narrow)
 		require.Equal(t, 0, code, out)
 		require.Contains(t, out, "removed toxic okbreak.test-env.")

@@ -95,7 +95,7 @@ func TestGameDay(t *testing.T) {
 		t.Skip("-short: the game day brings a stack up")
 	}
 	g := &gameDay{t: t, bin: buildOkbreak(t)}
-	g.env = append(os.Environ(), "OKBREAK_STATE_DIR="+t.TempDir(), "OKBREAK_DATA_PLANE=grpc")
+	g.env = append(os.Environ(), "OKBREAK_STATE_DIR="+t.TempDir(), "OKBREAK_REPORT_DIR="+t.TempDir(), "OKBREAK_DATA_PLANE=grpc")
 	out, code := g.okbreak("up", "--detach", "--time-scale", "60", "--halt-success", "0.5", "--halt-for", "8s", "--probe-rate", "50")
 	m := regexp.MustCompile(`run (\w+) is up in the background`).FindStringSubmatch(out)
 	require.NotNil(t, m, "okbreak up --detach says its run: %s", out)

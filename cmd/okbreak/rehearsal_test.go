@@ -42,7 +42,7 @@ func TestStagingRehearsal(t *testing.T) {
 		}
 		t.Skip("no docker-compose: `make deps` installs it")
 	}
-	g := &gameDay{t: t, bin: buildOkbreak(t), env: append(os.Environ(), "OKBREAK_STATE_DIR="+t.TempDir())}
+	g := &gameDay{t: t, bin: buildOkbreak(t), env: append(os.Environ(), "OKBREAK_STATE_DIR="+t.TempDir(), "OKBREAK_REPORT_DIR="+t.TempDir())}
 	out, code := g.okbreak("images", "--monitoring")
 	require.Equal(t, 0, code, out)
 	dir := t.TempDir()

@@ -189,6 +189,13 @@ func (rf runFlags) runCatalog(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	return rf.finish(ctx, rep, started, s.RunID, failed, len(cr.cases))
+}
+
+// finish writes a catalog run's report (on stdout too with --json) into
+// --report, else $OKBREAK_REPORT_DIR/<name>, and gives the run's exit: an
+// interruption, a halt (4), a failed case (1).
+func (rf runFlags) finish(ctx context.Context, rep *report.Report, started time.Time, name string, failed, planned int) error {
 	rep.ElapsedS = time.Since(started).Seconds()
 	if rf.asJSON {
 		if err := report.JSON(os.Stdout, rep); err != nil {
@@ -197,14 +204,14 @@ func (rf runFlags) runCatalog(ctx context.Context) error {
 	}
 	dir := rf.reportDir
 	if dir == "" {
-		dir = filepath.Join(envOr("OKBREAK_REPORT_DIR", "okbreak-reports"), s.RunID)
+		dir = filepath.Join(envOr("OKBREAK_REPORT_DIR", "okbreak-reports"), name)
 	}
 	if err := report.Write(dir, rep, true); err != nil {
 		return err
 	}
 	logf("report: %s", dir)
 	if ctx.Err() != nil {
-		return fmt.Errorf("run interrupted after %d of %d cases: %w", len(rep.Cases), len(cr.cases), ctx.Err())
+		return fmt.Errorf("run interrupted after %d of %d cases: %w", len(rep.Cases), planned, ctx.Err())
 	}
 	return runOutcome(rep, failed)
 }

@@ -3,14 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/okbreak/okbreak/harness/fault"
 	"github.com/okbreak/okbreak/harness/gameday"
-	"github.com/okbreak/okbreak/harness/report"
 	"github.com/okbreak/okbreak/harness/stack"
 )
 
@@ -57,25 +54,8 @@ func (rf runFlags) runAttached(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	rep.ElapsedS = time.Since(started).Seconds()
 	if entries, err := j.Entries(); err == nil {
 		rep.GameDay = gameday.Log(entries)
 	}
-	if rf.asJSON {
-		if err := report.JSON(os.Stdout, rep); err != nil {
-			return err
-		}
-	}
-	dir := rf.reportDir
-	if dir == "" {
-		dir = filepath.Join(envOr("OKBREAK_REPORT_DIR", "okbreak-reports"), rec.Run+"-"+started.UTC().Format("20060102T150405"))
-	}
-	if err := report.Write(dir, rep, true); err != nil {
-		return err
-	}
-	logf("report: %s", dir)
-	if ctx.Err() != nil {
-		return fmt.Errorf("run interrupted after %d of %d cases: %w", len(rep.Cases), len(cr.cases), ctx.Err())
-	}
-	return runOutcome(rep, failed)
+	return rf.finish(ctx, rep, started, rec.Run+"-"+started.UTC().Format("20060102T150405"), failed, len(cr.cases))
 }

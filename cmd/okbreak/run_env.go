@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -16,7 +15,6 @@ import (
 	"github.com/okbreak/okbreak/harness/envfile"
 	"github.com/okbreak/okbreak/harness/envtarget"
 	"github.com/okbreak/okbreak/harness/fault"
-	"github.com/okbreak/okbreak/harness/report"
 	"github.com/okbreak/okbreak/harness/stack"
 	"github.com/okbreak/okbreak/sample"
 )
@@ -240,24 +238,7 @@ func (rf runFlags) runEnv(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	rep.ElapsedS = time.Since(started).Seconds()
-	if rf.asJSON {
-		if err := report.JSON(os.Stdout, rep); err != nil {
-			return err
-		}
-	}
-	dir := rf.reportDir
-	if dir == "" {
-		dir = filepath.Join(envOr("OKBREAK_REPORT_DIR", "okbreak-reports"), er.env.Name+"-"+run)
-	}
-	if err := report.Write(dir, rep, true); err != nil {
-		return err
-	}
-	logf("report: %s", dir)
-	if ctx.Err() != nil {
-		return fmt.Errorf("run interrupted after %d of %d cases: %w", len(rep.Cases), len(cr.cases), ctx.Err())
-	}
-	return runOutcome(rep, failed)
+	return rf.finish(ctx, rep, started, er.env.Name+"-"+run, failed, len(cr.cases))
 }
 
 func alertsFrom(env *envfile.Env) string {
