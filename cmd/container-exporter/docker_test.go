@@ -45,7 +45,7 @@ func TestRealPrometheusEvaluatesTheDefaultRulesOverTheExporter(t *testing.T) {
 	stacktest.RequireDocker(t)
 	require.NoError(t, stack.CheckEnvironment())
 	start := time.Now()
-	ctx := testContext(t, 40*time.Minute)
+	ctx := stacktest.Context(t, 40*time.Minute)
 	imgs := resolve(t, ctx, image.ContainerExporter, image.Prometheus)
 	upAt := time.Now()
 
@@ -194,7 +194,7 @@ func runContainer(t *testing.T, ctx context.Context, nw *testcontainers.DockerNe
 	}
 	ctr, err := testcontainers.Run(ctx, img, opts...)
 	testcontainers.CleanupContainer(t, ctr)
-	require.NoError(t, err, "start %s%s", name, logTail(ctr))
+	require.NoError(t, err, "start %s%s", name, stacktest.LogTail(ctr))
 	if port == 0 {
 		return ctr, ""
 	}
@@ -208,23 +208,6 @@ func runContainer(t *testing.T, ctx context.Context, nw *testcontainers.DockerNe
 	mapped, err := ctr.MappedPort(ctx, p)
 	require.NoError(t, err)
 	return ctr, "http://" + netip.AddrPortFrom(stack.Loopback, mapped.Num()).String()
-}
-
-// logTail is what a container logged, for failures.
-func logTail(ctr *testcontainers.DockerContainer) string {
-	if ctr == nil {
-		return ""
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	rc, err := ctr.Logs(ctx)
-	if err != nil {
-		return ""
-	}
-	defer rc.Close()
-	b, _ := io.ReadAll(io.LimitReader(rc, 1<<20))
-	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	return "\n  container log:\n    " + strings.Join(lines[max(0, len(lines)-20):], "\n    ")
 }
 
 func httpGet(t *testing.T, ctx context.Context, u string) (int, string) {
@@ -277,17 +260,4 @@ func queryValue(ctx context.Context, promURL, q string) (string, error) {
 		return "", nil
 	}
 	return fmt.Sprint(res.Data.Result[0].Value[1]), nil
-}
-
-// testContext stops work a little before the test's deadline, so that a
-// timeout fails the test with a message and runs its cleanups.
-func testContext(t *testing.T, limit time.Duration) context.Context {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	if d, ok := t.Deadline(); ok && d.Add(-30*time.Second).Before(deadline) {
-		deadline = d.Add(-30 * time.Second)
-	}
-	ctx, cancel := context.WithDeadline(t.Context(), deadline)
-	t.Cleanup(cancel)
-	return ctx
 }

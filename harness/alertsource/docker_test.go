@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -73,7 +72,7 @@ func TestRealPrometheusAndAlertmanager(t *testing.T) {
 	stacktest.RequireDocker(t)
 	require.NoError(t, stack.CheckEnvironment())
 	start := time.Now()
-	ctx := testContext(t, 40*time.Minute)
+	ctx := stacktest.Context(t, 40*time.Minute)
 
 	imgs := resolveImages(t, ctx)
 	t.Logf("images ready in %v", time.Since(start).Round(time.Millisecond))
@@ -199,7 +198,7 @@ func run(t *testing.T, ctx context.Context, nw *testcontainers.DockerNetwork, ru
 		testcontainers.WithWaitStrategyAndDeadline(time.Minute, wait.ForHTTP("/-/ready").WithPort(p).WithPollInterval(100*time.Millisecond)),
 	)
 	testcontainers.CleanupContainer(t, ctr)
-	require.NoError(t, err, "start %s%s", name, logTail(ctr))
+	require.NoError(t, err, "start %s%s", name, stacktest.LogTail(ctr))
 	info, err := ctr.Inspect(ctx)
 	require.NoError(t, err)
 	for port, bindings := range info.NetworkSettings.Ports {
@@ -210,23 +209,6 @@ func run(t *testing.T, ctx context.Context, nw *testcontainers.DockerNetwork, ru
 	mapped, err := ctr.MappedPort(ctx, p)
 	require.NoError(t, err)
 	return "http://" + netip.AddrPortFrom(stack.Loopback, mapped.Num()).String()
-}
-
-// logTail is what a container logged, for failures.
-func logTail(ctr *testcontainers.DockerContainer) string {
-	if ctr == nil {
-		return ""
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	rc, err := ctr.Logs(ctx)
-	if err != nil {
-		return ""
-	}
-	defer rc.Close()
-	b, _ := io.ReadAll(io.LimitReader(rc, 1<<20))
-	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	return "\n  container log:\n    " + strings.Join(lines[max(0, len(lines)-20):], "\n    ")
 }
 
 // record runs a recorder on src until the test ends, and checks it
@@ -272,17 +254,4 @@ func silence(t *testing.T, ctx context.Context, amURL, alertname string) string 
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&out))
 	require.NotEmpty(t, out.SilenceID)
 	return out.SilenceID
-}
-
-// testContext stops work a little before the test's deadline, so that a
-// timeout fails the test with a message and runs its cleanups.
-func testContext(t *testing.T, limit time.Duration) context.Context {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	if d, ok := t.Deadline(); ok && d.Add(-30*time.Second).Before(deadline) {
-		deadline = d.Add(-30 * time.Second)
-	}
-	ctx, cancel := context.WithDeadline(t.Context(), deadline)
-	t.Cleanup(cancel)
-	return ctx
 }

@@ -3,10 +3,14 @@ package stacktest
 
 import (
 	"context"
+	"io"
 	"maps"
 	"os"
 	"slices"
+	"strings"
 	"time"
+
+	"github.com/testcontainers/testcontainers-go"
 
 	"github.com/okbreak/okbreak/harness/fault"
 	"github.com/okbreak/okbreak/harness/image"
@@ -121,4 +125,45 @@ func ToxiproxyAPI(t T, ctx context.Context, s *stack.Stack, link string) string 
 		t.Fatalf("the API of the Toxiproxy of %s: %v", link, err)
 	}
 	return api
+}
+
+// ContextT is the part of testing.TB that Context needs.
+type ContextT interface {
+	Helper()
+	Deadline() (time.Time, bool)
+	Context() context.Context
+	Cleanup(func())
+}
+
+// Context is the test's context, ending limit from now or 30 s before the
+// test's own deadline, whichever comes first: a timeout then fails the
+// test with a message and still runs its cleanups (go test's own deadline
+// panics past them and would leave containers behind).
+func Context(t ContextT, limit time.Duration) context.Context {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	if d, ok := t.Deadline(); ok && d.Add(-30*time.Second).Before(deadline) {
+		deadline = d.Add(-30 * time.Second)
+	}
+	ctx, cancel := context.WithDeadline(t.Context(), deadline)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// LogTail is the last 20 lines a container logged, for failure messages
+// ("" when there is no container or no log).
+func LogTail(ctr *testcontainers.DockerContainer) string {
+	if ctr == nil {
+		return ""
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	rc, err := ctr.Logs(ctx)
+	if err != nil {
+		return ""
+	}
+	defer rc.Close()
+	b, _ := io.ReadAll(io.LimitReader(rc, 1<<20))
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	return "\n  container log:\n    " + strings.Join(lines[max(0, len(lines)-20):], "\n    ")
 }
