@@ -176,6 +176,7 @@ func TestRunAgainstAnEnvironment(t *testing.T) {
 			}
 		}
 		require.Equal(t, 3, toxics, "one latency toxic per backend link: %v", rec.mutating())
+		require.NotEmpty(t, rep.GameDay, "the report holds the run's game-day log")
 		require.True(t, stacktest.Toxiproxies(t, ctx, s).Clean())
 	})
 

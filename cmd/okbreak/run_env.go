@@ -15,6 +15,7 @@ import (
 	"github.com/okbreak/okbreak/harness/envfile"
 	"github.com/okbreak/okbreak/harness/envtarget"
 	"github.com/okbreak/okbreak/harness/fault"
+	"github.com/okbreak/okbreak/harness/gameday"
 	"github.com/okbreak/okbreak/harness/stack"
 	"github.com/okbreak/okbreak/sample"
 )
@@ -237,6 +238,9 @@ func (rf runFlags) runEnv(ctx context.Context) error {
 	rep, failed, err := rf.runCases(ctx, sys, cr)
 	if err != nil {
 		return err
+	}
+	if entries, err := fault.OpenJournal(sys.StateDir()).Entries(); err == nil {
+		rep.GameDay = gameday.Log(entries)
 	}
 	return rf.finish(ctx, rep, started, er.env.Name+"-"+run, failed, len(cr.cases))
 }
