@@ -25,7 +25,10 @@ func (l LogLine) String() string {
 	if l.ID != "" {
 		s += " [" + l.ID + "]"
 	}
-	if l.Note != "" {
+	switch {
+	case l.Note != "" && l.Fault == "":
+		s += l.Note // a halt names no fault: its note is the line
+	case l.Note != "":
 		s += ": " + l.Note
 	}
 	return strings.TrimRight(s, " ")
