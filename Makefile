@@ -78,11 +78,12 @@ compose: ## regenerate docker-compose.yml and fixtures/compose/ from the stack d
 # land in the package's testdata/fuzz/, which go test then runs as ordinary
 # cases (CI runs the kept corpus that way, never the fuzzer).
 FUZZTIME ?= 2m
-fuzz: ## fuzz every parser (catalog, stack file, incident file) for FUZZTIME each, outside CI
+fuzz: ## fuzz every parser (catalog, stack file, incident file, environment file) for FUZZTIME each, outside CI
 	$(GO) test ./harness/catalog -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./harness/stackfile -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./harness/stackfile -run '^$$' -fuzz '^FuzzLoadFiles$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./harness/incident -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./harness/envfile -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 
 lint: ## go vet and a gofmt check
 	$(GO) vet ./...
