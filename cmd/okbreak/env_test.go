@@ -180,6 +180,26 @@ func TestRunAgainstAnEnvironment(t *testing.T) {
 		require.True(t, stacktest.Toxiproxies(t, ctx, s).Clean())
 	})
 
+	t.Run("process faults through the engine the file names", func(t *testing.T) {
+		ctr, err := s.ContainerName("backend-2")
+		require.NoError(t, err)
+		// The local engine's socket, named as a URL: okbreak takes it for
+		// another host's engine, as it would tcp://staging-host:2376.
+		engine := fmt.Sprintf("docker:\n  engine: unix:///var/run/docker.sock\n  containers:\n    - {component: backend-2, container: %s}\n", ctr)
+		remote := envFile(t, ctx, s, rec.srv.URL, declared, engine)
+		out, code := g.okbreak("run", "--env", remote, "--catalog", "testdata/env-process-catalog.yaml", "--only", "^one-backend-killed$")
+		require.Equal(t, 2, code, out)
+		require.Contains(t, out, "crash sends a signal from the engine's host")
+		dir := t.TempDir()
+		out, code = g.okbreak("run", "--env", remote, "--catalog", "testdata/env-process-catalog.yaml", "--only", "^backend-terminated$", "--report", dir)
+		require.Equal(t, 0, code, out)
+		rep := readReport(t, dir)
+		require.Equal(t, "alerted", string(rep.Cases[0].Verdict), rep.Cases[0].Reason)
+		// The stack's own handle refreshes the replaced container: later
+		// subtests look it up by name again.
+		require.NoError(t, s.Refresh(ctx, "backend-2"))
+	})
+
 	t.Run("recover after SIGKILL removes exactly okbreak's toxics", func(t *testing.T) {
 		// A toxic made by hand on a declared proxy, and one named like
 		// okbreak's on a proxy the file does not declare: both survive.

@@ -75,6 +75,7 @@ func recoverEnv(ctx context.Context, path, run string) error {
 	if err != nil {
 		return badInput("%w", err)
 	}
+	useEngine(env)
 	rec, err := envtarget.Recover(ctx, env, run, logf)
 	fmt.Print(rec.String())
 	if err != nil {

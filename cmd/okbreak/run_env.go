@@ -43,6 +43,7 @@ func (rf runFlags) planEnv(ctx context.Context) (envRun, error) {
 		return er, badInput("%w", err)
 	}
 	er.env = env
+	useEngine(env)
 	if er.alerts, err = envtarget.AlertSource(env); err != nil {
 		return er, badInput("%w", err)
 	}
@@ -60,6 +61,9 @@ func (rf runFlags) planEnv(ctx context.Context) (envRun, error) {
 		return er, err
 	}
 	if err := checkEnvLimits(env, er.cat, er.cases); err != nil {
+		return er, err
+	}
+	if err := checkEnvFaults(env, er.cases); err != nil {
 		return er, err
 	}
 	er.halt = harness.Halt(env.Halt)
@@ -138,6 +142,34 @@ func checkEnvLimits(env *envfile.Env, cat *catalog.Catalog, cases []catalog.Case
 		return badInput("refused before the first fault:\n%w", errors.Join(errs...))
 	}
 	return nil
+}
+
+// checkEnvFaults builds every fault of the cases against the environment
+// (building changes nothing): what only the environment can refuse, a
+// crash on another host's engine say, is refused before the first fault.
+func checkEnvFaults(env *envfile.Env, cases []catalog.Case) error {
+	sys := envtarget.New(env, "plan")
+	var errs []error
+	for _, c := range cases {
+		for _, cf := range c.Faults {
+			spec := fault.Spec{Type: cf.Type, Target: strings.Join(cf.TargetNames(), ","), Params: cf.Params, Name: c.Name}
+			if _, err := fault.New(spec, sys); err != nil {
+				errs = append(errs, fmt.Errorf("case %s: %w", c.Name, err))
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return badInput("refused before the first fault:\n%w", errors.Join(errs...))
+	}
+	return nil
+}
+
+// useEngine points this process's Docker client at the engine the file
+// names for its containers (before anything uses Docker).
+func useEngine(env *envfile.Env) {
+	if env.Docker != nil && !env.LocalEngine() {
+		_ = os.Setenv("DOCKER_HOST", env.Docker.Engine)
+	}
 }
 
 // checkToxiproxies asks each declared Toxiproxy for its proxies (a read):

@@ -55,6 +55,13 @@ func Definition(env *envfile.Env) stack.Definition {
 	}
 	for _, c := range env.Components() {
 		add(stack.Component{Name: c})
+		// A declared container is taken to restart, as a crash case
+		// demands: one that does not is what such a case finds out.
+		for i := range d.Components {
+			if d.Components[i].Name == c {
+				d.Components[i].Restart = stack.RestartUnlessStopped
+			}
+		}
 	}
 	for _, l := range env.Proxies {
 		from, to, _ := strings.Cut(l.Name, "->")
@@ -70,6 +77,10 @@ var (
 	_ fault.ToxiproxyLocator = (*System)(nil)
 	_ fault.ToxicNamer       = (*System)(nil)
 )
+
+// SignalsFromHost implements fault.HostSignaller: only a local engine's
+// containers are processes of this host.
+func (s *System) SignalsFromHost() bool { return s.env.LocalEngine() }
 
 // RemoteEntry implements harness.RemoteEntry: the file declares the entry.
 func (s *System) RemoteEntry() {}
@@ -110,15 +121,13 @@ func (s *System) LocateLink(link string) (*fault.Endpoint, error) {
 // ToxicName implements fault.ToxicNamer: okbreak.<env>.<run>.<suffix>.
 func (s *System) ToxicName(suffix string) string { return s.env.ToxicName(s.run, suffix) }
 
-// ContainerName implements fault.ContainersEnv: only declared containers,
-// on a local engine (a signal from this host cannot reach another's).
+// ContainerName implements fault.ContainersEnv: only declared containers.
+// They are reached through the engine the file names (the CLI points the
+// process's Docker client at it).
 func (s *System) ContainerName(component string) (string, error) {
 	c, ok := s.env.ContainerOf(component)
 	if !ok {
 		return "", fmt.Errorf("component %q has no container in %s: declare it under docker.containers to allow process faults on it", component, s.env.Path)
-	}
-	if !s.env.LocalEngine() {
-		return "", fmt.Errorf("process faults need docker.engine: local in %s (a remote engine is not supported yet: a docker kill there would not trigger the restart policy as a crash does)", s.env.Path)
 	}
 	return c, nil
 }

@@ -32,6 +32,9 @@ func init() {
 			if err := p.err(); err != nil {
 				return nil, err
 			}
+			if hs, ok := env.(HostSignaller); ok && !hs.SignalsFromHost() {
+				return nil, errors.New("crash sends a signal from the engine's host, and this system's containers run on another host's engine: refused (a docker kill there would not trigger the restart policy as a crash does); use terminate or crash_loop")
+			}
 			pf, err := newProcessFault(spec, def, env,
 				restartable,
 				"a crash is answered by the restart policy, and this component has none",

@@ -138,6 +138,13 @@ type ToxicNamer interface {
 	ToxicName(suffix string) string
 }
 
+// HostSignaller is a system that says whether its containers' processes
+// can be signalled from this host: not when they run on another host's
+// engine, where crash (a signal from the engine's host) is refused.
+type HostSignaller interface {
+	SignalsFromHost() bool
+}
+
 // ToxiproxyEnv is a system whose links run through Toxiproxy.
 type ToxiproxyEnv interface {
 	Env
