@@ -69,6 +69,10 @@ Exit codes (every command):
   okbreak run --only 'etcd-.*' --report out/
   okbreak run --incidents                # the incidents: before reproduces, after is fixed
   okbreak run --rule-tests rule-tests/   # and a promtool rule test per case
+  okbreak up --detach                    # a game day: the stack stays up (README: Game day)
+  okbreak inject latency --link 'edge->backend-1' --param latency=300ms --for 5m
+  okbreak status --log; okbreak revert --all; okbreak down
+  okbreak run --env staging.yaml --catalog staging-catalog.yaml --dry-run
   okbreak report diff a/report.json b/report.json
   okbreak completion bash > /etc/bash_completion.d/okbreak`,
 		SilenceUsage:  true,
