@@ -2,6 +2,7 @@ package harness
 
 import (
 	"context"
+	"slices"
 
 	"github.com/okbreak/okbreak/harness/alert"
 )
@@ -30,6 +31,17 @@ type AlertSource interface {
 }
 
 var _ AlertSource = (*alert.Session)(nil)
+
+// Firing names the alerts src saw firing at its last look, once each.
+func Firing(src AlertSource) []string {
+	var out []string
+	for _, a := range src.Active("") {
+		if a.State == alert.StateFiring && !slices.Contains(out, a.Alert) {
+			out = append(out, a.Alert)
+		}
+	}
+	return out
+}
 
 // alertSource makes a case's alert source at its time scale.
 func (r *Runner) alertSource(scale float64) (AlertSource, error) {

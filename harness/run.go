@@ -387,13 +387,7 @@ func (k *caseRun) watchHalt(ctx context.Context) (context.Context, func() string
 			case <-hctx.Done():
 				return
 			case now := <-tick.C:
-				var firing []string
-				for _, a := range k.sess.Active("") {
-					if a.State == alert.StateFiring {
-						firing = append(firing, a.Alert)
-					}
-				}
-				if w := k.r.Halt.Check(k.pr.Samples(), firing, now, ex); w != "" {
+				if w := k.r.Halt.Check(k.pr.Samples(), Firing(k.sess), now, ex); w != "" {
 					why = w
 					k.r.logf("%s: HALT: %s", k.c.Name, w)
 					cancel()

@@ -293,12 +293,7 @@ func down(ctx context.Context, rec gameday.Record) error {
 	}
 	// Whatever the keeper could not remove (or a keeper that was killed
 	// left), and the journal's open faults: the stack goes with them.
-	j := fault.OpenJournal(stack.RunStateDir(rec.Run))
-	if entries, err := j.Entries(); err == nil {
-		for _, e := range fault.OpenInjections(entries) {
-			_ = fault.Abandon(j, e, "the stack was torn down by okbreak down")
-		}
-	}
+	abandonOpen(rec.Run, "the stack was torn down by okbreak down")
 	if err := stack.RemoveRun(ctx, rec.Run); err != nil {
 		return err
 	}

@@ -224,16 +224,7 @@ func (f injectFlags) caseFaults(rec gameday.Record, def stack.Definition) ([]fau
 func printInjection(w *os.File, rec gameday.Record, plan []planned, dur time.Duration, until time.Time) {
 	fmt.Fprintf(w, "run %s: inject for %s (until %s)\n", rec.Run, dur, until.Format(time.TimeOnly))
 	for _, p := range plan {
-		fmt.Fprintf(w, "  %-14s on %s", p.spec.Type, strings.Join(p.targets, ", "))
-		if len(p.spec.Params) > 0 {
-			var kv []string
-			for k, v := range p.spec.Params {
-				kv = append(kv, fmt.Sprintf("%s=%v", k, v))
-			}
-			slices.Sort(kv)
-			fmt.Fprintf(w, " (%s)", strings.Join(kv, ", "))
-		}
-		fmt.Fprintln(w)
+		fmt.Fprintf(w, "  %-14s on %s%s\n", p.spec.Type, strings.Join(p.targets, ", "), paramsText(p.spec.Params))
 	}
 }
 

@@ -177,18 +177,25 @@ func tearDown(ctx context.Context, s *stack.Stack, run string) {
 	if s == nil {
 		return
 	}
-	j := fault.OpenJournal(stack.RunStateDir(run))
-	if entries, err := j.Entries(); err == nil {
-		for _, e := range fault.OpenInjections(entries) {
-			_ = fault.Abandon(j, e, "the stack was torn down")
-		}
-	}
+	abandonOpen(run, "the stack was torn down")
 	logf("tearing down run %s", run)
 	if err := s.Down(downCtx); err != nil {
 		logf("teardown: %v", err)
 		return
 	}
 	logf("torn down: nothing of run %s is left", run)
+}
+
+// abandonOpen closes the journal's open injections of a run whose stack is
+// being removed: nothing is left to revert, and waiting injectors see their
+// fault ended.
+func abandonOpen(run, why string) {
+	j := fault.OpenJournal(stack.RunStateDir(run))
+	if entries, err := j.Entries(); err == nil {
+		for _, e := range fault.OpenInjections(entries) {
+			_ = fault.Abandon(j, e, why)
+		}
+	}
 }
 
 // detachedLog is where a detached keeper writes its output.

@@ -60,10 +60,7 @@ func (rf runFlags) planEnv(ctx context.Context) (envRun, error) {
 	if er.cases, err = selectCases(er.cat, rf.only); err != nil {
 		return er, err
 	}
-	if err := checkEnvLimits(env, er.cat, er.cases); err != nil {
-		return er, err
-	}
-	if err := checkEnvFaults(env, er.cases); err != nil {
+	if err := checkEnvCases(env, er.cat, er.cases); err != nil {
 		return er, err
 	}
 	er.halt = harness.Halt(env.Halt)
@@ -114,11 +111,13 @@ func selectCases(cat *catalog.Catalog, only string) ([]catalog.Case, error) {
 	return out, nil
 }
 
-// checkEnvLimits refuses, before anything changes, a case whose fault
-// lasts longer (at the environment's time scale) or hits more targets than
-// the file allows.
-func checkEnvLimits(env *envfile.Env, cat *catalog.Catalog, cases []catalog.Case) error {
-	def := envtarget.Definition(env)
+// checkEnvCases refuses, before anything changes, a case the environment
+// does not allow: a fault that lasts longer (at the environment's time
+// scale) or hits more targets than the file allows, or one only the
+// environment can refuse (a crash on another host's engine, say), found by
+// building every fault against it (building changes nothing).
+func checkEnvCases(env *envfile.Env, cat *catalog.Catalog, cases []catalog.Case) error {
+	sys := envtarget.New(env, "plan")
 	var errs []error
 	for _, c := range cases {
 		p, err := c.Plan(env.Scale, cat.Defaults)
@@ -127,32 +126,16 @@ func checkEnvLimits(env *envfile.Env, cat *catalog.Catalog, cases []catalog.Case
 			continue
 		}
 		for _, cf := range c.Faults {
-			spec := fault.Spec{Type: cf.Type, Target: strings.Join(cf.TargetNames(), ",")}
-			targets, err := fault.Targets(spec, def)
+			spec := fault.Spec{Type: cf.Type, Target: strings.Join(cf.TargetNames(), ","), Params: cf.Params, Name: c.Name}
+			targets, err := fault.Targets(spec, sys.Definition())
 			if err != nil {
 				errs = append(errs, fmt.Errorf("case %s: %w", c.Name, err))
 				continue
 			}
 			if err := env.CheckLimits(p.Fault, len(targets)); err != nil {
 				errs = append(errs, fmt.Errorf("case %s (%s on %s, %s at scale %g): %w", c.Name, cf.Type, strings.Join(targets, ","), p.Fault, p.Scale, err))
+				continue
 			}
-		}
-	}
-	if len(errs) > 0 {
-		return badInput("refused before the first fault:\n%w", errors.Join(errs...))
-	}
-	return nil
-}
-
-// checkEnvFaults builds every fault of the cases against the environment
-// (building changes nothing): what only the environment can refuse, a
-// crash on another host's engine say, is refused before the first fault.
-func checkEnvFaults(env *envfile.Env, cases []catalog.Case) error {
-	sys := envtarget.New(env, "plan")
-	var errs []error
-	for _, c := range cases {
-		for _, cf := range c.Faults {
-			spec := fault.Spec{Type: cf.Type, Target: strings.Join(cf.TargetNames(), ","), Params: cf.Params, Name: c.Name}
 			if _, err := fault.New(spec, sys); err != nil {
 				errs = append(errs, fmt.Errorf("case %s: %w", c.Name, err))
 			}

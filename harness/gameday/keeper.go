@@ -116,7 +116,7 @@ func (k *Keeper) checkHalt(ctx context.Context, entries []fault.Entry, now time.
 	if len(open) == 0 || k.Halt.IsZero() || !k.w.running() {
 		return
 	}
-	why := k.Halt.Check(k.w.pr.Samples(), k.w.firing(), now, harness.Exemption{})
+	why := k.Halt.Check(k.w.pr.Samples(), harness.Firing(k.w.sess), now, harness.Exemption{})
 	if why == "" {
 		return
 	}
@@ -220,15 +220,4 @@ func (w *watch) stop() {
 		_ = w.sess.Stop()
 		w.sess = nil
 	}
-}
-
-// firing names the alerts firing at the last evaluation.
-func (w *watch) firing() []string {
-	var out []string
-	for _, a := range w.sess.Active("") {
-		if a.State == alert.StateFiring {
-			out = appendNew(out, a.Alert)
-		}
-	}
-	return out
 }
