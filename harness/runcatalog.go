@@ -15,34 +15,12 @@ type CaseFunc func(i int, c catalog.Case, run func(ctx context.Context) Result)
 // RunCatalog runs cases one at a time against r's system, each wrapped by
 // wrap (nil: run as is), and returns the results of the cases that ran, in
 // order. It stops before the next case once ctx ends, or after a case a
-// halt condition stopped. The CLI and
-// okbreaktest.Run share it; the system must be up and stays up.
+// halt condition stopped. The CLI and okbreaktest.Run share it; the system
+// must be up and stays up. It is RunLanes with one lane.
 func RunCatalog(ctx context.Context, r *Runner, cases []catalog.Case, wrap CaseFunc) []Result {
-	out := make([]Result, 0, len(cases))
-	for i, c := range cases {
-		if ctx.Err() != nil {
-			break
-		}
-		ran := false
-		var res Result
-		run := func(cctx context.Context) Result {
-			if !ran {
-				ran = true
-				res = r.RunCase(cctx, c)
-			}
-			return res
-		}
-		if wrap == nil {
-			run(ctx)
-		} else {
-			wrap(i, c, run)
-		}
-		if ran {
-			out = append(out, res)
-			if res.Halted != "" {
-				break
-			}
-		}
+	all := make([]int, len(cases))
+	for i := range all {
+		all[i] = i
 	}
-	return out
+	return RunLanes(ctx, []Lane{{Runner: r, Cases: all}}, cases, wrap)
 }

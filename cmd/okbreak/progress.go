@@ -79,28 +79,34 @@ func uniq(xs []string) []string {
 }
 
 // plainView prints a line when a case starts, at each change of phase, and
-// when it ends: readable in a CI log, greppable, no cursor movement.
+// when it ends: readable in a CI log, greppable, no cursor movement. Cases
+// of stacks run side by side interleave, each line naming its case.
 type plainView struct {
 	mu    sync.Mutex
 	w     io.Writer
-	phase harness.Phase
-	name  string
+	phase map[string]harness.Phase // by case
 }
 
 func (v *plainView) started(i, n int, name string, left time.Duration) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	v.name, v.phase = name, ""
+	if v.phase == nil {
+		v.phase = map[string]harness.Phase{}
+	}
+	v.phase[name] = ""
 	fmt.Fprintf(v.w, "case %d/%d: %s (run: ~%s left)\n", i, n, name, left.Round(time.Second))
 }
 
 func (v *plainView) update(p harness.Progress) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if p.Done || p.Phase == v.phase {
+	if p.Done || p.Phase == v.phase[p.Case] {
 		return
 	}
-	v.phase = p.Phase
+	if v.phase == nil {
+		v.phase = map[string]harness.Phase{}
+	}
+	v.phase[p.Case] = p.Phase
 	fmt.Fprintf(v.w, "  %s: %s\n", p.Case, phaseLine(p, false))
 }
 

@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -29,10 +32,12 @@ func newRunCmd() *cobra.Command {
 	var halt haltFlags
 	var attach, dryRun bool
 	var runID, envFile string
+	var parallel int
 	cmd := &cobra.Command{
 		Use: "run [--incidents [DIR]]",
 		Example: `  okbreak run                                   # the whole catalog, a live line per case
   okbreak run --only '^one-backend-' --time-scale 60
+  okbreak run --parallel 2                      # two stacks, the cases split between them
   okbreak run --json > run.json                 # one JSON document on stdout, progress on stderr
   okbreak run --report out/                     # report.json, junit.xml, report.md, report.html in out/
   okbreak run --rule-tests rule-tests/          # a promtool rule test per case: promtool test rules rule-tests/*.yml
@@ -49,6 +54,10 @@ func newRunCmd() *cobra.Command {
 		Long: `run brings the default stack up, then runs every case of the catalog one at a
 time on it: steady state, fault (always reverted), recovery, and a verdict from
 the probe's windows and the alert rules evaluated on the components' metrics.
+
+--parallel N brings N stacks up and splits the cases between them, in
+catalog order, by estimated time: each stack runs its cases one at a time,
+the stacks side by side (a case written last stays last on its stack).
 
 It prints one line per case as it finishes (--json: one document at the end).
 Exit codes: 0 every case survived, alerted or skipped; 1 a case failed or was
@@ -101,7 +110,7 @@ Docker engine.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			rf := runFlags{inputs: inputs, only: only, dataPlane: dataPlane,
 				reportDir: reportDir, scale: scale, asJSON: asJSON, ruleTests: ruleTests, attach: attach, run: runID,
-				env: envFile, dryRun: dryRun}
+				env: envFile, dryRun: dryRun, parallel: parallel}
 			var err error
 			if rf.halt, err = halt.halt(); err != nil {
 				return err
@@ -111,6 +120,12 @@ Docker engine.`,
 			}
 			if envFile != "" && (attach || incidents.on || inputs.stack != "") {
 				return badInput("--env runs the catalog against a running environment: leave --attach, --incidents and --stack out")
+			}
+			if parallel < 1 {
+				return badInput("--parallel %d: want a number of stacks >= 1 (e.g. --parallel 2)", parallel)
+			}
+			if parallel > 1 && (attach || incidents.on || envFile != "") {
+				return badInput("--parallel brings stacks of its own up: leave --attach, --incidents and --env out")
 			}
 			if envFile != "" {
 				return rf.runEnv(cmd.Context())
@@ -132,6 +147,7 @@ Docker engine.`,
 	f.StringVar(&only, "only", "", "run only the cases whose name matches this regular expression")
 	f.StringVar(&dataPlane, "data-plane", envOr("OKBREAK_DATA_PLANE", "auto"), "data plane: envoy, grpc or auto")
 	f.Float64Var(&scale, "time-scale", 240, "compress long windows by this factor (capped per case)")
+	f.IntVar(&parallel, "parallel", 1, "bring this many stacks up and split the cases between them (side by side)")
 	f.BoolVar(&asJSON, "json", false, "print one JSON document instead of a line per case")
 	incidents.register(f)
 	f.StringVar(&ruleTests, "rule-tests", "", "write a promtool rule test per case with its class's verdict into this folder")
@@ -166,30 +182,68 @@ func (rf runFlags) runCatalog(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// Ctrl-C and SIGTERM end the run; faults are reverted and the stack
+	// Ctrl-C and SIGTERM end the run; faults are reverted and the stacks
 	// torn down on the way out.
 	ctx, stop := fault.SignalContext(ctx)
 	defer stop()
 	sweepDead(ctx)
-	s, err := stack.Up(ctx, cr.t.def, stack.WithLogf(logf))
-	defer func() {
-		if s == nil {
-			return
-		}
-		downCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-		defer cancel()
-		if err := s.Down(downCtx); err != nil {
-			logf("teardown: %v", err)
-		}
-	}()
+	lanes := harness.Lanes(cr.cases, cr.cat.Defaults, rf.scale, rf.parallel)
+	stacks, err := upStacks(ctx, cr.t.def, len(lanes))
+	defer downStacks(ctx, stacks)
 	if err != nil {
 		return err
 	}
-	rep, failed, err := rf.runCases(ctx, s, cr)
+	systems := make([]harness.System, len(stacks))
+	for i, s := range stacks {
+		systems[i] = s
+	}
+	rep, failed, err := rf.runCases(ctx, systems, lanes, cr)
 	if err != nil {
 		return err
 	}
-	return rf.finish(ctx, rep, started, s.RunID, failed, len(cr.cases))
+	return rf.finish(ctx, rep, started, stacks[0].RunID, failed, len(cr.cases))
+}
+
+// upStacks brings n stacks of def up side by side, sharing one image
+// resolver (an image is built once, whoever asks first). On error it
+// returns every stack that came up too, for downStacks.
+func upStacks(ctx context.Context, def stack.Definition, n int) ([]*stack.Stack, error) {
+	res, err := stack.NewResolver(ctx, def, logf)
+	if err != nil {
+		return nil, err
+	}
+	defer res.Close()
+	stacks := make([]*stack.Stack, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			stacks[i], errs[i] = stack.Up(ctx, def, stack.WithLogf(logf), stack.WithResolver(res))
+		}()
+	}
+	wg.Wait()
+	up := slices.DeleteFunc(stacks, func(s *stack.Stack) bool { return s == nil })
+	return up, errors.Join(errs...)
+}
+
+// downStacks tears the stacks down side by side, with a minute each even
+// when ctx ended (Ctrl-C).
+func downStacks(ctx context.Context, stacks []*stack.Stack) {
+	var wg sync.WaitGroup
+	for _, s := range stacks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			downCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+			defer cancel()
+			if err := s.Down(downCtx); err != nil {
+				logf("teardown %s: %v", s.RunID, err)
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 // finish writes a catalog run's report (on stdout too with --json) into
@@ -288,44 +342,70 @@ func (rf runFlags) planCatalog(ctx context.Context) (catalogRun, error) {
 	return cr, nil
 }
 
-// runCases runs the cases on s, a line each (or the live view), and
+// runCases runs the cases on the systems, lanes[i] on systems[i] (the
+// lanes side by side), a line each (or the live view with one lane), and
 // returns the report and how many failed.
-func (rf runFlags) runCases(ctx context.Context, s harness.System, cr catalogRun) (*report.Report, int, error) {
-	live := liveOutput(rf.asJSON)
+func (rf runFlags) runCases(ctx context.Context, systems []harness.System, lanes [][]int, cr catalogRun) (*report.Report, int, error) {
+	live := liveOutput(rf.asJSON) && len(lanes) == 1 // the live view draws one running case
 	out := io.Writer(os.Stdout)
 	if rf.asJSON {
 		out = os.Stderr // stdout holds the one JSON document
 	}
 	view := newProgressView(live, out)
-	r := &harness.Runner{System: s, Defaults: cr.cat.Defaults, Rules: cr.rules, TimeScale: rf.scale, OnProgress: view.update}
-	if !live && !rf.asJSON {
-		r.Logf = logf
+	runs := make([]string, len(systems))
+	ls := make([]harness.Lane, len(lanes))
+	for i, sys := range systems {
+		r := &harness.Runner{System: sys, Defaults: cr.cat.Defaults, Rules: cr.rules, TimeScale: rf.scale, OnProgress: view.update}
+		if !live && !rf.asJSON {
+			r.Logf = logf
+		}
+		r.Halt, r.AlertSource = rf.halt, cr.alertSource
+		if rf.ruleTests != "" {
+			r.RuleTests = &harness.RuleTests{Dir: rf.ruleTests, Rules: cr.in.Rules}
+		}
+		ls[i], runs[i] = harness.Lane{Runner: r, Cases: lanes[i]}, sys.Run()
 	}
-	r.Halt, r.AlertSource = rf.halt, cr.alertSource
-	if rf.ruleTests != "" {
-		r.RuleTests = &harness.RuleTests{Dir: rf.ruleTests, Rules: cr.in.Rules}
+	if len(ls) > 1 {
+		logf("%d stacks side by side: %s", len(ls), strings.Join(runs, ", "))
 	}
 	rep := &report.Report{
-		Version: report.Version(), DataPlane: string(cr.t.def.DataPlane), TimeScale: rf.scale, Run: s.Run(),
+		Version: report.Version(), DataPlane: string(cr.t.def.DataPlane), TimeScale: rf.scale, Run: strings.Join(runs, ","),
 		Started: time.Now(), Cases: []harness.Result{},
 	}
 	var err error
 	if rep.Inputs, err = report.RunInputs(cr.t.shown, cr.in); err != nil {
 		return nil, 0, badInput("%w", err)
 	}
-	left := harness.EstimateLeft(cr.cases, cr.cat.Defaults, rf.scale)
-	failed := 0
-	harness.RunCatalog(ctx, r, cr.cases, func(i int, c catalog.Case, run func(context.Context) harness.Result) {
+	left := laneLeft(cr, lanes, rf.scale)
+	rep.Cases = harness.RunLanes(ctx, ls, cr.cases, func(i int, c catalog.Case, run func(context.Context) harness.Result) {
 		view.started(i+1, len(cr.cases), c.Name, left[i])
 		res := run(ctx)
-		rep.Cases = append(rep.Cases, res)
-		if !res.Verdict.Passed() {
-			failed++
-		}
 		view.done(fmt.Sprintf("%-24s %-11s %-9s %6.1fs  scale %-6.4g %s", c.Name, c.Class, res.Verdict, res.Elapsed, res.EffectiveScale, res.Reason))
 	})
 	view.close()
+	failed := 0
+	for _, res := range rep.Cases {
+		if !res.Verdict.Passed() {
+			failed++
+		}
+	}
 	return rep, failed, nil
+}
+
+// laneLeft is, for each case, the estimated time from its start to the end
+// of its lane.
+func laneLeft(cr catalogRun, lanes [][]int, scale float64) []time.Duration {
+	left := make([]time.Duration, len(cr.cases))
+	for _, lane := range lanes {
+		cs := make([]catalog.Case, len(lane))
+		for j, i := range lane {
+			cs[j] = cr.cases[i]
+		}
+		for j, d := range harness.EstimateLeft(cs, cr.cat.Defaults, scale) {
+			left[lane[j]] = d
+		}
+	}
+	return left
 }
 
 // load reads the inputs for def's data plane and validates them; every

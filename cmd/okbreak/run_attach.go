@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/okbreak/okbreak/harness"
 	"github.com/okbreak/okbreak/harness/fault"
 	"github.com/okbreak/okbreak/harness/gameday"
 	"github.com/okbreak/okbreak/harness/stack"
@@ -50,7 +51,7 @@ func (rf runFlags) runAttached(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	rep, failed, err := rf.runCases(ctx, s, cr)
+	rep, failed, err := rf.runCases(ctx, []harness.System{s}, harness.Lanes(cr.cases, cr.cat.Defaults, rf.scale, 1), cr)
 	if err != nil {
 		return err
 	}

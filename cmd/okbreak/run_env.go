@@ -250,7 +250,7 @@ func (rf runFlags) runEnv(ctx context.Context) error {
 		return badInput("%w", err)
 	}
 	rf.scale, rf.halt = er.env.Scale, er.halt
-	rep, failed, err := rf.runCases(ctx, sys, cr)
+	rep, failed, err := rf.runCases(ctx, []harness.System{sys}, harness.Lanes(cr.cases, cr.cat.Defaults, rf.scale, 1), cr)
 	if err != nil {
 		return err
 	}

@@ -64,6 +64,8 @@ type runFlags struct {
 	// the plan instead.
 	env    string
 	dryRun bool
+	// parallel is how many stacks run the catalog side by side (--parallel).
+	parallel int
 }
 
 // incidentRun is one `okbreak run --incidents`.

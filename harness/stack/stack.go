@@ -149,18 +149,7 @@ func (s *Stack) up(ctx context.Context, o options) error {
 		return fmt.Errorf("the definition seeds etcd but has no component %q to write it to", s.Def.EtcdComponent())
 	}
 	if o.resolver == nil {
-		ropts := []image.Option{image.WithLogger(s.logf)}
-		for _, c := range s.Def.Components {
-			switch {
-			case c.Build != nil && c.Build.DockerDir != "":
-				ropts = append(ropts, image.WithDockerfileBuild(c.Image, c.Build.DockerDir))
-			case c.Build != nil:
-				ropts = append(ropts, image.WithGoBuild(c.Image, c.Build.GoDir, c.Build.GoPackage))
-			case c.ImageRef != "":
-				ropts = append(ropts, image.WithImage(c.Image, c.ImageRef))
-			}
-		}
-		r, err := image.NewResolver(ctx, ropts...)
+		r, err := NewResolver(ctx, s.Def, s.logf)
 		if err != nil {
 			return err
 		}
