@@ -65,7 +65,8 @@ const teardownMargin = 90 * time.Second
 // case, and returns the report it wrote. A survived ok-to-break case and an
 // alerted not-ok case pass; a skipped case is skipped with its reason;
 // anything else fails with the verdict's reason and the result as JSON
-// (evidence included).
+// (evidence included). On Linux, t also fails when the cases together left
+// file descriptors open, each named by what it points at.
 func Run(t *testing.T, cfg Config) *report.Report {
 	t.Helper()
 	c := common{TimeScale: cfg.TimeScale, ReportDir: cfg.ReportDir, CaseBudget: cfg.CaseBudget, StackOptions: cfg.StackOptions}
@@ -158,10 +159,14 @@ func start(t *testing.T, sys system, c common) (*catalog.Catalog, *session) {
 }
 
 // run runs cases on the session's stack, a subtest each, and hands each
-// result to judge.
+// result to judge. It fails t when the cases left file descriptors open:
+// they are counted just before the first case and just after the last, the
+// stack up both times, so that only the cases' own are compared (a test
+// running others in parallel in the same process would be counted too).
 func (s *session) run(t *testing.T, cases []catalog.Case, judge func(*testing.T, catalog.Case, harness.Result, string)) {
 	t.Helper()
 	deadline, hasDeadline := t.Deadline()
+	fds := stacktest.CountFDs(t)
 	harness.RunCatalog(s.ctx, s.r, cases, func(_ int, c catalog.Case, run func(context.Context) harness.Result) {
 		t.Run(c.Name, func(t *testing.T) {
 			if hasDeadline && time.Until(deadline) < s.CaseBudget+teardownMargin {
@@ -183,6 +188,7 @@ func (s *session) run(t *testing.T, cases []catalog.Case, judge func(*testing.T,
 			judge(t, c, res, s.dir)
 		})
 	})
+	fds.Check(t)
 }
 
 // classVerdict fails a case whose verdict is not its class's, and skips one

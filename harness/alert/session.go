@@ -33,7 +33,8 @@ type Config struct {
 	// Dir is where the session's TSDB directory is created ("" = the
 	// system's temporary directory). The directory is removed by Stop.
 	Dir string
-	// HTTPClient scrapes URL targets (nil = a plain client).
+	// HTTPClient scrapes URL targets (nil = a client of the session's own,
+	// whose connections Stop closes).
 	HTTPClient *http.Client
 	// Logger receives the rule manager's, TSDB's and scraper's logs (nil =
 	// discard).
@@ -63,8 +64,12 @@ type Session struct {
 	engine  *promql.Engine
 	mgr     *rules.Manager
 	scraper *Scraper
-	cancel  context.CancelFunc
-	done    sync.WaitGroup
+	// idle closes the keep-alive connections of the session's own scrape
+	// client (nil with Config.HTTPClient): each would hold a file
+	// descriptor and two goroutines for 90 s after Stop.
+	idle   func()
+	cancel context.CancelFunc
+	done   sync.WaitGroup
 
 	mu        sync.Mutex
 	timeline  Timeline
@@ -147,6 +152,9 @@ func (s *Session) start(ctx context.Context) (err error) {
 	}
 	defer func() {
 		if err != nil {
+			if s.idle != nil {
+				s.idle()
+			}
 			if s.db != nil {
 				_ = s.db.Close()
 			}
@@ -167,7 +175,12 @@ func (s *Session) start(ctx context.Context) (err error) {
 		EnableAtModifier:         true,
 		EnableNegativeOffset:     true,
 	})
-	s.scraper, err = NewScraper(s.db, s.cfg.Targets, s.timing.ScrapeInterval, s.timing.ScrapeTimeout, s.cfg.HTTPClient, s.log)
+	hc := s.cfg.HTTPClient
+	if hc == nil {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		hc, s.idle = &http.Client{Transport: tr}, tr.CloseIdleConnections
+	}
+	s.scraper, err = NewScraper(s.db, s.cfg.Targets, s.timing.ScrapeInterval, s.timing.ScrapeTimeout, hc, s.log)
 	if err != nil {
 		return fmt.Errorf("alert session: %w", err)
 	}
@@ -230,6 +243,9 @@ func (s *Session) Stop() error {
 		s.cancel()
 		s.mgr.Stop()
 		s.done.Wait()
+		if s.idle != nil {
+			s.idle()
+		}
 		s.dbMu.Lock() // no query may hold the TSDB while it closes
 		defer s.dbMu.Unlock()
 		s.stopErr = errors.Join(s.db.Close(), os.RemoveAll(s.dir))

@@ -109,10 +109,16 @@ func (b *base) abandon(note string) {
 }
 
 // Revert implements Fault for every type: it carries out the undo steps of
-// the injection in force and journals the outcome.
+// the injection in force and journals the outcome. It closes the idle
+// connections of the fault's API clients on the way out, whether there was
+// an injection in force or not (an Inject that failed part-way is
+// reverted too), so that a fault done with leaves no connection behind.
 func (b *base) Revert(ctx context.Context) error {
 	b.st.op.Lock()
 	defer b.st.op.Unlock()
+	if b.x != nil {
+		defer b.x.closeIdle()
+	}
 	return b.revert(ctx)
 }
 
@@ -160,6 +166,7 @@ func RevertEntry(ctx context.Context, j *Journal, e Entry, note string) error {
 // revert`, or the keeper), for the game-day log.
 func RevertEntryAs(ctx context.Context, j *Journal, e Entry, who, note string) error {
 	x := &executor{access: e.Access}
+	defer x.closeIdle()
 	err := x.run(ctx, e.Undo)
 	out := Entry{Op: OpReverted, ID: e.ID, Run: e.Run, Fault: e.Fault, By: Self(), Who: who, Note: note}
 	if err != nil {

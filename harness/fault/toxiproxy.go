@@ -20,7 +20,9 @@ import (
 // path-escaped ("edge-%3Ebackend-1"). It keeps its connection to the API
 // alive, so that an inject is one round trip. When the API cannot be
 // reached it resolves the URL again once (a restarted Toxiproxy container
-// has a new host port). Safe for concurrent use.
+// has a new host port). Its owner calls closeIdle once done with it: an
+// idle connection holds a file descriptor and two goroutines until it
+// times out (90 s). Safe for concurrent use.
 type toxiproxy struct {
 	resolve func(ctx context.Context) (string, error)
 	hc      *http.Client
@@ -37,6 +39,9 @@ func newToxiproxy(resolve func(ctx context.Context) (string, error)) *toxiproxy 
 		}},
 	}
 }
+
+// closeIdle closes the client's idle connections; it stays usable.
+func (t *toxiproxy) closeIdle() { t.hc.CloseIdleConnections() }
 
 // apiError is an answer other than 2xx from Toxiproxy.
 type apiError struct {
@@ -227,13 +232,16 @@ func (t *toxiproxy) state(ctx context.Context) (ToxiproxyState, error) {
 // InspectToxiproxy reports the toxics and disabled proxies of the Toxiproxy
 // whose API is at apiURL.
 func InspectToxiproxy(ctx context.Context, apiURL string) (ToxiproxyState, error) {
-	return newToxiproxy(func(context.Context) (string, error) { return apiURL, nil }).state(ctx)
+	t := newToxiproxy(func(context.Context) (string, error) { return apiURL, nil })
+	defer t.closeIdle()
+	return t.state(ctx)
 }
 
 // ResetToxiproxy re-enables every proxy and removes every toxic of the
 // Toxiproxy whose API is at apiURL, and says what it found before.
 func ResetToxiproxy(ctx context.Context, apiURL string) (ToxiproxyState, error) {
 	t := newToxiproxy(func(context.Context) (string, error) { return apiURL, nil })
+	defer t.closeIdle()
 	st, err := t.state(ctx)
 	if err != nil {
 		return st, err
@@ -248,6 +256,7 @@ func ResetToxiproxy(ctx context.Context, apiURL string) (ToxiproxyState, error) 
 // apiURL; a toxic already gone counts as removed.
 func RemoveToxic(ctx context.Context, apiURL, proxy, toxic string) error {
 	t := newToxiproxy(func(context.Context) (string, error) { return apiURL, nil })
+	defer t.closeIdle()
 	return t.removeToxic(ctx, proxy, toxic)
 }
 
@@ -255,6 +264,7 @@ func RemoveToxic(ctx context.Context, apiURL, proxy, toxic string) error {
 // (a read: nothing changes), sorted.
 func ListProxies(ctx context.Context, apiURL string) ([]string, error) {
 	t := newToxiproxy(func(context.Context) (string, error) { return apiURL, nil })
+	defer t.closeIdle()
 	ps, err := t.proxies(ctx)
 	if err != nil {
 		return nil, err

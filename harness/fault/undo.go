@@ -74,6 +74,16 @@ func (x *executor) toxiproxy(link string) *toxiproxy {
 	return tp
 }
 
+// closeIdle closes the idle connections of the executor's Toxiproxy
+// clients (they stay usable): called once its fault is reverted.
+func (x *executor) closeIdle() {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	for _, tp := range x.toxi {
+		tp.closeIdle()
+	}
+}
+
 // proxyName is the Toxiproxy proxy that carries link: named after the link
 // unless the journal says otherwise.
 func (x *executor) proxyName(link string) string {

@@ -43,6 +43,19 @@ func Docker(ctx context.Context) (*client.Client, error) {
 	return dockerCli, nil
 }
 
+// CloseIdleConnections closes the idle connections of the shared Docker
+// client (Docker), if there is one yet; it stays usable. A test that counts
+// the process's file descriptors calls it first, so that the count does not
+// depend on how many connections the pool happens to keep.
+func CloseIdleConnections() {
+	dockerMu.Lock()
+	cli := dockerCli
+	dockerMu.Unlock()
+	if cli != nil {
+		_ = cli.Close() // closes idle connections only: the client stays usable
+	}
+}
+
 // RunContainers lists every container labelled with the run, running or
 // not, sorted by name.
 func RunContainers(ctx context.Context, runID string) ([]ContainerInfo, error) {

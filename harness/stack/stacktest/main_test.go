@@ -1,0 +1,11 @@
+package stacktest
+
+import (
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(IdleClosed(m), LeakOptions()...)
+}
