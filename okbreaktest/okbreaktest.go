@@ -22,6 +22,8 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -55,6 +57,11 @@ type Config struct {
 	CaseBudget time.Duration
 	// StackOptions are passed to stack.Up.
 	StackOptions []stack.Option
+	// Parallel is how many stacks of the system run the cases side by
+	// side (default 1): the cases are split between them in catalog order
+	// by estimated time (harness.Lanes), each stack running its own one at
+	// a time. Subtests of cases on different stacks overlap.
+	Parallel int
 }
 
 // teardownMargin is what bringing the system down and writing the report
@@ -71,6 +78,9 @@ func Run(t *testing.T, cfg Config) *report.Report {
 	t.Helper()
 	c := common{TimeScale: cfg.TimeScale, ReportDir: cfg.ReportDir, CaseBudget: cfg.CaseBudget, StackOptions: cfg.StackOptions}
 	c.setDefaults()
+	if cfg.Parallel < 0 {
+		t.Fatalf("okbreaktest: Parallel %d: want a number of stacks >= 1 (0 means 1)", cfg.Parallel)
+	}
 	// shown is what the report fingerprints: a stack file as written, no
 	// value from the environment.
 	shown := cfg.Definition
@@ -81,7 +91,7 @@ func Run(t *testing.T, cfg Config) *report.Report {
 		}
 	}
 	sys := system{def: cfg.Definition, shown: shown, inputs: cfg.Inputs}
-	cat, s := start(t, sys, c)
+	cat, s := start(t, sys, c, cfg.Parallel)
 	s.run(t, cat.Cases, classVerdict)
 	return s.rep
 }
@@ -113,20 +123,22 @@ type system struct {
 	inputs     harness.Inputs
 }
 
-// session is one stack brought up for a test, its runner and its report.
+// session is the stacks brought up for a test (one per lane), their
+// runners and the run's report.
 type session struct {
 	common
-	r       *harness.Runner
+	lanes   []harness.Lane
 	rep     *report.Report
 	dir     string
 	started time.Time
 	ctx     context.Context
+	mu      sync.Mutex // guards rep while lanes run
 }
 
-// start loads sys's inputs, brings its stack up (torn down when t ends) and
-// registers the writing of its report. It fails t on bad inputs or a stack
-// that does not start.
-func start(t *testing.T, sys system, c common) (*catalog.Catalog, *session) {
+// start loads sys's inputs, brings up one stack per lane (torn down when t
+// ends) and registers the writing of its report. It fails t on bad inputs
+// or a stack that does not start.
+func start(t *testing.T, sys system, c common, parallel int) (*catalog.Catalog, *session) {
 	t.Helper()
 	cat, rules, warnings, err := sys.inputs.Load(sys.def)
 	for _, w := range warnings {
@@ -138,15 +150,24 @@ func start(t *testing.T, sys system, c common) (*catalog.Catalog, *session) {
 	stacktest.RequireDocker(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	st := stacktest.UpDef(t, ctx, sys.def, c.StackOptions...)
-	s := &session{common: c, ctx: ctx, started: time.Now(),
-		r: &harness.Runner{System: st, Defaults: cat.Defaults, Rules: rules, TimeScale: c.TimeScale, Logf: t.Logf}}
-	s.rep = &report.Report{Version: report.Version(), DataPlane: string(st.Def.DataPlane), TimeScale: c.TimeScale,
-		Run: st.RunID, Started: s.started, Cases: []harness.Result{}}
+	s := &session{common: c, ctx: ctx, started: time.Now()}
+	lanes := harness.Lanes(cat.Cases, cat.Defaults, c.TimeScale, parallel)
+	stacks := stacktest.UpDefs(t, ctx, sys.def, len(lanes), c.StackOptions...)
+	runs := make([]string, len(stacks))
+	for i, st := range stacks {
+		r := &harness.Runner{System: st, Defaults: cat.Defaults, Rules: rules, TimeScale: c.TimeScale, Logf: t.Logf}
+		s.lanes = append(s.lanes, harness.Lane{Runner: r, Cases: lanes[i]})
+		runs[i] = st.RunID
+	}
+	if len(stacks) > 1 {
+		t.Logf("%d stacks side by side: %s", len(stacks), strings.Join(runs, ", "))
+	}
+	s.rep = &report.Report{Version: report.Version(), DataPlane: string(stacks[0].Def.DataPlane), TimeScale: c.TimeScale,
+		Run: strings.Join(runs, ","), Started: s.started, Cases: []harness.Result{}}
 	if s.rep.Inputs, err = report.RunInputs(sys.shown, sys.inputs); err != nil {
 		t.Fatalf("okbreak inputs: %v", err)
 	}
-	s.dir = filepath.Join(c.ReportDir, st.RunID)
+	s.dir = filepath.Join(c.ReportDir, stacks[0].RunID)
 	t.Cleanup(func() {
 		s.rep.ElapsedS = time.Since(s.started).Seconds()
 		if err := report.Write(s.dir, s.rep, true); err != nil {
@@ -158,16 +179,16 @@ func start(t *testing.T, sys system, c common) (*catalog.Catalog, *session) {
 	return cat, s
 }
 
-// run runs cases on the session's stack, a subtest each, and hands each
+// run runs cases on the session's stacks, a subtest each, and hands each
 // result to judge. It fails t when the cases left file descriptors open:
 // they are counted just before the first case and just after the last, the
-// stack up both times, so that only the cases' own are compared (a test
+// stacks up both times, so that only the cases' own are compared (a test
 // running others in parallel in the same process would be counted too).
 func (s *session) run(t *testing.T, cases []catalog.Case, judge func(*testing.T, catalog.Case, harness.Result, string)) {
 	t.Helper()
 	deadline, hasDeadline := t.Deadline()
 	fds := stacktest.CountFDs(t)
-	harness.RunCatalog(s.ctx, s.r, cases, func(_ int, c catalog.Case, run func(context.Context) harness.Result) {
+	s.rep.Cases = harness.RunLanes(s.ctx, s.lanes, cases, func(_ int, c catalog.Case, run func(context.Context) harness.Result) {
 		t.Run(c.Name, func(t *testing.T) {
 			if hasDeadline && time.Until(deadline) < s.CaseBudget+teardownMargin {
 				t.Fatalf("not run: less than %s left before the test deadline (raise -timeout)", s.CaseBudget+teardownMargin)
@@ -175,13 +196,7 @@ func (s *session) run(t *testing.T, cases []catalog.Case, judge func(*testing.T,
 			cctx, ccancel := context.WithTimeout(s.ctx, s.CaseBudget)
 			defer ccancel()
 			res := run(cctx)
-			s.rep.Cases = append(s.rep.Cases, res)
-			// Kept after every case too: a test binary killed by its
-			// -timeout runs no cleanup.
-			s.rep.ElapsedS = time.Since(s.started).Seconds()
-			if err := report.Write(s.dir, s.rep, true); err != nil {
-				t.Logf("write the report: %v", err)
-			}
+			s.keep(t, res)
 			t.Logf("%s: %s (%s) in %.1fs at scale %.4g", c.Name, res.Verdict, res.Reason, res.Elapsed, res.EffectiveScale)
 			// judge decides what a skipped case means: fine for a catalog,
 			// not for an incident's before, which must fail.
@@ -189,6 +204,18 @@ func (s *session) run(t *testing.T, cases []catalog.Case, judge func(*testing.T,
 		})
 	})
 	fds.Check(t)
+}
+
+// keep writes the report with res in it after every case: a test binary
+// killed by its -timeout runs no cleanup. Lanes call it side by side.
+func (s *session) keep(t *testing.T, res harness.Result) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rep.Cases = append(s.rep.Cases, res)
+	s.rep.ElapsedS = time.Since(s.started).Seconds()
+	if err := report.Write(s.dir, s.rep, true); err != nil {
+		t.Logf("write the report: %v", err)
+	}
 }
 
 // classVerdict fails a case whose verdict is not its class's, and skips one

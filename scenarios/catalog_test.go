@@ -28,6 +28,13 @@ import (
 	"github.com/okbreak/okbreak/sample"
 )
 
+// catalogStacks is how many stacks a catalog test runs its cases on, side
+// by side (okbreaktest.Config.Parallel). The catalog tests are the
+// package's sequential tests, so that their file-descriptor check sees no
+// other test's; every other Docker test here calls t.Parallel and runs,
+// after them, at most -parallel at a time (make test: 2, one per core).
+const catalogStacks = 2
+
 // caseBudget is how long one case may take at most (the longest window plus
 // recovery and steady state); a case that could not finish before the test
 // binary's deadline is not started, so that teardown always runs.
@@ -98,6 +105,7 @@ func TestCatalog(t *testing.T) {
 		TimeScale:  timeScale(t),
 		ReportDir:  reportRoot(),
 		CaseBudget: caseBudget,
+		Parallel:   catalogStacks,
 	})
 }
 
@@ -115,5 +123,6 @@ func TestCatalogKubePrometheusStyle(t *testing.T) {
 		TimeScale:  timeScale(t),
 		ReportDir:  reportRoot(),
 		CaseBudget: caseBudget,
+		Parallel:   catalogStacks,
 	})
 }

@@ -19,6 +19,7 @@ import (
 //
 //	go test ./scenarios/ -run TestIncidents/etcd-away-for-hours
 func TestIncidents(t *testing.T) {
+	t.Parallel()
 	dp := dataPlane(t)
 	files, err := sample.StackFiles(dp)
 	if err != nil {

@@ -52,6 +52,7 @@ func withoutRules(files []alert.RuleFile, names []string) []alert.RuleFile {
 // alert rules and requires the case to fail: the alert, not something else,
 // is what the verdict rests on.
 func TestNotOKCasesFailWithoutTheirAlertRule(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	cat, base := setup(t, ctx, sample.Definition(dataPlane(t)))
@@ -159,6 +160,7 @@ const roundRobinDropsClosedConnections = "grpc data plane: round robin drops the
 // deadlines and outlier detection, and requires each to fail: those
 // mechanisms, not luck, are what make them survivable.
 func TestOkToBreakCasesFailWithoutTheirMechanism(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	dp := dataPlane(t)
@@ -203,6 +205,7 @@ func withCommandFlags(dp stack.DataPlane, component string, flags ...string) sta
 // control plane that serves what it can read (nothing) while etcd is away:
 // the control plane's cache, not luck, is what makes the case survivable.
 func TestEtcdOutageFailsWithoutTheControlPlaneCache(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	cat, r := setup(t, ctx, withCommandFlags(dataPlane(t), sample.ControlPlane, "--on-etcd-loss=clear"))
@@ -218,6 +221,7 @@ func TestEtcdOutageFailsWithoutTheControlPlaneCache(t *testing.T) {
 // down: the data plane's cached config, not luck, is what makes a control
 // plane outage survivable.
 func TestControlPlaneOutagesFailWithoutStaticStability(t *testing.T) {
+	t.Parallel()
 	dp := dataPlane(t)
 	if dp != stack.GRPC {
 		t.Skip("the switch that takes static stability out (--require-xds-connected) exists in the grpc frontend only")
@@ -248,6 +252,7 @@ func TestControlPlaneOutagesFailWithoutStaticStability(t *testing.T) {
 //
 // Each runs on a stack of its own, so that one switch cannot mask another.
 func TestFrontendCasesFailWithoutTheirMechanism(t *testing.T) {
+	t.Parallel()
 	dp := dataPlane(t)
 	if dp != stack.GRPC {
 		t.Skip("the switches that take these mechanisms out exist in the grpc frontend only")
@@ -258,6 +263,7 @@ func TestFrontendCasesFailWithoutTheirMechanism(t *testing.T) {
 		{"bad-config-at-start", "--keep-running-on-bad-bootstrap", "failing fast on a bootstrap it cannot load"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel() // a stack each
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			cat, r := setup(t, ctx, withCommandFlags(dp, sample.Edge, tc.flag))
@@ -291,6 +297,7 @@ cases:
 // traffic before the fault is invalid, not survived, unless the case says
 // the link is idle by design.
 func TestFaultOnAnIdleLinkIsInvalid(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	def := sample.Definition(dataPlane(t))

@@ -14,5 +14,5 @@ const shopStack = "../fixtures/stacks/shop/stack.yaml"
 // TestShopStackFile runs the shop's catalog on the system its stack file
 // describes, with a Toxiproxy put in front of every declared callee.
 func TestShopStackFile(t *testing.T) {
-	okbreaktest.Run(t, okbreaktest.Config{StackFile: shopStack, TimeScale: timeScale(t), ReportDir: reportRoot(), CaseBudget: caseBudget})
+	okbreaktest.Run(t, okbreaktest.Config{StackFile: shopStack, TimeScale: timeScale(t), ReportDir: reportRoot(), CaseBudget: caseBudget, Parallel: catalogStacks})
 }

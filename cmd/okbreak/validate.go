@@ -176,6 +176,7 @@ func newListCmd() *cobra.Command {
 	var dataPlane string
 	var inputs inputFlags
 	var scale float64
+	var parallel int
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List the catalog's cases with their durations and the run's estimated wall time",
@@ -185,11 +186,15 @@ its shortest window still holds enough samples), and an estimate of the whole
 run's wall time. No Docker needed.`,
 		Example: `  okbreak list
   okbreak list --time-scale 1        # what a real-time game day would take
+  okbreak list --parallel 2          # the run's time on two stacks side by side (okbreak run --parallel 2)
   okbreak list --catalog my-catalog.yaml --data-plane envoy`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if scale < 1 {
 				return badInput("--time-scale %v: want a number >= 1 (1 = real time)", scale)
+			}
+			if parallel < 1 {
+				return badInput("--parallel %d: want a number of stacks >= 1", parallel)
 			}
 			dps, err := dataPlanes(dataPlane)
 			if err != nil {
@@ -199,17 +204,18 @@ run's wall time. No Docker needed.`,
 			if err != nil {
 				return err
 			}
-			return listCases(cmd.OutOrStdout(), cat, scale)
+			return listCases(cmd.OutOrStdout(), cat, scale, parallel)
 		},
 	}
 	f := cmd.Flags()
 	inputs.register(f)
 	f.StringVar(&dataPlane, "data-plane", envOr("OKBREAK_DATA_PLANE", "grpc"), "data plane: envoy or grpc")
 	f.Float64Var(&scale, "time-scale", 240, "compress long windows by this factor (capped per case)")
+	f.IntVar(&parallel, "parallel", 1, "estimate the run on this many stacks side by side")
 	return cmd
 }
 
-func listCases(w io.Writer, cat *catalog.Catalog, scale float64) error {
+func listCases(w io.Writer, cat *catalog.Catalog, scale float64, parallel int) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "CASE\tCLASS\tFAULT\tTARGET\tDURATION\tAT SCALE\tSCALE\tWALL (EST.)")
 	var total time.Duration
@@ -237,8 +243,22 @@ func listCases(w io.Writer, cat *catalog.Catalog, scale float64) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "\n%d cases; estimated wall time %s at time scale %g, plus the stack's start (seconds warm, minutes when images are built).\n",
-		len(cat.Cases), total.Round(time.Second), scale)
+	if parallel > 1 {
+		// The longest lane decides.
+		var longest time.Duration
+		for _, lane := range harness.Lanes(cat.Cases, cat.Defaults, scale, parallel) {
+			var d time.Duration
+			for _, i := range lane {
+				if plan, err := cat.Cases[i].Plan(scale, cat.Defaults); err == nil {
+					d += harness.EstimateWall(cat.Cases[i].Class, plan)
+				}
+			}
+			longest = max(longest, d)
+		}
+		total = longest
+	}
+	fmt.Fprintf(w, "\n%d cases; estimated wall time %s at time scale %g on %d stack(s), plus the stack's start (seconds warm, minutes when images are built).\n",
+		len(cat.Cases), total.Round(time.Second), scale, parallel)
 	return nil
 }
 

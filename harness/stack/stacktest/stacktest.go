@@ -3,11 +3,13 @@ package stacktest
 
 import (
 	"context"
+	"errors"
 	"io"
 	"maps"
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/testcontainers/testcontainers-go"
@@ -40,6 +42,15 @@ func Up(t T, ctx context.Context, dp stack.DataPlane, opts ...stack.Option) *sta
 // mechanism taken out.
 func UpDef(t T, ctx context.Context, def stack.Definition, opts ...stack.Option) *stack.Stack {
 	t.Helper()
+	return UpDefs(t, ctx, def, 1, opts...)[0]
+}
+
+// UpDefs brings n stacks of def up side by side, sharing one image
+// resolver (an image missing from the cache is built once), with UpDef's
+// sweep and teardown. Every teardown is registered before any error is
+// checked; it fails the test when a stack cannot start.
+func UpDefs(t T, ctx context.Context, def stack.Definition, n int, opts ...stack.Option) []*stack.Stack {
+	t.Helper()
 	if err := stack.CheckEnvironment(); err != nil {
 		t.Fatalf("%v", err)
 	}
@@ -49,21 +60,42 @@ func UpDef(t T, ctx context.Context, def stack.Definition, opts ...stack.Option)
 		t.Logf("swept dead runs %v", swept.Runs)
 	}
 	opts = append([]stack.Option{stack.WithLogf(t.Logf)}, opts...)
-	s, err := stack.Up(ctx, def, opts...)
-	t.Cleanup(func() {
-		if s == nil {
-			return
+	if n > 1 {
+		res, err := stack.NewResolver(ctx, def, t.Logf)
+		if err != nil {
+			t.Fatalf("image resolver: %v", err)
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		if err := s.Down(ctx); err != nil {
-			t.Errorf("teardown of run %s: %v", s.RunID, err)
-		}
-	})
-	if err != nil {
+		defer res.Close()
+		// First, so that a caller's own WithResolver still wins.
+		opts = append([]stack.Option{stack.WithResolver(res)}, opts...)
+	}
+	stacks := make([]*stack.Stack, max(n, 1))
+	errs := make([]error, len(stacks))
+	var wg sync.WaitGroup
+	for i := range stacks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			stacks[i], errs[i] = stack.Up(ctx, def, opts...)
+		}()
+	}
+	wg.Wait()
+	for _, s := range stacks {
+		t.Cleanup(func() {
+			if s == nil {
+				return
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			if err := s.Down(ctx); err != nil {
+				t.Errorf("teardown of run %s: %v", s.RunID, err)
+			}
+		})
+	}
+	if err := errors.Join(errs...); err != nil {
 		t.Fatalf("stack up: %v", err)
 	}
-	return s
+	return stacks
 }
 
 // DockerT is the part of testing.TB that RequireDocker needs.
