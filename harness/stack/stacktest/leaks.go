@@ -1,6 +1,7 @@
 package stacktest
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/okbreak/okbreak/harness/retry"
 	"github.com/okbreak/okbreak/harness/stack"
 )
 
@@ -114,19 +116,20 @@ func (b *FDs) Check(t FDT) {
 	if b.skip != "" {
 		return
 	}
-	deadline := time.Now().Add(fdSettle)
 	var now map[int]string
-	for {
+	var listErr error
+	// A connection its peer has just closed stays open until its reader
+	// sees the end: the count may take a moment to come down.
+	_ = retry.Until(context.Background(), "open file descriptors back to the count before", max(fdSettle, time.Nanosecond), 100*time.Millisecond, func(context.Context) error {
 		CloseIdleConnections()
-		var err error
-		if now, err = openFDs(); err != nil {
-			t.Errorf("cannot list open file descriptors: %v", err)
-			return
+		if now, listErr = openFDs(); listErr != nil || len(now) <= len(b.open) {
+			return nil
 		}
-		if len(now) <= len(b.open) || !time.Now().Before(deadline) {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
+		return retry.ErrNotYet
+	})
+	if listErr != nil {
+		t.Errorf("cannot list open file descriptors: %v", listErr)
+		return
 	}
 	t.Logf("open file descriptors before: %d, after: %d", len(b.open), len(now))
 	if len(now) <= len(b.open) {
