@@ -18,8 +18,12 @@ import (
 // promtool on them: scripts/rule-tests).
 //
 //	go test ./scenarios/ -run TestIncidents/etcd-away-for-hours
+//
+// Not parallel: it runs alone, one incident at a time. The ejection
+// incident is a capacity experiment (backends near their capacity): with a
+// second stack beside it on 2 cores its after variant failed (82.9 %
+// success, 2026-12-07), where alone it passes.
 func TestIncidents(t *testing.T) {
-	t.Parallel()
 	dp := dataPlane(t)
 	files, err := sample.StackFiles(dp)
 	if err != nil {
