@@ -3,9 +3,9 @@ package fault_test
 import (
 	"context"
 	"fmt"
+	"math"
 	"net"
 	"slices"
-	"sort"
 	"testing"
 	"time"
 
@@ -68,12 +68,8 @@ type benchCase struct {
 //
 //	go test ./harness/fault -run '^$' -bench .
 func BenchmarkNetworkFaults(b *testing.B) {
-	requireDocker(b)
-	ctx := context.Background()
-	b.Setenv(stack.EnvStateDir, b.TempDir())
-	s := stacktest.Up(b, ctx, stack.GRPC)
-	h := newSUT(b, ctx, s)
-	const link = "edge->backend-1"
+	ctx, h := benchSUT(b)
+	const link = benchLink
 	addr := h.linkAddr(b, ctx, link)
 	probe := func(conn net.Conn) raw { return rawOn(ctx, conn, addr, "backend-1", "/healthz", 2*time.Second, true) }
 	dial := func() net.Conn {
@@ -96,28 +92,7 @@ func BenchmarkNetworkFaults(b *testing.B) {
 		link, quantile(rtts, 0.5), quantile(rtts, 0.99), slices.Max(rtts), len(base.Data))
 	rate := max(1, len(base.Data)/3) // KB/s: the answer takes ~3 ms
 
-	whole := func(r raw) bool { return r.complete() }
-	broken := func(r raw) bool { return !r.complete() }
-	cases := []benchCase{
-		{"latency", map[string]any{"latency": "2ms"},
-			func(r raw) bool { return r.LastByte >= 2*time.Millisecond },
-			func(r raw) bool { return r.complete() && r.LastByte < 2*time.Millisecond }, nil},
-		{"bandwidth", map[string]any{"rate": rate},
-			func(r raw) bool { return r.LastByte >= 2500*time.Microsecond },
-			func(r raw) bool { return r.complete() && r.LastByte < 2*time.Millisecond }, nil},
-		{"slow_close", map[string]any{"delay": "2ms"},
-			func(r raw) bool { return r.End-r.LastByte >= 1500*time.Microsecond },
-			func(r raw) bool { return r.complete() && r.End-r.LastByte < time.Millisecond }, nil},
-		{"timeout", map[string]any{"timeout": "1ms"}, broken, whole, nil},
-		{"reset_peer", nil, broken, whole, nil},
-		{"slicer", map[string]any{"average_size": 8, "size_variation": 4, "delay": "200us"},
-			func(r raw) bool { return len(r.Reads) >= 4 },
-			func(r raw) bool { return r.complete() && len(r.Reads) <= 2 },
-			func(r raw) time.Duration { return r.ReadAt[3] }},
-		{"limit_data", map[string]any{"bytes": 10}, broken, whole, nil},
-		{"down", nil, broken, whole, nil},
-	}
-	for _, c := range cases {
+	for _, c := range networkBenchCases(rate) {
 		b.Run(c.typ, func(b *testing.B) {
 			f := h.fault(b, fault.Spec{Type: c.typ, Target: link, Params: c.params})
 			// Warm up: the API URL is looked up once per fault.
@@ -150,6 +125,47 @@ func BenchmarkNetworkFaults(b *testing.B) {
 			b.ReportMetric(ms(quantile(outs, 0.9)), "ms/revert-p90")
 			b.ReportMetric(ms(quantile(calls, 0.5)), "ms/inject-call")
 		})
+	}
+}
+
+// benchLink is the link the benchmarks put network faults on.
+const benchLink = "edge->backend-1"
+
+// benchSUT brings up the default stack (grpc data plane) once for a
+// benchmark, with the run's journal in a temporary folder, and registers its
+// teardown.
+func benchSUT(b *testing.B) (context.Context, *sut) {
+	b.Helper()
+	requireDocker(b)
+	ctx := context.Background()
+	b.Setenv(stack.EnvStateDir, b.TempDir())
+	s := stacktest.Up(b, ctx, stack.GRPC)
+	return ctx, newSUT(b, ctx, s)
+}
+
+// networkBenchCases are the network fault types with the params and effects
+// BenchmarkNetworkFaults observes (see there); rate is bandwidth's, in KB/s.
+func networkBenchCases(rate int) []benchCase {
+	whole := func(r raw) bool { return r.complete() }
+	broken := func(r raw) bool { return !r.complete() }
+	return []benchCase{
+		{"latency", map[string]any{"latency": "2ms"},
+			func(r raw) bool { return r.LastByte >= 2*time.Millisecond },
+			func(r raw) bool { return r.complete() && r.LastByte < 2*time.Millisecond }, nil},
+		{"bandwidth", map[string]any{"rate": rate},
+			func(r raw) bool { return r.LastByte >= 2500*time.Microsecond },
+			func(r raw) bool { return r.complete() && r.LastByte < 2*time.Millisecond }, nil},
+		{"slow_close", map[string]any{"delay": "2ms"},
+			func(r raw) bool { return r.End-r.LastByte >= 1500*time.Microsecond },
+			func(r raw) bool { return r.complete() && r.End-r.LastByte < time.Millisecond }, nil},
+		{"timeout", map[string]any{"timeout": "1ms"}, broken, whole, nil},
+		{"reset_peer", nil, broken, whole, nil},
+		{"slicer", map[string]any{"average_size": 8, "size_variation": 4, "delay": "200us"},
+			func(r raw) bool { return len(r.Reads) >= 4 },
+			func(r raw) bool { return r.complete() && len(r.Reads) <= 2 },
+			func(r raw) time.Duration { return r.ReadAt[3] }},
+		{"limit_data", map[string]any{"bytes": 10}, broken, whole, nil},
+		{"down", nil, broken, whole, nil},
 	}
 }
 
@@ -188,13 +204,17 @@ func timeToCall(ctx context.Context, act func(context.Context) error, dial func(
 	return 0, call, fmt.Errorf("not observed within 5s")
 }
 
+// quantile is the q-quantile of ds by nearest rank: the smallest value that
+// at least q of the values do not exceed (the median of an even count is the
+// lower middle one; p99 of fewer than 100 values is the largest).
 func quantile(ds []time.Duration, q float64) time.Duration {
 	if len(ds) == 0 {
 		return 0
 	}
 	s := slices.Clone(ds)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	return s[int(q*float64(len(s)-1))]
+	slices.Sort(s)
+	i := int(math.Ceil(q*float64(len(s)))) - 1
+	return s[min(max(i, 0), len(s)-1)]
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/okbreak/okbreak/harness/stack"
 )
@@ -90,7 +91,18 @@ func (f *toxicFault) Inject(ctx context.Context) error {
 			undo = append(undo, Undo{Action: UndoRemoveToxic, Proxy: l, Toxic: f.toxicName(id, s)})
 		}
 	}
-	if err := f.begin(id, undo); err != nil {
+	// Each link's Toxiproxy API is looked up (for a stack's container, a
+	// Docker inspect: a read, which changes nothing) while the journal
+	// syncs; the toxics wait until the entry is on disk. A lookup that fails
+	// here is tried again, and reported, by addToxic.
+	var lookups sync.WaitGroup
+	for _, l := range f.links {
+		tp := f.x.toxiproxy(l)
+		lookups.Go(func() { _, _ = tp.url(ctx, false) })
+	}
+	err := f.begin(id, undo)
+	lookups.Wait()
+	if err != nil {
 		return f.wrapInject(err)
 	}
 	for _, l := range f.links {
