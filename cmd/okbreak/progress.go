@@ -121,7 +121,11 @@ func (v *plainView) close() {}
 // liveView redraws a header (cases done of all, time left) and one line
 // per running case, with mpb; finished cases' lines scroll above it.
 type liveView struct {
+	// mu guards what the decorators read (i, n, left, last); bars guards
+	// the bars and serializes the calls into mpb. Never hold mu across a
+	// call into mpb (see started).
 	mu     sync.Mutex
+	bars   sync.Mutex
 	p      *mpb.Progress
 	header *mpb.Bar
 	bar    *mpb.Bar
@@ -137,10 +141,16 @@ func newLiveView(w io.Writer) *liveView {
 	return v
 }
 
+// started, update and done never call into mpb while holding v.mu: mpb's
+// render goroutine calls the decorators, which take v.mu, and a bar call
+// waits for that goroutine; holding v.mu across one froze the display and,
+// through the runner's progress callback, the run itself.
 func (v *liveView) started(i, n int, name string, left time.Duration) {
+	v.bars.Lock()
+	defer v.bars.Unlock()
 	v.mu.Lock()
-	defer v.mu.Unlock()
 	v.i, v.n, v.left, v.last = i, n, left, harness.Progress{Case: name, Phase: harness.PhaseSteady}
+	v.mu.Unlock()
 	if v.header == nil {
 		v.header = v.p.AddBar(int64(n), mpb.BarPriority(0),
 			mpb.PrependDecorators(decor.Any(func(decor.Statistics) string {
@@ -165,22 +175,24 @@ func (v *liveView) started(i, n int, name string, left time.Duration) {
 }
 
 func (v *liveView) update(p harness.Progress) {
+	v.bars.Lock()
+	defer v.bars.Unlock()
 	v.mu.Lock()
-	defer v.mu.Unlock()
-	if p.Case != v.last.Case || v.bar == nil {
-		return
+	current := p.Case == v.last.Case && v.bar != nil
+	if current {
+		v.last = p
 	}
-	v.last = p
-	if total := p.Elapsed + p.Remaining; total > 0 && !p.Done {
+	v.mu.Unlock()
+	if total := p.Elapsed + p.Remaining; current && total > 0 && !p.Done {
 		v.bar.SetCurrent(int64(1000 * p.Elapsed / total))
 	}
 }
 
 func (v *liveView) done(line string) {
-	v.mu.Lock()
+	v.bars.Lock()
 	bar := v.bar
 	v.bar = nil
-	v.mu.Unlock()
+	v.bars.Unlock()
 	if bar != nil {
 		bar.SetTotal(-1, true)
 		bar.Wait()
@@ -189,9 +201,9 @@ func (v *liveView) done(line string) {
 }
 
 func (v *liveView) close() {
-	v.mu.Lock()
+	v.bars.Lock()
 	h := v.header
-	v.mu.Unlock()
+	v.bars.Unlock()
 	if h != nil {
 		h.SetTotal(-1, true)
 	}
