@@ -152,7 +152,10 @@ func (x *executor) do(ctx context.Context, u Undo) error {
 
 // startContainer gets a container running again whatever state it is in:
 // a restarting one is waited for, a paused one unpaused, a stopped one
-// started. With ready set it also waits until the container serves.
+// started. With ready set it also waits until the container serves, and a
+// container that stops meanwhile is started again: a stop may still be in
+// flight when this runs (its injector was killed after Docker took the stop,
+// which the engine finishes; etcd takes seconds to exit on SIGTERM).
 func startContainer(ctx context.Context, name string, ready *stack.ReadyCheck) error {
 	cli, err := stack.Docker(ctx)
 	if err != nil {
@@ -174,6 +177,9 @@ func startContainer(ctx context.Context, name string, ready *stack.ReadyCheck) e
 			return retry.ErrNotYet
 		case st.Restarting:
 			return fmt.Errorf("restarting: %w", retry.ErrNotYet)
+		case st.Running && ready != nil:
+			// Ready within a round, else look at its state again.
+			return stack.WaitReady(ctx, name, ready, readyRound)
 		case st.Running:
 			return nil
 		default:
@@ -186,11 +192,12 @@ func startContainer(ctx context.Context, name string, ready *stack.ReadyCheck) e
 	if err != nil {
 		return fmt.Errorf("start %s: %w", name, err)
 	}
-	if ready != nil {
-		return stack.WaitReady(ctx, name, ready, ReadyTimeout)
-	}
 	return nil
 }
+
+// readyRound bounds each wait for readiness between two looks at a
+// container's state while it is started again.
+const readyRound = 2 * time.Second
 
 func unpauseContainer(ctx context.Context, name string) error {
 	cli, err := stack.Docker(ctx)
