@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/okbreak/okbreak/harness/catalog"
 )
@@ -39,6 +40,23 @@ func Lanes(cases []catalog.Case, d catalog.Defaults, scale float64, n int) [][]i
 		}
 	}
 	return out
+}
+
+// LaneLeft is, for each case, the estimated wall time from its start to the
+// end of its lane (EstimateLeft within each lane): a lane's first case holds
+// the whole lane's estimate.
+func LaneLeft(cases []catalog.Case, lanes [][]int, d catalog.Defaults, scale float64) []time.Duration {
+	left := make([]time.Duration, len(cases))
+	for _, lane := range lanes {
+		cs := make([]catalog.Case, len(lane))
+		for j, i := range lane {
+			cs[j] = cases[i]
+		}
+		for j, l := range EstimateLeft(cs, d, scale) {
+			left[lane[j]] = l
+		}
+	}
+	return left
 }
 
 // Lane is one stack's share of a catalog run: its runner (whose System is

@@ -154,3 +154,22 @@ func TestRunLanesRaisesALanesPanicInTheCaller(t *testing.T) {
 		})
 	})
 }
+
+func TestLaneLeftCountsToTheEndOfItsLane(t *testing.T) {
+	cs := laneCases(t)
+	d := catalog.BuiltinDefaults()
+	lanes := Lanes(cs, d, 240, 2)
+	left := LaneLeft(cs, lanes, d, 240)
+	for _, lane := range lanes {
+		var sum time.Duration
+		for _, i := range lane {
+			p, err := cs[i].Plan(240, d)
+			require.NoError(t, err)
+			sum += EstimateWall(cs[i].Class, p)
+		}
+		require.Equal(t, sum, left[lane[0]], "a lane's first case holds the whole lane")
+		last := lane[len(lane)-1]
+		p, _ := cs[last].Plan(240, d)
+		require.Equal(t, EstimateWall(cs[last].Class, p), left[last])
+	}
+}

@@ -2,13 +2,11 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -188,7 +186,7 @@ func (rf runFlags) runCatalog(ctx context.Context) error {
 	defer stop()
 	sweepDead(ctx)
 	lanes := harness.Lanes(cr.cases, cr.cat.Defaults, rf.scale, rf.parallel)
-	stacks, err := upStacks(ctx, cr.t.def, len(lanes))
+	stacks, err := stack.UpMany(ctx, cr.t.def, len(lanes), stack.WithLogf(logf))
 	defer downStacks(ctx, stacks)
 	if err != nil {
 		return err
@@ -202,30 +200,6 @@ func (rf runFlags) runCatalog(ctx context.Context) error {
 		return err
 	}
 	return rf.finish(ctx, rep, started, stacks[0].RunID, failed, len(cr.cases))
-}
-
-// upStacks brings n stacks of def up side by side, sharing one image
-// resolver (an image is built once, whoever asks first). On error it
-// returns every stack that came up too, for downStacks.
-func upStacks(ctx context.Context, def stack.Definition, n int) ([]*stack.Stack, error) {
-	res, err := stack.NewResolver(ctx, def, logf)
-	if err != nil {
-		return nil, err
-	}
-	defer res.Close()
-	stacks := make([]*stack.Stack, n)
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			stacks[i], errs[i] = stack.Up(ctx, def, stack.WithLogf(logf), stack.WithResolver(res))
-		}()
-	}
-	wg.Wait()
-	up := slices.DeleteFunc(stacks, func(s *stack.Stack) bool { return s == nil })
-	return up, errors.Join(errs...)
 }
 
 // downStacks tears the stacks down side by side, with a minute each even
@@ -376,7 +350,7 @@ func (rf runFlags) runCases(ctx context.Context, systems []harness.System, lanes
 	if rep.Inputs, err = report.RunInputs(cr.t.shown, cr.in); err != nil {
 		return nil, 0, badInput("%w", err)
 	}
-	left := laneLeft(cr, lanes, rf.scale)
+	left := harness.LaneLeft(cr.cases, lanes, cr.cat.Defaults, rf.scale)
 	rep.Cases = harness.RunLanes(ctx, ls, cr.cases, func(i int, c catalog.Case, run func(context.Context) harness.Result) {
 		view.started(i+1, len(cr.cases), c.Name, left[i])
 		res := run(ctx)
@@ -390,22 +364,6 @@ func (rf runFlags) runCases(ctx context.Context, systems []harness.System, lanes
 		}
 	}
 	return rep, failed, nil
-}
-
-// laneLeft is, for each case, the estimated time from its start to the end
-// of its lane.
-func laneLeft(cr catalogRun, lanes [][]int, scale float64) []time.Duration {
-	left := make([]time.Duration, len(cr.cases))
-	for _, lane := range lanes {
-		cs := make([]catalog.Case, len(lane))
-		for j, i := range lane {
-			cs[j] = cr.cases[i]
-		}
-		for j, d := range harness.EstimateLeft(cs, cr.cat.Defaults, scale) {
-			left[lane[j]] = d
-		}
-	}
-	return left
 }
 
 // load reads the inputs for def's data plane and validates them; every

@@ -245,17 +245,12 @@ func listCases(w io.Writer, cat *catalog.Catalog, scale float64, parallel int) e
 	}
 	if parallel > 1 {
 		// The longest lane decides.
-		var longest time.Duration
-		for _, lane := range harness.Lanes(cat.Cases, cat.Defaults, scale, parallel) {
-			var d time.Duration
-			for _, i := range lane {
-				if plan, err := cat.Cases[i].Plan(scale, cat.Defaults); err == nil {
-					d += harness.EstimateWall(cat.Cases[i].Class, plan)
-				}
-			}
-			longest = max(longest, d)
+		lanes := harness.Lanes(cat.Cases, cat.Defaults, scale, parallel)
+		left := harness.LaneLeft(cat.Cases, lanes, cat.Defaults, scale)
+		total = 0
+		for _, lane := range lanes {
+			total = max(total, left[lane[0]])
 		}
-		total = longest
 	}
 	fmt.Fprintf(w, "\n%d cases; estimated wall time %s at time scale %g on %d stack(s), plus the stack's start (seconds warm, minutes when images are built).\n",
 		len(cat.Cases), total.Round(time.Second), scale, parallel)

@@ -3,13 +3,11 @@ package stacktest
 
 import (
 	"context"
-	"errors"
 	"io"
 	"maps"
 	"os"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/testcontainers/testcontainers-go"
@@ -45,9 +43,8 @@ func UpDef(t T, ctx context.Context, def stack.Definition, opts ...stack.Option)
 	return UpDefs(t, ctx, def, 1, opts...)[0]
 }
 
-// UpDefs brings n stacks of def up side by side, sharing one image
-// resolver (an image missing from the cache is built once), with UpDef's
-// sweep and teardown. Every teardown is registered before any error is
+// UpDefs brings n stacks of def up side by side (stack.UpMany: one
+// shared image resolver), with UpDef's sweep and teardown. Every teardown is registered before any error is
 // checked; it fails the test when a stack cannot start.
 func UpDefs(t T, ctx context.Context, def stack.Definition, n int, opts ...stack.Option) []*stack.Stack {
 	t.Helper()
@@ -60,26 +57,7 @@ func UpDefs(t T, ctx context.Context, def stack.Definition, n int, opts ...stack
 		t.Logf("swept dead runs %v", swept.Runs)
 	}
 	opts = append([]stack.Option{stack.WithLogf(t.Logf)}, opts...)
-	if n > 1 {
-		res, err := stack.NewResolver(ctx, def, t.Logf)
-		if err != nil {
-			t.Fatalf("image resolver: %v", err)
-		}
-		defer res.Close()
-		// First, so that a caller's own WithResolver still wins.
-		opts = append([]stack.Option{stack.WithResolver(res)}, opts...)
-	}
-	stacks := make([]*stack.Stack, max(n, 1))
-	errs := make([]error, len(stacks))
-	var wg sync.WaitGroup
-	for i := range stacks {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			stacks[i], errs[i] = stack.Up(ctx, def, opts...)
-		}()
-	}
-	wg.Wait()
+	stacks, err := stack.UpMany(ctx, def, n, opts...)
 	for _, s := range stacks {
 		t.Cleanup(func() {
 			if s == nil {
@@ -92,7 +70,7 @@ func UpDefs(t T, ctx context.Context, def stack.Definition, n int, opts ...stack
 			}
 		})
 	}
-	if err := errors.Join(errs...); err != nil {
+	if err != nil {
 		t.Fatalf("stack up: %v", err)
 	}
 	return stacks
