@@ -15,7 +15,8 @@ import (
 // fresh containers and network on every iteration, up to traffic flowing end
 // to end through client->edge to every backend. Teardown is not timed. Image
 // resolution (the cache-key check a real `okbreak up` does) is inside the
-// timer.
+// timer. With -test.v it logs stack.Up's progress lines (when each stage
+// was ready, each component's start).
 func BenchmarkStackUp(b *testing.B) {
 	ctx := context.Background()
 	r, err := image.NewResolver(ctx)
@@ -29,9 +30,15 @@ func BenchmarkStackUp(b *testing.B) {
 	}
 	r.Close()
 	def := sample.Definition(stack.GRPC)
+	var opts []stack.Option
+	if testing.Verbose() {
+		// -test.v: what each stage and component took, from stack.Up's
+		// own progress lines.
+		opts = append(opts, stack.WithLogf(b.Logf))
+	}
 	b.ResetTimer()
 	for range b.N {
-		s, err := stack.Up(ctx, def)
+		s, err := stack.Up(ctx, def, opts...)
 		b.StopTimer()
 		if s != nil {
 			downCtx, cancel := context.WithTimeout(ctx, time.Minute)

@@ -111,7 +111,10 @@ type Stack struct {
 	mu         sync.Mutex
 	network    *testcontainers.DockerNetwork
 	containers map[string]*testcontainers.DockerContainer
-	down       bool
+	// started is when the engine's first start of each component's
+	// container returned (Up's progress lines).
+	started map[string]time.Time
+	down    bool
 	// attachedNet is the network ID of a stack rebuilt by Attach, which
 	// has no testcontainers handle on its network.
 	attachedNet string
@@ -156,17 +159,28 @@ func (s *Stack) up(ctx context.Context, o options) error {
 		defer r.Close()
 		o.resolver = r
 	}
-	if err := s.resolveImages(ctx, o.resolver); err != nil {
+	// The network needs no image: it is created while the images are
+	// resolved (each a cache check, or a build on a cold cache).
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		nw, err := network.New(gctx, network.WithLabels(RunLabels(s.RunID)))
+		s.mu.Lock()
+		s.network = nw
+		s.mu.Unlock()
+		if err != nil {
+			return fmt.Errorf("create network: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		if err := s.resolveImages(gctx, o.resolver); err != nil {
+			return err
+		}
+		s.logf("images ready in %s", time.Since(start).Round(time.Millisecond))
+		return nil
+	})
+	if err := g.Wait(); err != nil {
 		return err
-	}
-	s.logf("images ready in %s", time.Since(start).Round(time.Millisecond))
-
-	nw, err := network.New(ctx, network.WithLabels(RunLabels(s.RunID)))
-	s.mu.Lock()
-	s.network = nw
-	s.mu.Unlock()
-	if err != nil {
-		return fmt.Errorf("create network: %w", err)
 	}
 
 	stages := map[int][]Component{}
@@ -178,7 +192,44 @@ func (s *Stack) up(ctx context.Context, o options) error {
 		stages[c.Stage] = append(stages[c.Stage], c)
 	}
 	sort.Ints(order)
-	for _, st := range order {
+	if len(order) == 0 {
+		return errors.New("the definition has no components")
+	}
+	if err := s.createAll(ctx, stages[order[0]]); err != nil {
+		return err
+	}
+	s.logf("stage %d created at %s", order[0], time.Since(start).Round(time.Millisecond))
+	// The later stages' containers are created while the first stage
+	// starts: a created container runs nothing, so the stages keep their
+	// order, and a later stage's start no longer waits for its create and
+	// file copy. Up never returns with a create in flight: Down must find
+	// every container (one a cancelled create left carries the run's
+	// labels, and Down removes those too).
+	var later []Component
+	for _, st := range order[1:] {
+		later = append(later, stages[st]...)
+	}
+	laterCtx, cancelLater := context.WithCancel(ctx)
+	laterDone := make(chan error, 1)
+	go func() { laterDone <- s.createAll(laterCtx, later) }()
+	waitLater := func() error {
+		if laterDone == nil {
+			return nil
+		}
+		err := <-laterDone
+		laterDone = nil
+		return err
+	}
+	defer func() {
+		cancelLater()
+		_ = waitLater()
+	}()
+	for i, st := range order {
+		if i == 1 {
+			if err := waitLater(); err != nil {
+				return err
+			}
+		}
 		if err := s.startStage(ctx, stages[st]); err != nil {
 			return err
 		}
@@ -222,6 +273,16 @@ func (s *Stack) resolveImages(ctx context.Context, r Resolver) error {
 	return g.Wait()
 }
 
+// createAll creates comps' containers in parallel.
+func (s *Stack) createAll(ctx context.Context, comps []Component) error {
+	g, gctx := errgroup.WithContext(ctx)
+	for _, c := range comps {
+		g.Go(func() error { return s.create(gctx, c) })
+	}
+	return g.Wait()
+}
+
+// startStage starts comps in parallel and waits until all are ready.
 func (s *Stack) startStage(ctx context.Context, comps []Component) error {
 	g, gctx := errgroup.WithContext(ctx)
 	for _, c := range comps {
@@ -299,33 +360,76 @@ func (s *Stack) containerOptions(c Component, name string, restart RestartPolicy
 	return opts
 }
 
-func (s *Stack) start(ctx context.Context, c Component) error {
+// create creates c's container, its files copied in, without starting it.
+func (s *Stack) create(ctx context.Context, c Component) error {
 	img, ok := s.Images[c.Image]
 	if !ok {
-		return fmt.Errorf("start %s: no image resolved for %s", c.Name, c.Image)
+		return fmt.Errorf("create %s: no image resolved for %s", c.Name, c.Image)
 	}
 	opts := s.containerOptions(c, ContainerName(s.RunID, c.Name), c.Restart, c.Aliases)
 	var waits []wait.Strategy
 	if port, ok := c.PortNumber(c.Ready.Port); ok && c.Ready.Path != "" {
-		waits = append(waits, wait.ForHTTP(c.Ready.Path).WithPort(fmt.Sprintf("%d/tcp", port)).WithPollInterval(50*time.Millisecond))
+		waits = append(waits, httpReady{port: fmt.Sprintf("%d/tcp", port), path: c.Ready.Path})
 	}
 	if c.Healthcheck != nil {
+		// Docker's health status changes once per check interval
+		// (seconds): asking more often gains nothing.
 		waits = append(waits, wait.ForHealthCheck().WithPollInterval(50*time.Millisecond))
 	}
 	if len(waits) > 0 {
 		opts = append(opts, testcontainers.WithWaitStrategyAndDeadline(s.timeout, waits...))
 	}
-	t0 := time.Now()
-	ctr, err := testcontainers.Run(ctx, img.Ref, opts...)
-	if ctr != nil {
+	// When the engine's first start returned, before the wait for ready,
+	// for the progress line: what the engine took apart from what the
+	// component took. The hook stays with the container, which a fault
+	// may start again.
+	opts = append(opts, testcontainers.WithAdditionalLifecycleHooks(testcontainers.ContainerLifecycleHooks{
+		PostStarts: []testcontainers.ContainerHook{func(context.Context, testcontainers.Container) error {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			if s.started == nil {
+				s.started = map[string]time.Time{}
+			}
+			if _, ok := s.started[c.Name]; !ok {
+				s.started[c.Name] = time.Now()
+			}
+			return nil
+		}},
+	}))
+	// testcontainers.Run, less the start: the same options, applied the
+	// same way.
+	req := testcontainers.GenericContainerRequest{ContainerRequest: testcontainers.ContainerRequest{Image: img.Ref}}
+	for _, opt := range opts {
+		if err := opt.Customize(&req); err != nil {
+			return fmt.Errorf("create %s: %w", c.Name, err)
+		}
+	}
+	got, err := testcontainers.GenericContainer(ctx, req)
+	if ctr, ok := got.(*testcontainers.DockerContainer); ok && ctr != nil {
 		s.mu.Lock()
 		s.containers[c.Name] = ctr
 		s.mu.Unlock()
 	}
 	if err != nil {
+		return fmt.Errorf("create %s: %w", c.Name, err)
+	}
+	return nil
+}
+
+// start starts c's created container and waits until it is ready.
+func (s *Stack) start(ctx context.Context, c Component) error {
+	ctr, err := s.Container(c.Name)
+	if err != nil {
+		return fmt.Errorf("start %s: %w", c.Name, err)
+	}
+	t0 := time.Now()
+	if err := ctr.Start(ctx); err != nil {
 		return fmt.Errorf("start %s: %w%s", c.Name, err, s.logTail(ctx, ctr))
 	}
-	s.logf("%s ready in %s", c.Name, time.Since(t0).Round(time.Millisecond))
+	s.mu.Lock()
+	running := s.started[c.Name]
+	s.mu.Unlock()
+	s.logf("%s ready in %s (running after %s)", c.Name, time.Since(t0).Round(time.Millisecond), running.Sub(t0).Round(time.Millisecond))
 	return nil
 }
 
@@ -510,27 +614,43 @@ func (s *Stack) WaitServing(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	want := s.Def.Entry.Instances
+	return WaitAnswered(ctx, entry, s.Def.Entry, s.timeout)
+}
+
+// WaitAnswered waits, for at most timeout, until requests to entryURL are
+// answered OK (Get) by every instance e names. It is WaitServing's end
+// condition for a stack okbreak did not start (one docker-compose started
+// from a rendering, for a benchmark against it).
+func WaitAnswered(ctx context.Context, entryURL string, e Entry, timeout time.Duration) error {
 	hc := &http.Client{Timeout: 2 * time.Second}
 	defer hc.CloseIdleConnections()
 	seen := map[string]bool{}
-	what := fmt.Sprintf("traffic through %s to every instance", s.Def.Entry.Link)
-	return retry.Until(ctx, what, s.timeout, 20*time.Millisecond, func(ctx context.Context) error {
-		a, err := Get(ctx, hc, entry, s.Def.Entry)
-		if err != nil {
-			return err
-		}
-		seen[a.Instance] = true
-		var missing []string
-		for _, b := range want {
+	what := fmt.Sprintf("traffic through %s to every instance", e.Link)
+	missing := func() []string {
+		var out []string
+		for _, b := range e.Instances {
 			if !seen[b] {
-				missing = append(missing, b)
+				out = append(out, b)
 			}
 		}
-		if len(missing) > 0 {
-			return fmt.Errorf("not yet answered by %s", strings.Join(missing, ", "))
+		return out
+	}
+	return retry.Until(ctx, what, timeout, 20*time.Millisecond, func(ctx context.Context) error {
+		// An OK answer is asked again at once: once the entry serves, the
+		// next answers come from the other instances (round robin), and a
+		// tick between them would only add up. A bound keeps a balancer
+		// that sticks to one instance from spinning here.
+		for range 4 * max(len(e.Instances), 1) {
+			a, err := Get(ctx, hc, entryURL, e)
+			if err != nil {
+				return err
+			}
+			seen[a.Instance] = true
+			if len(missing()) == 0 {
+				return nil
+			}
 		}
-		return nil
+		return fmt.Errorf("not yet answered by %s", strings.Join(missing(), ", "))
 	})
 }
 
