@@ -207,11 +207,7 @@ func recoverRun(ctx context.Context, run string, o recoverOptions, rec *Recovery
 	}
 	note := fmt.Sprintf("okbreak recover (pid %d)", os.Getpid())
 	reverted := map[string]bool{}
-	// Newest first, as a run reverts its own faults: a later fault may
-	// stand in the way of an earlier one's revert (etcd stopped after a
-	// registry edit: the keys can be restored only once etcd runs again).
-	for i := len(open) - 1; i >= 0; i-- {
-		e := open[i]
+	for _, e := range fault.RevertOrder(open) {
 		o.logf("run %s: reverting %s", run, e.Fault)
 		what := "reverted " + e.Fault
 		if e.Fault != e.Type+" "+e.Target {

@@ -55,21 +55,24 @@ func revertFaults(ctx context.Context, rec gameday.Record, ids []string, who str
 		return err
 	}
 	open := fault.OpenInjections(entries)
-	var chosen []fault.Entry
-	for _, id := range ids {
-		var match []fault.Entry
-		for _, e := range open {
-			if strings.HasPrefix(e.ID, id) {
-				match = append(match, e)
+	chosen := open
+	if len(ids) > 0 {
+		picked := map[string]bool{}
+		for _, id := range ids {
+			var match []fault.Entry
+			for _, e := range open {
+				if strings.HasPrefix(e.ID, id) {
+					match = append(match, e)
+				}
 			}
+			if len(match) != 1 {
+				return badInput("%q matches %d faults in force on run %s: give a unique ID from `okbreak status`", id, len(match), rec.Run)
+			}
+			picked[match[0].ID] = true
 		}
-		if len(match) != 1 {
-			return badInput("%q matches %d faults in force on run %s: give a unique ID from `okbreak status`", id, len(match), rec.Run)
-		}
-		chosen = append(chosen, match[0])
-	}
-	if len(ids) == 0 {
-		chosen = open
+		// In the journal's order whatever the order of the IDs given, for
+		// RevertOrder.
+		chosen = slices.DeleteFunc(slices.Clone(open), func(e fault.Entry) bool { return !picked[e.ID] })
 	}
 	if len(chosen) == 0 {
 		fmt.Printf("run %s: no fault in force\n", rec.Run)
@@ -79,7 +82,7 @@ func revertFaults(ctx context.Context, rec gameday.Record, ids []string, who str
 		return err
 	}
 	failed := 0
-	for _, e := range chosen {
+	for _, e := range fault.RevertOrder(chosen) {
 		note := "ended early by okbreak revert"
 		if err := fault.RevertEntryAs(ctx, j, e, who, note); err != nil {
 			failed++

@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -270,6 +271,19 @@ func OpenInjections(entries []Entry) []Entry {
 		}
 	}
 	return open
+}
+
+// RevertOrder returns open (injections from OpenInjections, or a subset of
+// them in the same order) in the order to revert them: newest first, as a
+// run reverts its own faults. A later fault may stand in the way of an
+// earlier one's revert: a registry edit made before etcd was stopped can be
+// restored only once etcd runs again. Every path that reverts several
+// journal entries at once (okbreak recover, the keeper's halt, okbreak
+// revert --all) takes this order. It returns a new slice.
+func RevertOrder(open []Entry) []Entry {
+	out := slices.Clone(open)
+	slices.Reverse(out)
+	return out
 }
 
 // newID returns a short random ID for one injection.

@@ -89,3 +89,29 @@ func TestOwnersAliveAndDead(t *testing.T) {
 	elsewhere := fault.Owner{PID: cmd.Process.Pid, Host: "another-host"}
 	require.True(t, elsewhere.Alive(), "another host's process is never declared dead")
 }
+
+func TestRevertOrderIsNewestFirst(t *testing.T) {
+	j := fault.OpenJournal(t.TempDir())
+	// A registry edit, then etcd stopped, then a third fault reverted
+	// already: the stop must be reverted before the edit.
+	for _, e := range []fault.Entry{
+		{Op: fault.OpInject, ID: "edit"},
+		{Op: fault.OpInject, ID: "stop"},
+		{Op: fault.OpInject, ID: "gone"},
+		{Op: fault.OpReverted, ID: "gone"},
+	} {
+		require.NoError(t, j.Append(e))
+	}
+	entries, err := j.Entries()
+	require.NoError(t, err)
+	open := fault.OpenInjections(entries)
+	ids := func(es []fault.Entry) (out []string) {
+		for _, e := range es {
+			out = append(out, e.ID)
+		}
+		return out
+	}
+	require.Equal(t, []string{"edit", "stop"}, ids(open))
+	require.Equal(t, []string{"stop", "edit"}, ids(fault.RevertOrder(open)))
+	require.Equal(t, []string{"edit", "stop"}, ids(open), "RevertOrder leaves its argument as it was")
+}

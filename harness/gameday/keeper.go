@@ -123,7 +123,7 @@ func (k *Keeper) checkHalt(ctx context.Context, entries []fault.Entry, now time.
 	k.halted = why
 	k.Logger.Warn("halt: reverting every fault in force", "why", why, "faults", len(open))
 	_ = k.journal.Append(fault.Entry{Op: fault.OpHalt, Run: k.run, By: fault.Self(), Who: "okbreak up", Note: why})
-	for _, e := range open {
+	for _, e := range fault.RevertOrder(open) {
 		if err := fault.RevertEntryAs(ctx, k.journal, e, "okbreak up", "halted: "+why); err != nil {
 			k.Logger.Error("revert on halt", "fault", e.Fault, "id", e.ID, "err", err)
 		}
