@@ -86,7 +86,9 @@ func (w httpReady) WaitUntilReady(ctx context.Context, target wait.StrategyTarge
 	}
 }
 
-// get200 asks url once; nil means 200.
+// get200 asks url once; nil means 200. Every readiness check of a
+// component (a start here, a start again after a fault: spec.go) asks
+// this way.
 func get200(ctx context.Context, hc *http.Client, url string) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {

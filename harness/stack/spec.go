@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"net/netip"
 	"os"
@@ -293,18 +292,8 @@ func WaitReady(ctx context.Context, nameOrID string, check *ReadyCheck, timeout 
 		if err != nil {
 			return err
 		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+check.Path, nil)
-		if err != nil {
-			return err
-		}
-		resp, err := hc.Do(req)
-		if err != nil {
-			return err
-		}
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("%s answered %d", check.Path, resp.StatusCode)
+		if err := get200(ctx, hc, "http://"+addr+check.Path); err != nil {
+			return fmt.Errorf("%s: %w", check.Path, err)
 		}
 		return nil
 	})
