@@ -4,6 +4,8 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -44,6 +46,15 @@ type Incidents struct {
 	// gives its class's verdict (harness.RuleTests), in RuleTestDir/NAME
 	// or RuleTestDir/NAME/VARIANT.
 	RuleTestDir string
+	// Parallel runs the incidents as parallel subtests, as many at once as
+	// go test's -parallel allows, each on its own stack, except those
+	// named in Alone: they run first, one at a time, with no other
+	// incident beside them. An incident that measures capacity (backends
+	// near their limit) cannot share the machine's cores with a second
+	// stack and keep its verdict. A name in Alone that is no incident
+	// fails the test.
+	Parallel bool
+	Alone    []string
 }
 
 // RunIncidents runs every incident of cfg.Dir as subtests of t, named
@@ -75,8 +86,18 @@ func RunIncidents(t *testing.T, cfg Incidents) {
 	if err != nil {
 		t.Fatalf("okbreak %v", err) // "okbreak incidents: ...", "okbreak stack file: ..."
 	}
+	for _, name := range cfg.Alone {
+		if !slices.Contains(suite.Names(), name) {
+			t.Fatalf("okbreaktest.Incidents.Alone: %q is not an incident of %s (have %s)", name, cfg.Dir, strings.Join(suite.Names(), ", "))
+		}
+	}
 	for _, in := range suite.Incidents {
 		t.Run(in.Name, func(t *testing.T) {
+			// A parallel subtest waits until this loop has returned, so
+			// the Alone ones, run inline, have the package to themselves.
+			if cfg.Parallel && !slices.Contains(cfg.Alone, in.Name) {
+				t.Parallel()
+			}
 			if why := suite.Skip(in); why != "" {
 				t.Skip(why)
 			}
