@@ -3,6 +3,7 @@ package stack
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 
 	"github.com/okbreak/okbreak/harness/image"
@@ -62,11 +63,6 @@ func UpMany(ctx context.Context, def Definition, n int, opts ...Option) ([]*Stac
 		}()
 	}
 	wg.Wait()
-	out := stacks[:0]
-	for _, s := range stacks {
-		if s != nil {
-			out = append(out, s)
-		}
-	}
-	return out, errors.Join(errs...)
+	up := slices.DeleteFunc(stacks, func(s *Stack) bool { return s == nil })
+	return up, errors.Join(errs...)
 }

@@ -183,6 +183,20 @@ func (s *Stack) up(ctx context.Context, o options) error {
 		return err
 	}
 
+	if err := s.startStages(ctx, start); err != nil {
+		return err
+	}
+	if err := s.WaitServing(ctx); err != nil {
+		return err
+	}
+	s.logf("stack %s serving in %s", s.RunID, time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// startStages creates and starts the definition's containers stage by
+// stage, each stage ready (and etcd seeded) before the next starts. start
+// is Up's, for the progress lines.
+func (s *Stack) startStages(ctx context.Context, start time.Time) error {
 	stages := map[int][]Component{}
 	var order []int
 	for _, c := range s.Def.Components {
@@ -202,9 +216,9 @@ func (s *Stack) up(ctx context.Context, o options) error {
 	// The later stages' containers are created while the first stage
 	// starts: a created container runs nothing, so the stages keep their
 	// order, and a later stage's start no longer waits for its create and
-	// file copy. Up never returns with a create in flight: Down must find
-	// every container (one a cancelled create left carries the run's
-	// labels, and Down removes those too).
+	// file copy. startStages never returns with a create in flight: Down
+	// must find every container (one a cancelled create left carries the
+	// run's labels, and Down removes those too).
 	var later []Component
 	for _, st := range order[1:] {
 		later = append(later, stages[st]...)
@@ -212,14 +226,7 @@ func (s *Stack) up(ctx context.Context, o options) error {
 	laterCtx, cancelLater := context.WithCancel(ctx)
 	laterDone := make(chan error, 1)
 	go func() { laterDone <- s.createAll(laterCtx, later) }()
-	waitLater := func() error {
-		if laterDone == nil {
-			return nil
-		}
-		err := <-laterDone
-		laterDone = nil
-		return err
-	}
+	waitLater := sync.OnceValue(func() error { return <-laterDone })
 	defer func() {
 		cancelLater()
 		_ = waitLater()
@@ -240,10 +247,6 @@ func (s *Stack) up(ctx context.Context, o options) error {
 		}
 		s.logf("stage %d ready at %s", st, time.Since(start).Round(time.Millisecond))
 	}
-	if err := s.WaitServing(ctx); err != nil {
-		return err
-	}
-	s.logf("stack %s serving in %s", s.RunID, time.Since(start).Round(time.Millisecond))
 	return nil
 }
 
